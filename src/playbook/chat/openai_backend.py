@@ -1,0 +1,219 @@
+"""ChatModel over any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp...) via the SDK.
+
+Retries (429, 5xx, timeouts, connection errors; backoff with jitter; Retry-After) are the SDK's.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Mapping
+from typing import TypeVar, cast
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from playbook.chat.base import ChatRequest, Completion, ModelError
+from playbook.config import ConfigError, EmbedderConfig, ModelConfig
+from playbook.types import Usage
+
+# Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK refuses to start without one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+_MAX_SERVER_MESSAGE = 200
+_MIN_SECRET_LENGTH = 8
+
+T = TypeVar("T")
+
+
+def make_openai_client(
+    cfg: ModelConfig | EmbedderConfig, env: Mapping[str, str], where: str
+) -> AsyncOpenAI:
+    """An SDK client for one configured endpoint; `where` names the config section for errors."""
+    # EmbedderConfig has no max_retries field; the SDK's own default then applies.
+    retries = cfg.max_retries if isinstance(cfg, ModelConfig) else openai.DEFAULT_MAX_RETRIES
+    return AsyncOpenAI(
+        api_key=_api_key(cfg, env, where),
+        base_url=cfg.base_url,
+        timeout=cfg.timeout,
+        max_retries=retries,
+    )
+
+
+def _api_key(cfg: ModelConfig | EmbedderConfig, env: Mapping[str, str], where: str) -> str:
+    var = cfg.api_key_env
+    if var is None:
+        return PLACEHOLDER_API_KEY
+    key = env.get(var, "")
+    if not key:
+        raise ConfigError(f"config: {where}.api_key_env names {var}, which is not set; export it")
+    return key
+
+
+class OpenAIChat:
+    """A ChatModel answering through `client.chat.completions.create` for one model name."""
+
+    def __init__(
+        self,
+        model: str,
+        client: AsyncOpenAI,
+        *,
+        name: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        api_key_env: str | None = None,
+    ) -> None:
+        self._model = model
+        self._client = client
+        self._name = name or f"openai:{model}"
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._api_key_env = api_key_env  # only to tell the user where the key comes from
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._model,
+                messages=_wire_messages(request),
+                temperature=_given(_first(request.temperature, self._temperature)),
+                max_tokens=_given(_first(request.max_tokens, self._max_tokens)),
+                seed=_given(request.seed),
+            )
+        except openai.OpenAIError as exc:
+            raise ModelError(self._describe(exc)) from exc
+        return self._completion(response)
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pool."""
+        await self._client.close()
+
+    def _completion(self, response: ChatCompletion) -> Completion:
+        # A wrong base_url can reach a server that answers 200 with something else entirely.
+        if not isinstance(response, ChatCompletion) or not response.choices:
+            raise ModelError(
+                f"{self._where()}: the answer has no chat completion choices; "
+                "check base_url points at an OpenAI-compatible API (often ending in /v1)"
+            )
+        text = response.choices[0].message.content or ""
+        usage = response.usage
+        if usage is None:
+            return Completion(text=text)
+        return Completion(text=text, usage=Usage(usage.prompt_tokens, usage.completion_tokens))
+
+    def _where(self) -> str:
+        return f"{self._name} at {self.base_url}"
+
+    def _describe(self, exc: openai.OpenAIError) -> str:
+        """One line that says what failed and what to change; never contains the API key."""
+        message = f"{self._where()}: {self._problem(exc)}"
+        message = " ".join(message.split())
+        # Servers may echo the key back ("Incorrect API key provided: sk-..."). Very short
+        # "keys" are placeholders for local servers; hiding them would garble ordinary words.
+        key = self._client.api_key
+        if key != PLACEHOLDER_API_KEY and len(key) >= _MIN_SECRET_LENGTH:
+            message = message.replace(key, "***")
+        return message
+
+    def _problem(self, exc: openai.OpenAIError) -> str:
+        # APITimeoutError subclasses APIConnectionError, so it is checked first.
+        if isinstance(exc, openai.APITimeoutError):
+            return (
+                f"no answer within {_timeout_seconds(self._client):g} s "
+                f"(max_retries={self._client.max_retries}); raise `timeout` in the model's config"
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return (
+                f"cannot connect ({_connection_reason(exc)}); "
+                "check base_url and that the server is running"
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_problem(exc)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return "the answer is not an OpenAI chat completion; check base_url"
+        return str(exc)
+
+    def _status_problem(self, exc: openai.APIStatusError) -> str:
+        status, detail = exc.status_code, _server_message(exc)
+        if status in (401, 403):
+            return f"the server refused the API key ({status}: {detail}); {self._key_hint()}"
+        if status == 404:
+            return (
+                f"model {self._model!r} not found at this endpoint (404: {detail}); "
+                "check the model name in the spec and base_url"
+            )
+        if status == 429:
+            return (
+                f"rate limited (429: {detail}; max_retries={self._client.max_retries}); "
+                "lower concurrency or raise `max_retries`"
+            )
+        return f"the server answered {status}: {detail}"
+
+    def _key_hint(self) -> str:
+        if self._api_key_env is None:
+            return "no key is configured; set `api_key_env` to the environment variable holding it"
+        return f"check the key in the environment variable {self._api_key_env}"
+
+
+def _wire_messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
+    # Our roles are a subset of the SDK's; mypy cannot narrow the TypedDict union from a Literal.
+    return [
+        cast(ChatCompletionMessageParam, {"role": m.role, "content": m.content})
+        for m in request.messages
+    ]
+
+
+def _first(value: T | None, default: T | None) -> T | None:
+    return value if value is not None else default
+
+
+def _given(value: T | None) -> T | openai.Omit:
+    """None means "not set": the field is left out of the request, not sent as null."""
+    return openai.omit if value is None else value
+
+
+def _timeout_seconds(client: AsyncOpenAI) -> float:
+    timeout = client.timeout
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, int | float) else float("inf")
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """The root cause in a few words, from the chain SDK -> httpx -> httpcore -> socket error."""
+    innermost = "connection error"
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        innermost = str(cause) or innermost
+        cause = cause.__cause__ or cause.__context__
+    return innermost
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    """The server's own words: OpenAI-style `error.message` (the SDK unwraps `error`) or text."""
+    body = exc.body
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        text = body["message"]
+    elif isinstance(body, str) and body:
+        text = body
+    else:
+        text = exc.response.reason_phrase or "no message"
+    text = " ".join(text.split())
+    if len(text) > _MAX_SERVER_MESSAGE:
+        text = text[: _MAX_SERVER_MESSAGE - 3] + "..."
+    return text

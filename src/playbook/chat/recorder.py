@@ -1,0 +1,151 @@
+"""The one door every model call goes through: it logs the call to the store, serves repeats
+from the cache, prices it and enforces each role's budget."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from playbook.chat.base import ChatModel, ChatRequest, Completion
+from playbook.config import RoleBudget
+from playbook.records import CallRecord
+from playbook.store import Store
+from playbook.types import Usage
+
+_REQUEST = TypeAdapter(ChatRequest)
+_KEYED_FIELDS = ("messages", "temperature", "max_tokens", "seed")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, usage: Usage) -> float:
+        return (
+            usage.input_tokens * self.input_per_million
+            + usage.output_tokens * self.output_per_million
+        ) / 1_000_000
+
+
+class BudgetExceeded(Exception):
+    """A role reached its call or token limit; the run should stop (and can be resumed)."""
+
+    def __init__(self, role: str, kind: str, limit: int) -> None:
+        super().__init__(
+            f"budget for the {role} reached: {limit} {kind}; "
+            f"raise [budget.{role}] {kind} or resume later"
+        )
+        self.role = role
+        self.kind = kind
+        self.limit = limit
+
+
+class Budget:
+    """Counts the calls and tokens each role has spent against its limits."""
+
+    def __init__(self, limits: Mapping[str, RoleBudget]) -> None:
+        self._limits = dict(limits)
+        self._calls: dict[str, int] = {}
+        self._tokens: dict[str, int] = {}
+
+    def check(self, role: str) -> None:
+        """Raise BudgetExceeded if `role` may not make another call."""
+        limit = self._limits.get(role)
+        if limit is None:
+            return
+        if limit.calls is not None and self._calls.get(role, 0) >= limit.calls:
+            raise BudgetExceeded(role, "calls", limit.calls)
+        if limit.tokens is not None and self._tokens.get(role, 0) >= limit.tokens:
+            raise BudgetExceeded(role, "tokens", limit.tokens)
+
+    def spend(self, role: str, usage: Usage) -> None:
+        self._calls[role] = self._calls.get(role, 0) + 1
+        self._tokens[role] = self._tokens.get(role, 0) + usage.total
+
+
+def cache_key(model_name: str, request: ChatRequest) -> str:
+    """The same model asked the same thing with the same parameters gets the same key."""
+    fields = _REQUEST.dump_python(request, mode="json")
+    keyed = {"model": model_name, **{k: fields[k] for k in _KEYED_FIELDS}}
+    canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Recorder:
+    """Wraps chat models so that each call of a run is recorded, cached, priced and budgeted."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        budget: Budget | None = None,
+        prices: Mapping[str, Prices] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.budget = budget
+        self.prices = dict(prices or {})
+        self.clock = clock
+
+    def bind(self, role: str, model: ChatModel) -> ChatModel:
+        """`model` playing `role`, with every call going through this recorder."""
+        return _RecordedModel(self, role, model)
+
+    async def complete(self, role: str, model: ChatModel, request: ChatRequest) -> Completion:
+        """Answer `request` from the cache or from `model`, and record the call either way."""
+        key = cache_key(model.name, request)
+        call = CallRecord(
+            self.run_id, role, model.name, key, request, "", Usage(), 0.0, 0.0, cached=False
+        )
+        started = self.clock()
+        hit = self.store.cached_completion(key)
+        if hit is not None:
+            # A cache hit costs nothing and spends no budget: it is how runs resume and replay.
+            self._log(call, started, output=hit.text, usage=hit.usage, cached=True)
+            return hit
+        if self.budget is not None:
+            self.budget.check(role)
+        try:
+            completion = await model.complete(request)
+        except Exception as exc:
+            self._log(call, started, error=str(exc) or type(exc).__name__)
+            self._spend(role, Usage())  # a failed call still counts against the call limit
+            raise
+        cost = self.prices[role].cost(completion.usage) if role in self.prices else 0.0
+        self._log(call, started, output=completion.text, usage=completion.usage, cost=cost)
+        self._spend(role, completion.usage)
+        return completion
+
+    def _log(self, call: CallRecord, started: float, **outcome: Any) -> None:
+        latency_ms = (self.clock() - started) * 1000
+        self.store.record_call(replace(call, latency_ms=latency_ms, **outcome))
+
+    def _spend(self, role: str, usage: Usage) -> None:
+        if self.budget is not None:
+            self.budget.spend(role, usage)
+
+
+class _RecordedModel:
+    """A ChatModel that answers through a Recorder; same name as the model it wraps."""
+
+    def __init__(self, recorder: Recorder, role: str, model: ChatModel) -> None:
+        self._recorder = recorder
+        self._role = role
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await self._recorder.complete(self._role, self._model, request)

@@ -1,0 +1,254 @@
+"""The `playbook` command: parse input, call the library, render. Errors end in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+T = TypeVar("T")
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+entries_app = typer.Typer(no_args_is_help=True, help="Look at the entries of a playbook.")
+app.add_typer(entries_app, name="entries")
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+class RichReporter:
+    """Progress bars on stderr, one per stage."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: Any = None
+
+    def stage(self, name: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+        self._task = self._progress.add_task(name, total=total)
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+
+
+@contextmanager
+def _reporter(quiet: bool = False) -> Iterator[RichReporter]:
+    progress = Progress(
+        TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err, disable=quiet or not err.is_terminal,
+    )
+    with progress:
+        yield RichReporter(progress)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The one sync shim: run the coroutine; known errors end in one line on stderr."""
+    from playbook.errors import USER_ERRORS
+
+    try:
+        return asyncio.run(work())
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("."),
+) -> None:
+    """Write a starter config (simulated models) and domain (the airline example)."""
+    from playbook.workspace import example_domain
+
+    source = example_domain("airline").parent
+    targets = [folder / "playbook.toml", folder / "domain.toml"]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        err.print(f"error: {', '.join(existing)} already exist; nothing was written")
+        raise typer.Exit(2)
+    folder.mkdir(parents=True, exist_ok=True)
+    for target in targets:
+        shutil.copyfile(source / target.name, target)
+    out.print(f"Wrote {targets[0]} and {targets[1]}. Next: playbook learn --config {targets[0]}")
+
+
+@app.command()
+def learn(config: ConfigOption, as_json: JsonOption = False) -> None:
+    """Learn a playbook: simulated conversations, teacher guidelines, verified entries."""
+    from playbook import workspace as ws
+    from playbook.config import load_config
+
+    async def work() -> dict[str, Any]:
+        space = ws.Workspace.open(load_config(config))
+        try:
+            with _reporter(as_json) as reporter:
+                result = await ws.learn(space, reporter)
+            return ws.learn_summary(space, result)
+        finally:
+            space.close()
+
+    summary = _run(work)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    _print_learn_summary(summary)
+
+
+def _print_learn_summary(summary: dict[str, Any]) -> None:
+    table = Table("round", "student share", "conversations", "scenarios", "kept", "not verified",
+                  "already good", "failed", title=f"run {summary['run']}")
+    for r in summary["rounds"]:
+        table.add_row(*(str(r[k]) for k in ("round", "student_share", "conversations", "scenarios",
+                                             "kept", "not_verified", "already_good", "failed")))
+    out.print(table)
+    calls = ", ".join(f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items())
+    out.print(f"Calls: {calls}")
+    if summary["stopped"]:
+        out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
+    out.print(f"Entries kept in this run: {summary['entries']}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's playbook.")] = Path(
+        "playbook-demo"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Offline: learn a playbook for the airline example on the simulated world, then evaluate."""
+    from playbook.demo import run_demo
+
+    async def work() -> dict[str, Any]:
+        with _reporter(as_json) as reporter:
+            return await run_demo(out_dir, reporter)
+
+    summary = _run(work)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    ev = summary["eval"]
+    out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
+    out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
+    table = Table("condition", "mean rating (1-5)", title=f"Held-out: {ev['personas']} personas")
+    for condition in ("student", "student_with_playbook", "teacher"):
+        table.add_row(condition, f"{ev[condition]:.2f}")
+    out.print(table)
+    out.print(f"gap closed: {ev['gap_closed']}")
+
+
+@entries_app.command("list")
+def entries_list(
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    playbook: Annotated[Path | None, typer.Option("--playbook", help="The playbook database.")] = None,
+    status: Annotated[str | None, typer.Option(help="proposed, approved or rejected")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List entries: id, status, round, first customer message, guideline count."""
+    store = _open_store(config, playbook)
+    entries = store.entries(statuses=[status] if status else None)
+    if as_json:
+        print(json.dumps([_entry_json(e) for e in entries]))
+        return
+    table = Table("id", "status", "round", "scenario (last customer message)", "guidelines")
+    for e in entries:
+        table.add_row(str(e.id), e.status, str(e.provenance.round),
+                      e.scenario.turns[-1].text[:70], str(len(e.guidance)))
+    out.print(table)
+
+
+@entries_app.command("show")
+def entries_show(
+    entry_id: int,
+    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    playbook: Annotated[Path | None, typer.Option("--playbook")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One entry: the scenario, its guidelines and where they came from."""
+    from playbook.errors import USER_ERRORS
+
+    store = _open_store(config, playbook)
+    try:
+        entry = store.entry(entry_id)
+    except USER_ERRORS as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(_entry_json(entry, full=True)))
+        return
+    p = entry.provenance
+    out.print(f"[bold]Entry {entry.id}[/bold] ({entry.status}), run {p.run_id}, round {p.round}")
+    out.print(entry.scenario.text(), markup=False)
+    out.print("[bold]Guidelines[/bold]")
+    for i, line in enumerate(entry.guidance, 1):
+        out.print(f"  {i}. {line}", markup=False)
+    out.print(f"Baseline: {p.baseline.verdict.word}; attempts: "
+              + ", ".join(a.verdict.word for a in p.attempts))
+
+
+def _open_store(config: Path | None, playbook: Path | None) -> Any:
+    from playbook.config import load_config
+    from playbook.errors import USER_ERRORS
+    from playbook.store import Store
+
+    try:
+        path = playbook or (load_config(config).playbook if config else None)
+        if path is None:
+            raise typer.BadParameter("give --config FILE or --playbook DB")
+        if not path.exists():
+            err.print(f"error: no playbook at {path}")
+            raise typer.Exit(2)
+        return Store.open(path)
+    except USER_ERRORS as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _entry_json(entry: Any, full: bool = False) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    from playbook.types import Entry
+
+    data: dict[str, Any] = TypeAdapter(Entry).dump_python(entry, mode="json")
+    if not full:
+        data.pop("provenance")
+    return data
+
+
+@app.command()
+def simulate(
+    domain: Annotated[Path, typer.Option(help="Domain file.")] = Path(""),
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    delay: Annotated[float, typer.Option(help="Seconds to wait before each answer.")] = 0.0,
+) -> None:
+    """Serve the simulated world as an OpenAI-compatible server (model names: student, ...)."""
+    import uvicorn
+
+    from playbook.domain import load_domain
+    from playbook.embed import HashEmbedder
+    from playbook.sim.models import SimWorld
+    from playbook.sim.server import create_openai_app
+    from playbook.workspace import example_domain
+
+    world = SimWorld(load_domain(domain if str(domain) else example_domain("airline")))
+    models = {name: world.model(name) for name in world.names()}
+    uvicorn.run(create_openai_app(models, HashEmbedder(), delay), host=host, port=port)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,152 @@
+"""The TOML configuration, validated with pydantic; read once at the CLI or server edge."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from playbook.types import RATING_WORDS, ROLES
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the field and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """One role's model: `openai:<model>` (any OpenAI-compatible endpoint) or `sim:<role>`."""
+
+    spec: str
+    base_url: str | None = None
+    api_key_env: str | None = None  # name of the environment variable holding the key
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+    price_input: float = Field(0.0, ge=0, description="USD per million input tokens")
+    price_output: float = Field(0.0, ge=0, description="USD per million output tokens")
+
+    @field_validator("spec")
+    @classmethod
+    def _known_scheme(cls, spec: str) -> str:
+        scheme, _, name = spec.partition(":")
+        if scheme not in ("openai", "sim") or not name:
+            raise ValueError(f"{spec!r} is not a model spec; use 'openai:<model>' or 'sim:<role>'")
+        return spec
+
+
+class EmbedderConfig(_Strict):
+    """`hash` (offline default), `openai:<model>` or `minilm` (optional extra)."""
+
+    spec: str = "hash"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(30.0, gt=0)
+
+
+class LearnConfig(_Strict):
+    rounds: int = Field(3, ge=1, le=50)
+    # Probability that an agent turn in scenario generation is the student's, per round.
+    mixing: tuple[float, ...] = (0.0, 0.5, 1.0)
+    max_attempts: int = Field(3, ge=1, le=10)  # K in DESIGN.md section 2
+    accept: str = "very good"
+    max_turns: int = Field(6, ge=1, le=50)  # customer messages per conversation
+    concurrency: int = Field(8, ge=1, le=256)
+    seed: int = 0
+    goals: tuple[str, ...] = ()  # empty: every goal of the domain
+    personas: Path | None = None  # a persona file instead of the grid
+
+    @field_validator("accept")
+    @classmethod
+    def _known_rating(cls, accept: str) -> str:
+        if accept.lower() not in RATING_WORDS:
+            raise ValueError(f"{accept!r} is not a rating; use one of {', '.join(RATING_WORDS)}")
+        return accept.lower()
+
+    @field_validator("mixing")
+    @classmethod
+    def _probabilities(cls, mixing: tuple[float, ...]) -> tuple[float, ...]:
+        if not mixing or any(not 0 <= p <= 1 for p in mixing):
+            raise ValueError("mixing needs one or more probabilities between 0 and 1")
+        return mixing
+
+    def student_share(self, round_index: int) -> float:
+        """p_r: the last value repeats when there are more rounds than values."""
+        return self.mixing[min(round_index, len(self.mixing) - 1)]
+
+
+class RetrievalConfig(_Strict):
+    k: int = Field(1, ge=1, le=50)  # the paper retrieves the single nearest entry
+    floor: float = Field(0.2, ge=-1, le=1)  # minimum cosine similarity
+    inject: Literal["system", "last_message"] = "system"
+
+
+class RoleBudget(_Strict):
+    calls: int | None = Field(None, ge=0)
+    tokens: int | None = Field(None, ge=0)
+
+
+class Config(_Strict):
+    domain: Path
+    playbook: Path = Path("playbook.db")
+    models: dict[str, ModelConfig]
+    embedder: EmbedderConfig = EmbedderConfig()
+    learn: LearnConfig = LearnConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    budget: dict[str, RoleBudget] = {}
+
+    @field_validator("models", "budget")
+    @classmethod
+    def _known_roles(cls, value: dict[str, object]) -> dict[str, object]:
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _all_roles(cls, models: dict[str, ModelConfig]) -> dict[str, ModelConfig]:
+        missing = [role for role in ROLES if role not in models]
+        if missing:
+            raise ValueError(f"missing [models.{missing[0]}] (every role needs a model)")
+        return models
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; relative paths are relative to the file's folder."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config {path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML ({exc})") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"config {path}: {describe_validation_error(exc)}") from None
+    return _resolve_paths(config, path.parent)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field.path: message`."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    learn = config.learn
+    if learn.personas is not None:
+        learn = learn.model_copy(update={"personas": base / learn.personas})
+    return config.model_copy(
+        update={"domain": base / config.domain, "playbook": base / config.playbook, "learn": learn}
+    )

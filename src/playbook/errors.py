@@ -1,0 +1,19 @@
+"""The errors a user can act on: the CLI and server show their message in one line."""
+
+from __future__ import annotations
+
+from playbook.chat.base import ModelError
+from playbook.config import ConfigError
+from playbook.domain import DomainError
+from playbook.learn import LearnError
+from playbook.roles import RoleOutputError
+from playbook.store import StoreError
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    DomainError,
+    LearnError,
+    ModelError,
+    RoleOutputError,
+    StoreError,
+)

@@ -1,0 +1,77 @@
+"""Schema migrations of the playbook database (alembic), applied when a playbook is opened,
+and the check that a file is a playbook this release can open before anything touches it.
+
+Each file in versions/ is one ordered step, never edited once shipped; add a new one instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def upgrade(connection: Connection) -> None:
+    """Bring the database on `connection` to the newest schema (a no-op when it is current)."""
+    command.upgrade(_alembic_config(connection), "head")
+
+
+def known_revisions() -> set[str]:
+    """Every schema version this release can open."""
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def unusable_reason(path: Path) -> str | None:
+    """Why the file at `path` cannot be opened as a playbook, or None if it can (or is new).
+
+    Reads only (the header, then the schema through a read-only connection), so a file that
+    is refused is left exactly as it was.
+    """
+    if path.is_dir():
+        return "is a folder; give the path of a .db file"
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+            return "not a SQLite database; choose another path"
+    try:
+        tables, version = _peek_schema(path)
+    except sqlite3.DatabaseError as exc:
+        return f"unreadable SQLite database ({exc})"
+    if tables and version is None:
+        return "a SQLite database of another program (no playbook schema); choose another path"
+    if version is not None and version not in known_revisions():
+        return (
+            f"schema version {version!r} is unknown to this llm-playbook (written by a newer "
+            "release or another program); upgrade llm-playbook"
+        )
+    return None
+
+
+def _peek_schema(path: Path) -> tuple[list[str], str | None]:
+    """The table names, and our schema version if the file has one."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        query = "SELECT name FROM sqlite_master WHERE type='table'"
+        tables = [row[0] for row in conn.execute(query)]
+        if "alembic_version" not in tables:
+            return tables, None
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return tables, None if version is None else str(version[0])
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    # No alembic.ini: everything alembic needs is set here, so it works from an installed wheel.
+    config = Config(attributes={"connection": connection})
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
+    return config

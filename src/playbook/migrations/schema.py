@@ -1,0 +1,98 @@
+"""The current schema, mirrored for the store's queries (SQLAlchemy Core tables).
+
+The migrations in versions/ build it and are the truth; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes, stored naive because SQLite has no time zones."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("kind", sa.String),
+    sa.Column("status", sa.String),
+    sa.Column("config", sa.JSON),
+    sa.Column("models", sa.JSON),
+    sa.Column("summary", sa.JSON),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("role", sa.String),
+    sa.Column("model", sa.String),
+    sa.Column("cache_key", sa.String),
+    sa.Column("request", sa.JSON),
+    sa.Column("output", sa.Text),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("cost", sa.Float),
+    sa.Column("cached", sa.Boolean),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("round", sa.Integer),
+    sa.Column("scenario", sa.JSON),
+    sa.Column("scenario_text", sa.Text),
+    sa.Column("guidance", sa.JSON),
+    sa.Column("provenance", sa.JSON),
+    sa.Column("embedding", sa.LargeBinary),
+    sa.Column("embedding_model", sa.String),
+    sa.Column("status", sa.String),
+    sa.Column("content_key", sa.String, unique=True),
+    sa.Column("created_at", UTCDateTime),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.Integer),
+    sa.Column("status", sa.String),
+    sa.Column("reviewer", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UTCDateTime),
+)
+
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("role", sa.String),
+    sa.Column("model", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("scenario_text", sa.Text),
+    sa.Column("created_at", UTCDateTime),
+)

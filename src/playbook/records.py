@@ -1,0 +1,73 @@
+"""What the store keeps about runs: runs, model calls, reviews and failures, as typed values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from playbook.chat.base import ChatRequest
+from playbook.types import Usage
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    kind: str
+    status: str
+    config: dict[str, Any]
+    models: dict[str, str]
+    summary: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call as the recorder saw it."""
+
+    run_id: str
+    role: str
+    model: str
+    cache_key: str
+    request: ChatRequest
+    output: str
+    usage: Usage
+    latency_ms: float
+    cost: float
+    cached: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleStats:
+    """Totals for one role. Tokens count only calls the model really served (not cache hits)."""
+
+    calls: int
+    cached: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    id: int
+    entry_id: int
+    status: str
+    reviewer: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    id: int
+    run_id: str
+    role: str
+    model: str
+    reason: str
+    scenario_text: str
+    created_at: datetime

@@ -1,0 +1,156 @@
+"""Find the playbook entries nearest to a conversation (exact cosine similarity over an in-memory
+matrix) and compose their guidelines into one deduplicated guidance list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from playbook.embed import Embedder
+from playbook.store import Store
+from playbook.types import Entry, Turn, conversation_text
+
+# Leading list markers a model may write: "1.", "2)", "(3)", "-", "*", "•".
+_LIST_MARKER = re.compile(r"^\s*(?:\(?\d+[.)]|[-*•·–]+)\s*")
+_TRAILING_PUNCTUATION = ".,;:!? "
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    score: float  # cosine similarity, after IDF weighting for sparse embeddings
+
+
+class Index:
+    """Entries and their vectors, searched by one matrix-vector product.
+
+    For sparse (hashed term) vectors, columns are weighted by their inverse document frequency
+    over the index itself, so words every scenario shares ("customer", "refund") count less
+    than the rare words that tell situations apart.
+    """
+
+    def __init__(self, entries: Sequence[Entry], matrix: np.ndarray, sparse: bool) -> None:
+        if len(entries) != matrix.shape[0]:
+            raise ValueError(f"{len(entries)} entries but {matrix.shape[0]} vectors")
+        self.entries = list(entries)
+        self.sparse = sparse
+        self._idf = _idf(matrix) if sparse and self.entries else None
+        self._matrix = _unit_rows(self._weighted(np.asarray(matrix, dtype=np.float32)))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def dim(self) -> int:
+        return int(self._matrix.shape[1])
+
+    def search(self, query: np.ndarray, k: int, floor: float) -> list[Hit]:
+        """The k most similar entries with a score of at least `floor`, best first."""
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
+        if not self.entries or k < 1 or vector.size == 0:
+            return []
+        if vector.size != self.dim:
+            raise ValueError(
+                f"the query has {vector.size} dimensions but the index {self.dim}; "
+                "embed the query with the embedder the index was built with"
+            )
+        vector = _unit_rows(self._weighted(vector[np.newaxis, :]))[0]
+        scores = self._matrix @ vector
+        return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
+
+    def _weighted(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix if self._idf is None else matrix * self._idf
+
+
+def _idf(matrix: np.ndarray) -> np.ndarray:
+    """Smoothed inverse document frequency per column, as scikit-learn computes it."""
+    documents = np.count_nonzero(matrix, axis=0)
+    n = matrix.shape[0]
+    return (np.log((1 + n) / (1 + documents)) + 1).astype(np.float32)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _best(scores: np.ndarray, k: int, floor: float) -> np.ndarray:
+    """Indices of the top k scores at or above floor, best first."""
+    candidates = np.flatnonzero(scores >= floor)
+    if len(candidates) > k:
+        # argpartition finds the top k in linear time; only those k are then sorted.
+        top = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[top]
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
+
+
+async def build_index(
+    store: Store,
+    embedder: Embedder,
+    *,
+    run_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+) -> Index:
+    """An index over the stored entries that `embedder` embedded."""
+    entries, matrix = store.entry_vectors(embedder.id, run_id=run_id, statuses=statuses)
+    return Index(entries, matrix, embedder.sparse)
+
+
+def compose_guidance(lists: Iterable[Sequence[str]], limit: int | None = None) -> tuple[str, ...]:
+    """The guidelines of several lists in order, without repeats, at most `limit` of them.
+
+    Two guidelines are the same when they differ only in case, spacing, list markers or
+    final punctuation ("1. Acknowledge the delay." and "- acknowledge the delay").
+    """
+    seen: set[str] = set()
+    composed: list[str] = []
+    for guidelines in lists:
+        for guideline in guidelines:
+            key = _normalised(guideline)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            composed.append(guideline.strip())
+            if limit is not None and len(composed) >= limit:
+                return tuple(composed)
+    return tuple(composed)
+
+
+def _normalised(guideline: str) -> str:
+    text = _LIST_MARKER.sub("", guideline.casefold())
+    return " ".join(text.split()).rstrip(_TRAILING_PUNCTUATION)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]
+    guidance: tuple[str, ...]
+
+
+class Retriever:
+    """Guidance for a conversation: embed it, take the nearest entries, compose their guidance.
+
+    k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
+    guidance out of a conversation the playbook does not cover.
+    """
+
+    def __init__(self, index: Index, embedder: Embedder, k: int = 1, floor: float = 0.2) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.k = k
+        self.floor = floor
+
+    async def retrieve(self, turns: Sequence[Turn]) -> Retrieval:
+        text = conversation_text(list(turns))
+        if not len(self.index) or not text.strip():
+            return Retrieval(hits=[], guidance=())
+        query = (await self.embedder.embed([text]))[0]
+        hits = self.index.search(query, self.k, self.floor)
+        return Retrieval(hits, compose_guidance(hit.entry.guidance for hit in hits))
+
+    def with_index(self, index: Index) -> Retriever:
+        """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
+        return Retriever(index, self.embedder, self.k, self.floor)

@@ -1,0 +1,163 @@
+"""The role tasks: render the prompt file, call the role's model, parse the answer (one retry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import jinja2
+
+from playbook.chat.base import ChatModel, ChatRequest, Message
+from playbook.parse import (
+    MAX_GUIDELINES,
+    CustomerMessage,
+    ParseError,
+    parse_customer,
+    parse_guidelines,
+    parse_reply,
+    parse_verdict,
+)
+from playbook.types import Domain, Guidance, Persona, Turn, Verdict, conversation_text
+
+T = TypeVar("T")
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+class RoleOutputError(Exception):
+    """A role's model gave no usable answer, even when told what was wrong."""
+
+    def __init__(self, role: str, model: str, problem: str) -> None:
+        super().__init__(f"the {role} ({model}) gave no usable answer: {problem}")
+        self.role, self.model, self.problem = role, model, problem
+
+
+@dataclass(frozen=True)
+class ConversationVerdict:
+    satisfaction: Verdict
+    compliance: Verdict
+
+    @property
+    def score(self) -> float:
+        """The headline rating of a conversation: the mean of both axes."""
+        return (self.satisfaction.rating + self.compliance.rating) / 2
+
+
+def prompt_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PROMPTS),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,  # prompts are plain text, not HTML
+    )
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The four roles' models for one domain. Every task is one method."""
+
+    domain: Domain
+    student: ChatModel
+    teacher: ChatModel
+    customer: ChatModel
+    judge: ChatModel
+    prompts: jinja2.Environment
+    inject: str = "system"  # where the student's guidance goes: "system" or "last_message"
+
+    def render(self, template: str, **values: object) -> str:
+        return self.prompts.get_template(template).render(domain=self.domain, **values).strip()
+
+    def agent_messages(
+        self, turns: Sequence[Turn], guidance: Guidance = (), inject: str = "system"
+    ) -> tuple[Message, ...]:
+        """The agent's prompt: system (role, policy, maybe guidance) + the conversation."""
+        in_system = guidance if inject == "system" else ()
+        messages = [Message("system", self.render("agent_system.j2", guidance=in_system))]
+        messages += [
+            Message("user" if t.speaker == "customer" else "assistant", t.text) for t in turns
+        ]
+        if guidance and inject == "last_message":
+            last = self.render("guidance_in_message.j2", message=turns[-1].text, guidance=guidance)
+            messages[-1] = Message("user", last)
+        return tuple(messages)
+
+    async def student_reply(self, turns: Sequence[Turn], guidance: Guidance = (), seed: int = 0) -> str:
+        messages = self.agent_messages(turns, guidance, self.inject)
+        return await ask(self.student, "student", messages, parse_reply, seed)
+
+    async def teacher_reply(self, turns: Sequence[Turn], seed: int = 0) -> str:
+        return await ask(self.teacher, "teacher", self.agent_messages(turns), parse_reply, seed)
+
+    async def customer_message(self, persona: Persona, turns: Sequence[Turn], seed: int) -> CustomerMessage:
+        goal = self.domain.goal(persona.goal)
+        messages = [Message("system", self.render("customer_system.j2", persona=persona, goal=goal))]
+        messages.append(Message("user", self.render("customer_start.j2")))
+        # The customer model plays the assistant side: its own messages are "assistant".
+        messages += [
+            Message("assistant" if t.speaker == "customer" else "user", t.text) for t in turns
+        ]
+        return await ask(self.customer, "customer", tuple(messages), parse_customer, seed)
+
+    async def judge_reply(self, turns: Sequence[Turn], reference: str, candidate: str) -> Verdict:
+        prompt = self.render(
+            "judge_reply.j2",
+            conversation=conversation_text(turns),
+            reference=reference,
+            candidate=candidate,
+        )
+        return await ask(self.judge, "judge", (Message("user", prompt),), parse_verdict)
+
+    async def judge_conversation(self, turns: Sequence[Turn]) -> ConversationVerdict:
+        prompt = self.render("judge_conversation.j2", conversation=conversation_text(turns))
+        return await ask(self.judge, "judge", (Message("user", prompt),), _parse_two_axes)
+
+    async def teacher_guidelines(
+        self, turns: Sequence[Turn], reference: str, reply: str, explanation: str
+    ) -> Guidance:
+        prompt = self.render(
+            "teacher_guidelines.j2",
+            conversation=conversation_text(turns),
+            reference=reference,
+            reply=reply,
+            explanation=explanation,
+        )
+        return await ask(self.teacher, "teacher", (Message("user", prompt),), parse_guidelines)
+
+    async def teacher_merge(self, current: Guidance, new: Guidance) -> Guidance:
+        if not current:
+            return new
+        prompt = self.render("teacher_merge.j2", current=current, new=new, limit=MAX_GUIDELINES)
+        return await ask(self.teacher, "teacher", (Message("user", prompt),), parse_guidelines)
+
+
+def _parse_two_axes(text: str) -> ConversationVerdict:
+    return ConversationVerdict(
+        satisfaction=parse_verdict(text, "satisfaction"),
+        compliance=parse_verdict(text, "compliance"),
+    )
+
+
+async def ask(
+    model: ChatModel,
+    role: str,
+    messages: tuple[Message, ...],
+    parse: Callable[[str], T],
+    seed: int | None = None,
+) -> T:
+    """Call the model and parse; on an unusable answer ask once more, saying what was wrong."""
+    completion = await model.complete(ChatRequest(messages, seed=seed))
+    try:
+        return parse(completion.text)
+    except ParseError as first:
+        retry = (
+            *messages,
+            Message("assistant", completion.text),
+            Message("user", f"Your answer could not be used: {first} Answer again in the form asked."),
+        )
+        again = await model.complete(ChatRequest(retry, seed=seed))
+        try:
+            return parse(again.text)
+        except ParseError as second:
+            raise RoleOutputError(role, model.name, str(second)) from None

@@ -1,0 +1,413 @@
+"""The playbook store: one SQLite file (via SQLAlchemy Core) holding runs, model calls, entries,
+their review history and recorded failures. Migrations are applied when it is opened."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+import sqlalchemy as sa
+from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from playbook import migrations
+from playbook.chat.base import ChatRequest, Completion
+from playbook.migrations import schema as db
+from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
+from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
+
+RUN_KINDS = ("learn", "eval")
+RUN_END_STATUSES = ("finished", "stopped", "failed")
+ENTRY_STATUSES = ("proposed", "approved", "rejected")
+BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write to finish
+
+_SCENARIO = TypeAdapter(Scenario)
+_GUIDANCE = TypeAdapter(Guidance)
+_PROVENANCE = TypeAdapter(Provenance)
+_REQUEST = TypeAdapter(ChatRequest)
+
+
+__all__ = [
+    "CallRecord",
+    "FailureRecord",
+    "ReviewRecord",
+    "RoleStats",
+    "RunRecord",
+    "Store",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """The playbook file cannot be used as asked; the message names the file and the problem."""
+
+
+_ENTRY_COLUMNS = (
+    db.entries.c.id,
+    db.entries.c.scenario,
+    db.entries.c.guidance,
+    db.entries.c.provenance,
+)
+
+
+class Store:
+    """A playbook file. Thread-safe: one engine, short transactions, writes serialised."""
+
+    def __init__(self, path: Path, engine: sa.Engine) -> None:
+        self.path = path
+        self._engine = engine
+        # SQLite allows one writer; serialising our own threads avoids busy retries between them.
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (or create) the playbook at `path` and bring its schema up to date."""
+        problem = migrations.unusable_reason(path)
+        if problem is not None:
+            raise StoreError(f"playbook {path}: {problem}")
+        engine = _make_engine(path)
+        store = cls(path, engine)
+        try:
+            with store._write() as conn:
+                migrations.upgrade(conn)
+        except sa.exc.DBAPIError as exc:
+            engine.dispose()
+            raise StoreError(f"playbook {path}: cannot be opened ({exc.orig})") from None
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._write_lock, self._engine.begin() as conn:
+            yield conn
+
+    # runs
+
+    def start_run(self, kind: str, config: dict[str, Any], models: dict[str, str]) -> str:
+        _require(kind, RUN_KINDS, "run kind")
+        run_id = uuid.uuid4().hex[:12]
+        row = dict(
+            id=run_id,
+            kind=kind,
+            status="running",
+            config=to_jsonable_python(config),
+            models=dict(models),
+            summary={},
+            started_at=_now(),
+            finished_at=None,
+        )
+        with self._write() as conn:
+            conn.execute(db.runs.insert().values(row))
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        _require(status, RUN_END_STATUSES, "run status")
+        values = dict(status=status, summary=to_jsonable_python(summary), finished_at=_now())
+        with self._write() as conn:
+            done = conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(values))
+        if done.rowcount == 0:
+            raise self._missing("run", run_id)
+
+    def run(self, run_id: str) -> RunRecord:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(db.runs).where(db.runs.c.id == run_id)).first()
+        if row is None:
+            raise self._missing("run", run_id)
+        return RunRecord(**row._asdict())
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        query = sa.select(db.runs).order_by(db.runs.c.started_at, db.runs.c.id)
+        with self._engine.connect() as conn:
+            return [RunRecord(**row._asdict()) for row in conn.execute(query)]
+
+    # calls
+
+    def record_call(self, call: CallRecord) -> None:
+        row = dict(
+            run_id=call.run_id,
+            role=call.role,
+            model=call.model,
+            cache_key=call.cache_key,
+            request=_REQUEST.dump_python(call.request, mode="json"),
+            output=call.output,
+            input_tokens=call.usage.input_tokens,
+            output_tokens=call.usage.output_tokens,
+            latency_ms=call.latency_ms,
+            cost=call.cost,
+            cached=call.cached,
+            error=call.error,
+            created_at=_now(),
+        )
+        self._insert_for_run(db.calls, row)
+
+    def calls(self, run_id: str) -> list[CallRecord]:
+        """The calls of a run in the order they were made."""
+        query = sa.select(db.calls).where(db.calls.c.run_id == run_id).order_by(db.calls.c.id)
+        with self._engine.connect() as conn:
+            return [_call_record(row) for row in conn.execute(query)]
+
+    def cached_completion(self, cache_key: str) -> Completion | None:
+        """The latest successful call with this key, marked cached, with its original usage."""
+        query = (
+            sa.select(db.calls.c.output, db.calls.c.input_tokens, db.calls.c.output_tokens)
+            .where(db.calls.c.cache_key == cache_key, db.calls.c.error.is_(None))
+            .order_by(db.calls.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Completion(row.output, Usage(row.input_tokens, row.output_tokens), cached=True)
+
+    def call_stats(self, run_id: str | None = None) -> dict[str, RoleStats]:
+        """Totals per role, for one run or for the whole playbook."""
+        served = sa.not_(db.calls.c.cached)
+
+        def served_sum(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+            return sa.func.sum(sa.case((served, column), else_=0))
+
+        query = sa.select(
+            db.calls.c.role,
+            sa.func.count(),
+            sa.func.sum(sa.case((db.calls.c.cached, 1), else_=0)),
+            sa.func.sum(sa.case((db.calls.c.error.is_not(None), 1), else_=0)),
+            served_sum(db.calls.c.input_tokens),
+            served_sum(db.calls.c.output_tokens),
+            sa.func.sum(db.calls.c.cost),
+            sa.func.sum(db.calls.c.latency_ms),
+        ).group_by(db.calls.c.role)
+        if run_id is not None:
+            query = query.where(db.calls.c.run_id == run_id)
+        with self._engine.connect() as conn:
+            return {row[0]: RoleStats(*row[1:]) for row in conn.execute(query)}
+
+    # entries
+
+    def add_entry(self, entry: Entry, embedding: np.ndarray, embedding_model: str) -> int:
+        """Store an entry; adding the same scenario and guidance again returns the existing id."""
+        _require(entry.status, ENTRY_STATUSES, "entry status")
+        scenario = _SCENARIO.dump_python(entry.scenario, mode="json")
+        guidance = _GUIDANCE.dump_python(entry.guidance, mode="json")
+        key = _content_key(scenario, guidance)
+        vector = np.ascontiguousarray(embedding, dtype="<f4").reshape(-1)
+        row = dict(
+            run_id=entry.provenance.run_id,
+            round=entry.provenance.round,
+            scenario=scenario,
+            scenario_text=entry.scenario.text(),
+            guidance=guidance,
+            provenance=_PROVENANCE.dump_python(entry.provenance, mode="json"),
+            embedding=vector.tobytes(),
+            embedding_model=embedding_model,
+            status=entry.status,
+            content_key=key,
+            created_at=_now(),
+        )
+        insert = sqlite_insert(db.entries).values(row).on_conflict_do_nothing()
+        with self._write() as conn:
+            added = conn.execute(insert).rowcount == 1
+            by_key = sa.select(db.entries.c.id).where(db.entries.c.content_key == key)
+            entry_id = int(conn.execute(by_key).scalar_one())
+            if added:
+                conn.execute(_review_row(entry_id, entry.status, "learner", ""))
+        return entry_id
+
+    def entries(
+        self, *, run_id: str | None = None, statuses: Sequence[str] | None = None
+    ) -> list[Entry]:
+        """Entries in the order they were added, optionally of one run and some statuses."""
+        query = _filtered(sa.select(*_ENTRY_COLUMNS, db.entries.c.status), run_id, statuses)
+        with self._engine.connect() as conn:
+            return [_entry_from_row(row) for row in conn.execute(query)]
+
+    def entry(self, entry_id: int) -> Entry:
+        query = sa.select(*_ENTRY_COLUMNS, db.entries.c.status).where(db.entries.c.id == entry_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise self._missing("entry", entry_id)
+        return _entry_from_row(row)
+
+    def entry_vectors(
+        self,
+        embedding_model: str,
+        *,
+        run_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> tuple[list[Entry], np.ndarray]:
+        """Entries embedded with `embedding_model` and their vectors as one (n, dim) matrix."""
+        columns = (*_ENTRY_COLUMNS, db.entries.c.status, db.entries.c.embedding)
+        query = _filtered(sa.select(*columns), run_id, statuses)
+        query = query.where(db.entries.c.embedding_model == embedding_model)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        blobs = [row.embedding for row in rows]
+        if not blobs:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        if len({len(blob) for blob in blobs}) > 1:
+            raise StoreError(
+                f"playbook {self.path}: embeddings of {embedding_model!r} differ in size; "
+                "re-embed the entries with one model"
+            )
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+        return [_entry_from_row(row) for row in rows], matrix.astype(np.float32)
+
+    # reviews
+
+    def set_status(self, entry_id: int, status: str, reviewer: str, reason: str = "") -> None:
+        """Approve, reject or re-propose an entry; the change is kept in its review history."""
+        _require(status, ENTRY_STATUSES, "entry status")
+        update = db.entries.update().where(db.entries.c.id == entry_id).values(status=status)
+        with self._write() as conn:
+            if conn.execute(update).rowcount == 0:
+                raise self._missing("entry", entry_id)
+            conn.execute(_review_row(entry_id, status, reviewer, reason))
+
+    def reviews(self, entry_id: int) -> list[ReviewRecord]:
+        """The review history of an entry, oldest first."""
+        query = (
+            sa.select(db.reviews).where(db.reviews.c.entry_id == entry_id).order_by(db.reviews.c.id)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [ReviewRecord(**row._asdict()) for row in rows]
+
+    # failures
+
+    def record_failure(
+        self, run_id: str, role: str, model: str, reason: str, scenario_text: str
+    ) -> None:
+        row = dict(
+            run_id=run_id,
+            role=role,
+            model=model,
+            reason=reason,
+            scenario_text=scenario_text,
+            created_at=_now(),
+        )
+        self._insert_for_run(db.failures, row)
+
+    def failures(self, run_id: str) -> list[FailureRecord]:
+        query = (
+            sa.select(db.failures).where(db.failures.c.run_id == run_id).order_by(db.failures.c.id)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [FailureRecord(**row._asdict()) for row in rows]
+
+    # helpers
+
+    def _insert_for_run(self, table: sa.Table, row: dict[str, Any]) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(table.insert().values(row))
+        except sa.exc.IntegrityError:
+            raise StoreError(
+                f"playbook {self.path}: no run {row['run_id']}; start the run before recording "
+                f"{table.name}"
+            ) from None
+
+    def _missing(self, what: str, key: object) -> StoreError:
+        return StoreError(f"no {what} {key} in {self.path}")
+
+
+def _make_engine(path: Path) -> sa.Engine:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"playbook {path}: cannot create its folder ({exc.strerror})") from None
+    engine = sa.create_engine(
+        f"sqlite+pysqlite:///{path}", connect_args={"check_same_thread": False}
+    )
+    sa.event.listen(engine, "connect", _configure_connection)
+    return engine
+
+
+def _configure_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # WAL lets the server read while a learn run writes; NORMAL sync is safe in WAL mode.
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+    ):
+        dbapi_connection.execute(pragma)
+
+
+def _filtered(
+    query: sa.Select[Any], run_id: str | None, statuses: Sequence[str] | None
+) -> sa.Select[Any]:
+    if run_id is not None:
+        query = query.where(db.entries.c.run_id == run_id)
+    if statuses is not None:
+        query = query.where(db.entries.c.status.in_(list(statuses)))
+    return query.order_by(db.entries.c.id)
+
+
+def _entry_from_row(row: sa.Row[*tuple[Any, ...]]) -> Entry:
+    return Entry(
+        id=row.id,
+        scenario=_SCENARIO.validate_python(row.scenario),
+        guidance=_GUIDANCE.validate_python(row.guidance),
+        provenance=_PROVENANCE.validate_python(row.provenance),
+        status=row.status,
+    )
+
+
+def _call_record(row: sa.Row[*tuple[Any, ...]]) -> CallRecord:
+    return CallRecord(
+        run_id=row.run_id,
+        role=row.role,
+        model=row.model,
+        cache_key=row.cache_key,
+        request=_REQUEST.validate_python(row.request),
+        output=row.output,
+        usage=Usage(row.input_tokens, row.output_tokens),
+        latency_ms=row.latency_ms,
+        cost=row.cost,
+        cached=row.cached,
+        error=row.error,
+    )
+
+
+def _review_row(entry_id: int, status: str, reviewer: str, reason: str) -> sa.Insert:
+    return db.reviews.insert().values(
+        entry_id=entry_id, status=status, reviewer=reviewer, reason=reason, created_at=_now()
+    )
+
+
+def _content_key(scenario: object, guidance: object) -> str:
+    canonical = json.dumps([scenario, guidance], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _require(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise StoreError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

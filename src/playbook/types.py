@@ -1,0 +1,147 @@
+"""The vocabulary of the method (DESIGN.md section 3) as typed, immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+RoleName = Literal["student", "teacher", "customer", "judge"]
+ROLES: tuple[RoleName, ...] = ("student", "teacher", "customer", "judge")
+
+Speaker = Literal["customer", "agent"]
+
+RATING_WORDS: tuple[str, ...] = ("unacceptable", "acceptable", "good", "very good", "excellent")
+"""The judge's fixed 5-level scale; rating n (1..5) is RATING_WORDS[n - 1]."""
+
+PERSONALITIES: tuple[str, ...] = ("analytical", "amiable", "expressive", "driver")
+EMOTIONS: tuple[str, ...] = ("concerned", "frustrated", "calm", "confused")
+
+
+def rating_word(rating: int) -> str:
+    return RATING_WORDS[rating - 1]
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: Speaker
+    text: str
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a customer calls about, plus what the policy allows and forbids for it."""
+
+    name: str
+    description: str
+    opening: str = ""  # how such a customer might start the chat
+    facts: str = ""
+    remedies: tuple[str, ...] = ()
+    forbidden: str = ""
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    company: str
+    agent_role: str
+    policy: str
+    generic_guidance: tuple[str, ...]
+    goals: tuple[Goal, ...]
+
+    def goal(self, name: str) -> Goal:
+        for goal in self.goals:
+            if goal.name == name:
+                return goal
+        known = ", ".join(g.name for g in self.goals)
+        raise KeyError(f"domain {self.name!r} has no goal {name!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who is calling and why. `source` says where the persona came from (grid, file, ...)."""
+
+    id: str
+    goal: str
+    personality: str
+    emotion: str
+    demanding: bool
+    facts: str = ""
+    hidden_intentions: str = ""
+    source: str = "grid"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A conversation state: the conversation so far, ending with a customer message."""
+
+    persona: Persona
+    turns: tuple[Turn, ...]
+
+    def text(self) -> str:
+        return conversation_text(self.turns)
+
+
+def conversation_text(turns: tuple[Turn, ...] | list[Turn]) -> str:
+    """The plain-text form of a conversation used for embedding and for prompts."""
+    return "\n".join(f"{t.speaker.capitalize()}: {t.text}" for t in turns)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rating: int  # 1..5, see RATING_WORDS
+    explanation: str
+
+    @property
+    def word(self) -> str:
+        return rating_word(self.rating)
+
+
+Guidance = tuple[str, ...]
+"""A guideline list: short plain-language instructions for one situation."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One refinement attempt: the student's reply with some guidance and the judge's verdict."""
+
+    guidance: Guidance
+    reply: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything that explains why an entry exists."""
+
+    run_id: str
+    round: int
+    reference: str
+    baseline: Attempt  # the student without any guidance
+    attempts: tuple[Attempt, ...]
+    models: dict[str, str] = field(default_factory=dict)  # role -> model spec
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A playbook entry: scenario -> guidance, with provenance and review status."""
+
+    id: int | None
+    scenario: Scenario
+    guidance: Guidance
+    provenance: Provenance
+    status: str = "proposed"
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
