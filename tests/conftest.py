@@ -1,11 +1,15 @@
 """Shared fixtures: the airline example domain and its simulated roles."""
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from playbook.domain import load_domain
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
-from playbook.types import Domain
+from playbook.types import PERSONALITIES, Domain
 from playbook.workspace import example_domain
 
 
@@ -25,3 +29,43 @@ def sim_roles(airline: Domain) -> Roles:
         judge=world.model("judge"),
         prompts=prompt_environment(),
     )
+
+
+PERSONAS = [
+    {
+        "id": f"p-{personality}-{emotion}",
+        "goal": "refund_restricted_ticket",
+        "personality": personality,
+        "emotion": emotion,
+        "demanding": emotion == "frustrated",
+    }
+    for personality in PERSONALITIES
+    for emotion in ("frustrated", "confused")
+]
+
+
+def _write_config(folder: Path, *, extra: str = "", models: dict[str, str] | None = None) -> Path:
+    (folder / "personas.json").write_text(json.dumps(PERSONAS))
+    specs = {
+        "student": "sim:student",
+        "teacher": "sim:teacher",
+        "customer": "sim:customer",
+        "judge": "sim:judge",
+        **(models or {}),
+    }
+    text = f'domain = "{example_domain("airline")}"\nplaybook = "playbook.db"\n'
+    for role, spec in specs.items():
+        text += f'[models.{role}]\nspec = "{spec}"\n'
+    text += '[learn]\nrounds = 2\npersonas = "personas.json"\nconcurrency = 4\n' + extra
+    path = folder / "playbook.toml"
+    path.write_text(text)
+    return path
+
+
+MakeConfig = Callable[..., Path]
+
+
+@pytest.fixture
+def make_config() -> MakeConfig:
+    """Writes a config for 8 airline personas on the simulated world; override models/extra."""
+    return _write_config

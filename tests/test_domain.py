@@ -32,8 +32,13 @@ def test_missing_field_is_named(tmp_path: Path) -> None:
 
 def test_personas_file_names_the_bad_record(tmp_path: Path) -> None:
     domain = load_domain(example_domain("airline"))
-    good = {"id": "a", "goal": "refund_restricted_ticket", "personality": "driver",
-            "emotion": "calm", "demanding": True}
+    good = {
+        "id": "a",
+        "goal": "refund_restricted_ticket",
+        "personality": "driver",
+        "emotion": "calm",
+        "demanding": True,
+    }
     path = tmp_path / "personas.json"
     path.write_text(json.dumps([good, {**good, "id": "b", "emotion": "sleepy"}]))
     with pytest.raises(DomainError, match="record 2: emotion must be one of"):

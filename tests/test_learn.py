@@ -1,38 +1,20 @@
 """The learning loop end to end on the simulated world, with a real SQLite playbook."""
 
 import dataclasses
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from playbook.config import load_config
 from playbook.chat.base import ChatRequest
+from playbook.config import load_config
 from playbook.learn import Learner, LearnError
-from playbook.testing import FunctionChat
 from playbook.runner import QuietReporter
 from playbook.sim.models import SimWorld
-from playbook.types import PERSONALITIES
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.testing import FunctionChat
+from playbook.workspace import Workspace, learn
 
-PERSONAS = [
-    {"id": f"p-{personality}-{emotion}", "goal": "refund_restricted_ticket",
-     "personality": personality, "emotion": emotion, "demanding": emotion == "frustrated"}
-    for personality in PERSONALITIES for emotion in ("frustrated", "confused")
-]
-
-
-def write_config(folder: Path, *, extra: str = "", models: dict[str, str] | None = None) -> Path:
-    (folder / "personas.json").write_text(json.dumps(PERSONAS))
-    specs = {"student": "sim:student", "teacher": "sim:teacher", "customer": "sim:customer",
-             "judge": "sim:judge", **(models or {})}
-    text = f'domain = "{example_domain("airline")}"\nplaybook = "playbook.db"\n'
-    for role, spec in specs.items():
-        text += f'[models.{role}]\nspec = "{spec}"\n'
-    text += '[learn]\nrounds = 2\npersonas = "personas.json"\nconcurrency = 4\n' + extra
-    path = folder / "playbook.toml"
-    path.write_text(text)
-    return path
+MakeConfig = Callable[..., Path]
 
 
 async def run_learn(config_path: Path):  # type: ignore[no-untyped-def]
@@ -43,8 +25,10 @@ async def run_learn(config_path: Path):  # type: ignore[no-untyped-def]
         workspace.close()
 
 
-async def test_only_verified_entries_are_kept_with_full_provenance(tmp_path: Path) -> None:
-    workspace, result = await run_learn(write_config(tmp_path))
+async def test_only_verified_entries_are_kept_with_full_provenance(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    workspace, result = await run_learn(make_config(tmp_path))
     workspace = Workspace.open(workspace.config)
     entries = workspace.store.entries()
     assert 0 < len(entries) <= result.kept  # an entry verified twice is stored once
@@ -63,8 +47,10 @@ async def test_only_verified_entries_are_kept_with_full_provenance(tmp_path: Pat
     workspace.close()
 
 
-async def test_rerun_on_the_same_playbook_makes_no_new_model_calls(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+async def test_rerun_on_the_same_playbook_makes_no_new_model_calls(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    config = make_config(tmp_path)
     _, first = await run_learn(config)
     _, second = await run_learn(config)
     with _open(config) as space:
@@ -81,8 +67,8 @@ def _open(config: Path):  # type: ignore[no-untyped-def]
     return closing(Workspace.open(load_config(config)))
 
 
-async def test_budget_stops_the_run_cleanly(tmp_path: Path) -> None:
-    config = write_config(tmp_path, extra="[budget.teacher]\ncalls = 40\n")
+async def test_budget_stops_the_run_cleanly(tmp_path: Path, make_config: MakeConfig) -> None:
+    config = make_config(tmp_path, extra="[budget.teacher]\ncalls = 40\n")
     _, result = await run_learn(config)
     assert result.stopped and "teacher" in result.stopped and "40 calls" in result.stopped
     with _open(config) as space:
@@ -94,23 +80,30 @@ async def test_budget_stops_the_run_cleanly(tmp_path: Path) -> None:
 def learner_with(space: Workspace, **models: object) -> Learner:
     run_id = space.store.start_run("learn", {}, space.models())
     roles = dataclasses.replace(space.roles(space.recorder(run_id)), **models)
-    return Learner(roles, space.store, space.embedder, space.learn_settings(), run_id,
-                   QuietReporter())
+    return Learner(
+        roles, space.store, space.embedder, space.learn_settings(), run_id, QuietReporter()
+    )
 
 
 async def test_judge_that_never_answers_usably_ends_with_an_error_naming_it(
-    tmp_path: Path,
+    tmp_path: Path, make_config: MakeConfig
 ) -> None:
-    with _open(write_config(tmp_path)) as space:
-        learner = learner_with(space, judge=FunctionChat(lambda r: "I like turtles.", "test:turtles"))
-        with pytest.raises(LearnError, match=r"the judge \(test:turtles\) never gave a usable answer"):
+    with _open(make_config(tmp_path)) as space:
+        learner = learner_with(
+            space, judge=FunctionChat(lambda r: "I like turtles.", "test:turtles")
+        )
+        with pytest.raises(
+            LearnError, match=r"the judge \(test:turtles\) never gave a usable answer"
+        ):
             await learner.run(space.personas()[:2])
         failures = space.store.failures(learner.run_id)
         assert failures and all(f.role == "judge" and "no rating" in f.reason for f in failures)
 
 
-async def test_occasional_nonsense_skips_the_scenario_and_records_why(tmp_path: Path) -> None:
-    with _open(write_config(tmp_path)) as space:
+async def test_occasional_nonsense_skips_the_scenario_and_records_why(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    with _open(make_config(tmp_path)) as space:
         judge = SimWorld(space.domain).model("judge")
 
         async def flaky(request: ChatRequest) -> str:

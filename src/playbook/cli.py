@@ -21,7 +21,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 entries_app = typer.Typer(no_args_is_help=True, help="Look at the entries of a playbook.")
 app.add_typer(entries_app, name="entries")
 err = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -46,8 +46,12 @@ class RichReporter:
 @contextmanager
 def _reporter(quiet: bool = False) -> Iterator[RichReporter]:
     progress = Progress(
-        TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, disable=quiet or not err.is_terminal,
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
     )
     with progress:
         yield RichReporter(progress)
@@ -106,13 +110,37 @@ def learn(config: ConfigOption, as_json: JsonOption = False) -> None:
 
 
 def _print_learn_summary(summary: dict[str, Any]) -> None:
-    table = Table("round", "student share", "conversations", "scenarios", "kept", "not verified",
-                  "already good", "failed", title=f"run {summary['run']}")
+    table = Table(
+        "round",
+        "student share",
+        "conversations",
+        "scenarios",
+        "kept",
+        "not verified",
+        "already good",
+        "failed",
+        title=f"run {summary['run']}",
+    )
     for r in summary["rounds"]:
-        table.add_row(*(str(r[k]) for k in ("round", "student_share", "conversations", "scenarios",
-                                             "kept", "not_verified", "already_good", "failed")))
+        table.add_row(
+            *(
+                str(r[k])
+                for k in (
+                    "round",
+                    "student_share",
+                    "conversations",
+                    "scenarios",
+                    "kept",
+                    "not_verified",
+                    "already_good",
+                    "failed",
+                )
+            )
+        )
     out.print(table)
-    calls = ", ".join(f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items())
+    calls = ", ".join(
+        f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items()
+    )
     out.print(f"Calls: {calls}")
     if summary["stopped"]:
         out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
@@ -150,7 +178,9 @@ def demo(
 @entries_app.command("list")
 def entries_list(
     config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
-    playbook: Annotated[Path | None, typer.Option("--playbook", help="The playbook database.")] = None,
+    playbook: Annotated[
+        Path | None, typer.Option("--playbook", help="The playbook database.")
+    ] = None,
     status: Annotated[str | None, typer.Option(help="proposed, approved or rejected")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -162,8 +192,13 @@ def entries_list(
         return
     table = Table("id", "status", "round", "scenario (last customer message)", "guidelines")
     for e in entries:
-        table.add_row(str(e.id), e.status, str(e.provenance.round),
-                      e.scenario.turns[-1].text[:70], str(len(e.guidance)))
+        table.add_row(
+            str(e.id),
+            e.status,
+            str(e.provenance.round),
+            e.scenario.turns[-1].text[:70],
+            str(len(e.guidance)),
+        )
     out.print(table)
 
 
@@ -192,8 +227,10 @@ def entries_show(
     out.print("[bold]Guidelines[/bold]")
     for i, line in enumerate(entry.guidance, 1):
         out.print(f"  {i}. {line}", markup=False)
-    out.print(f"Baseline: {p.baseline.verdict.word}; attempts: "
-              + ", ".join(a.verdict.word for a in p.attempts))
+    out.print(
+        f"Baseline: {p.baseline.verdict.word}; attempts: "
+        + ", ".join(a.verdict.word for a in p.attempts)
+    )
 
 
 def _open_store(config: Path | None, playbook: Path | None) -> Any:

@@ -23,7 +23,7 @@ from playbook.workspace import Workspace, example_domain, learn
 
 def demo_config(out: Path) -> Config:
     config = load_config(example_domain("airline").with_name("playbook.toml"))
-    return config.model_copy(update={"playbook": out / "playbook.db"})
+    return config.model_copy(update={"playbook": out.resolve() / "playbook.db"})
 
 
 async def run_demo(out: Path, reporter: Reporter) -> dict[str, Any]:
@@ -62,12 +62,21 @@ async def evaluate_demo(workspace: Workspace, reporter: Reporter) -> dict[str, A
     scores: dict[str, float] = {}
     for condition, agent in agents.items():
         rated: list[Rated] = await rate_condition(
-            roles, condition, agent, personas, max_turns=config.learn.max_turns,
-            concurrency=config.learn.concurrency, reporter=reporter,
+            roles,
+            condition,
+            agent,
+            personas,
+            max_turns=config.learn.max_turns,
+            concurrency=config.learn.concurrency,
+            reporter=reporter,
         )
         scores[condition] = round(mean_score(rated), 3)
     gap = gap_closed(scores["student"], scores["student_with_playbook"], scores["teacher"])
-    summary = {"personas": len(personas), **scores, "gap_closed": None if gap is None else round(gap, 3),
-               "entries_used": len(used)}
+    summary = {
+        "personas": len(personas),
+        **scores,
+        "gap_closed": None if gap is None else round(gap, 3),
+        "entries_used": len(used),
+    }
     workspace.store.finish_run(run_id, "finished", summary)
     return summary

@@ -60,8 +60,9 @@ def load_domain(path: Path) -> Domain:
         raise DomainError(f"domain {path}: {describe_validation_error(exc)}") from None
     if not parsed.goals:
         raise DomainError(f"domain {path}: needs at least one [[goals]] table")
-    goals = tuple(Goal(**g.model_dump(exclude={"remedies"}), remedies=tuple(g.remedies))
-                  for g in parsed.goals)
+    goals = tuple(
+        Goal(**g.model_dump(exclude={"remedies"}), remedies=tuple(g.remedies)) for g in parsed.goals
+    )
     return Domain(
         name=parsed.name,
         company=parsed.company,
@@ -105,7 +106,9 @@ def load_personas(path: Path, domain: Domain) -> list[Persona]:
     except FileNotFoundError:
         raise DomainError(f"personas {path}: file not found") from None
     except json.JSONDecodeError as exc:
-        raise DomainError(f"personas {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise DomainError(
+            f"personas {path}: not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
     if not isinstance(records, list):
         raise DomainError(f"personas {path}: expected a JSON list of persona objects")
     return [_persona(record, index, path, domain) for index, record in enumerate(records, 1)]

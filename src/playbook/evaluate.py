@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from playbook.dialogue import Agent, Conversation, rollout, stable_seed
-from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from playbook.retrieve import Retriever
 from playbook.roles import ConversationVerdict, Roles

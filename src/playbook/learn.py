@@ -90,11 +90,15 @@ class Learner:
         for round_index in range(self.settings.rounds):
             report = RoundReport(round_index + 1, self.settings.student_share(round_index))
             result.rounds.append(report)
-            result.stopped = await self._round(round_index, personas, playbook, report, learned, vectors)
+            result.stopped = await self._round(
+                round_index, personas, playbook, report, learned, vectors
+            )
             if result.stopped:
                 break
             if learned:
-                playbook = playbook.with_index(Index(learned, np.stack(vectors), self.embedder.sparse))
+                playbook = playbook.with_index(
+                    Index(learned, np.stack(vectors), self.embedder.sparse)
+                )
         self._check_some_role_answered(result)
         return result
 
@@ -181,7 +185,10 @@ class Learner:
         if guidance:
             current = await attempt(guidance)
             attempts.append(current)
-        while current.verdict.rating < self.settings.accept and len(attempts) < self.settings.max_attempts:
+        while (
+            current.verdict.rating < self.settings.accept
+            and len(attempts) < self.settings.max_attempts
+        ):
             lesson = await roles.teacher_guidelines(
                 turns, reference, current.reply, current.verdict.explanation
             )
@@ -200,8 +207,12 @@ class Learner:
 
     def _models(self) -> dict[str, str]:
         r = self.roles
-        return {"student": r.student.name, "teacher": r.teacher.name, "judge": r.judge.name,
-                "customer": r.customer.name}
+        return {
+            "student": r.student.name,
+            "teacher": r.teacher.name,
+            "judge": r.judge.name,
+            "customer": r.customer.name,
+        }
 
     async def _keep(self, entries: list[Entry]) -> list[np.ndarray]:
         """Store the entries (an entry already in the playbook is not stored twice)."""

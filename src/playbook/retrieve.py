@@ -58,6 +58,8 @@ class Index:
                 "embed the query with the embedder the index was built with"
             )
         vector = _unit_rows(self._weighted(vector[np.newaxis, :]))[0]
+        if not vector.any():  # blank text: nothing to be similar to
+            return []
         scores = self._matrix @ vector
         return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
 

@@ -83,16 +83,22 @@ class Roles:
             messages[-1] = Message("user", last)
         return tuple(messages)
 
-    async def student_reply(self, turns: Sequence[Turn], guidance: Guidance = (), seed: int = 0) -> str:
+    async def student_reply(
+        self, turns: Sequence[Turn], guidance: Guidance = (), seed: int = 0
+    ) -> str:
         messages = self.agent_messages(turns, guidance, self.inject)
         return await ask(self.student, "student", messages, parse_reply, seed)
 
     async def teacher_reply(self, turns: Sequence[Turn], seed: int = 0) -> str:
         return await ask(self.teacher, "teacher", self.agent_messages(turns), parse_reply, seed)
 
-    async def customer_message(self, persona: Persona, turns: Sequence[Turn], seed: int) -> CustomerMessage:
+    async def customer_message(
+        self, persona: Persona, turns: Sequence[Turn], seed: int
+    ) -> CustomerMessage:
         goal = self.domain.goal(persona.goal)
-        messages = [Message("system", self.render("customer_system.j2", persona=persona, goal=goal))]
+        messages = [
+            Message("system", self.render("customer_system.j2", persona=persona, goal=goal))
+        ]
         messages.append(Message("user", self.render("customer_start.j2")))
         # The customer model plays the assistant side: its own messages are "assistant".
         messages += [
@@ -154,7 +160,9 @@ async def ask(
         retry = (
             *messages,
             Message("assistant", completion.text),
-            Message("user", f"Your answer could not be used: {first} Answer again in the form asked."),
+            Message(
+                "user", f"Your answer could not be used: {first} Answer again in the form asked."
+            ),
         )
         again = await model.complete(ChatRequest(retry, seed=seed))
         try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
-from typing import Protocol, TypeVar
+import inspect
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -25,12 +26,24 @@ class QuietReporter:
         pass
 
 
-async def gather_limited(tasks: Sequence[Awaitable[T]], limit: int) -> list[T]:
-    """Await all tasks, at most `limit` at a time, results in input order."""
+async def gather_limited(tasks: Sequence[Coroutine[Any, Any, T]], limit: int) -> list[T]:
+    """Await all tasks, at most `limit` at a time, results in input order.
+
+    If one raises, the others are cancelled and those not yet started are closed.
+    """
     semaphore = asyncio.Semaphore(limit)
 
-    async def one(task: Awaitable[T]) -> T:
-        async with semaphore:
-            return await task
+    async def one(task: Coroutine[Any, Any, T]) -> T:
+        try:
+            async with semaphore:
+                return await task
+        finally:
+            if inspect.getcoroutinestate(task) == inspect.CORO_CREATED:
+                task.close()
 
-    return list(await asyncio.gather(*(one(t) for t in tasks)))
+    try:
+        async with asyncio.TaskGroup() as group:
+            running = [group.create_task(one(t)) for t in tasks]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None  # the first failure, as plain gather would
+    return [r.result() for r in running]

@@ -27,6 +27,16 @@ from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
 
+__all__ = [
+    "CallRecord",
+    "FailureRecord",
+    "ReviewRecord",
+    "RoleStats",
+    "RunRecord",
+    "Store",
+    "StoreError",
+]
+
 RUN_KINDS = ("learn", "eval")
 RUN_END_STATUSES = ("finished", "stopped", "failed")
 ENTRY_STATUSES = ("proposed", "approved", "rejected")
@@ -38,31 +48,21 @@ _PROVENANCE = TypeAdapter(Provenance)
 _REQUEST = TypeAdapter(ChatRequest)
 
 
-__all__ = [
-    "CallRecord",
-    "FailureRecord",
-    "ReviewRecord",
-    "RoleStats",
-    "RunRecord",
-    "Store",
-    "StoreError",
-]
-
-
 class StoreError(Exception):
     """The playbook file cannot be used as asked; the message names the file and the problem."""
 
 
-_ENTRY_COLUMNS = (
-    db.entries.c.id,
-    db.entries.c.scenario,
-    db.entries.c.guidance,
-    db.entries.c.provenance,
-)
+# Everything an Entry is made of; the embedding blob is read only when vectors are wanted.
+_ENTRY_COLUMNS = [
+    db.entries.c[name] for name in ("id", "scenario", "guidance", "provenance", "status")
+]
 
 
 class Store:
-    """A playbook file. Thread-safe: one engine, short transactions, writes serialised."""
+    """A playbook file; get one with `Store.open(path)`.
+
+    Safe to share between threads: one engine, short transactions, writes serialised.
+    """
 
     def __init__(self, path: Path, engine: sa.Engine) -> None:
         self.path = path
@@ -239,12 +239,12 @@ class Store:
         self, *, run_id: str | None = None, statuses: Sequence[str] | None = None
     ) -> list[Entry]:
         """Entries in the order they were added, optionally of one run and some statuses."""
-        query = _filtered(sa.select(*_ENTRY_COLUMNS, db.entries.c.status), run_id, statuses)
+        query = _filtered(sa.select(*_ENTRY_COLUMNS), run_id, statuses)
         with self._engine.connect() as conn:
             return [_entry_from_row(row) for row in conn.execute(query)]
 
     def entry(self, entry_id: int) -> Entry:
-        query = sa.select(*_ENTRY_COLUMNS, db.entries.c.status).where(db.entries.c.id == entry_id)
+        query = sa.select(*_ENTRY_COLUMNS).where(db.entries.c.id == entry_id)
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
@@ -259,7 +259,7 @@ class Store:
         statuses: Sequence[str] | None = None,
     ) -> tuple[list[Entry], np.ndarray]:
         """Entries embedded with `embedding_model` and their vectors as one (n, dim) matrix."""
-        columns = (*_ENTRY_COLUMNS, db.entries.c.status, db.entries.c.embedding)
+        columns = (*_ENTRY_COLUMNS, db.entries.c.embedding)
         query = _filtered(sa.select(*columns), run_id, statuses)
         query = query.where(db.entries.c.embedding_model == embedding_model)
         with self._engine.connect() as conn:

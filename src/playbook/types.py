@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -81,7 +82,7 @@ class Scenario:
         return conversation_text(self.turns)
 
 
-def conversation_text(turns: tuple[Turn, ...] | list[Turn]) -> str:
+def conversation_text(turns: Sequence[Turn]) -> str:
     """The plain-text form of a conversation used for embedding and for prompts."""
     return "\n".join(f"{t.speaker.capitalize()}: {t.text}" for t in turns)
 

@@ -13,12 +13,12 @@ from playbook.chat.recorder import Budget, Prices, Recorder
 from playbook.config import Config
 from playbook.domain import load_domain, load_personas, persona_grid
 from playbook.embed import Embedder, build_embedder
-from playbook.learn import LearnResult, LearnSettings, Learner
+from playbook.learn import Learner, LearnResult, LearnSettings
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
 from playbook.store import Store
-from playbook.types import ROLES, RATING_WORDS, Domain, Persona
+from playbook.types import RATING_WORDS, ROLES, Domain, Persona
 
 
 @dataclass
@@ -57,7 +57,8 @@ class Workspace:
 
     def recorder(self, run_id: str) -> Recorder:
         prices = {
-            role: Prices(cfg.price_input, cfg.price_output) for role, cfg in self.config.models.items()
+            role: Prices(cfg.price_input, cfg.price_output)
+            for role, cfg in self.config.models.items()
         }
         return Recorder(self.store, run_id, Budget(self.config.budget), prices)
 

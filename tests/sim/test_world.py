@@ -11,8 +11,11 @@ from playbook.sim.models import UNKNOWN_TASK, SimWorld
 from playbook.types import Domain, Turn
 
 FRUSTRATED_DEMAND = (
-    Turn("customer", "Hi. I need a full refund for my restricted ticket. This is really "
-                     "frustrating. I hope you can help me out. I insist on a full refund."),
+    Turn(
+        "customer",
+        "Hi. I need a full refund for my restricted ticket. This is really "
+        "frustrating. I hope you can help me out. I insist on a full refund.",
+    ),
 )
 
 
@@ -42,7 +45,10 @@ async def test_guideline_in_the_prompt_changes_the_student_and_its_rating(sim_ro
     plain = await sim_roles.student_reply(FRUSTRATED_DEMAND)
     guided = await sim_roles.student_reply(
         FRUSTRATED_DEMAND,
-        ("Start by acknowledging the customer's feelings.", "Offer the alternatives: travel credit."),
+        (
+            "Start by acknowledging the customer's feelings.",
+            "Offer the alternatives: travel credit.",
+        ),
     )
     assert "sorry" not in plain.lower() and "sorry" in guided.lower()
     before = await sim_roles.judge_reply(FRUSTRATED_DEMAND, reference, plain)
@@ -94,7 +100,10 @@ async def test_customer_gives_up_on_a_poor_agent(sim_roles: Roles, airline: Doma
     persona = dataclasses.replace(persona, demanding=False)
     conversation = await rollout(sim_roles, persona, student_alone(sim_roles), 6, seed=2)
     assert conversation.left
-    assert "done" in conversation.turns[-1].text.lower() or "forget" in conversation.turns[-1].text.lower()
+    assert (
+        "done" in conversation.turns[-1].text.lower()
+        or "forget" in conversation.turns[-1].text.lower()
+    )
 
 
 async def test_a_prompt_it_does_not_understand_gets_no_usable_answer(airline: Domain) -> None:

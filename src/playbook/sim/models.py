@@ -189,11 +189,12 @@ def _judge_conversation(domain: Domain, turns: list[Turn]) -> str:
     )
     satisfaction = min(5, max(1, round(sum(ratings) / len(ratings) + outcome)))
     compliance = 1 if promised else 5
+    compliance_note = "a forbidden promise was made" if promised else "kept to the policy"
     return (
         f"Satisfaction explanation: mean reply quality {sum(ratings) / len(ratings):.1f}, "
         f"outcome {'accepted' if outcome > 0 else 'unresolved'}.\n"
         f"Satisfaction: {rating_word(satisfaction)}\n"
-        f"Compliance explanation: {'a forbidden promise was made' if promised else 'kept to the policy'}.\n"
+        f"Compliance explanation: {compliance_note}.\n"
         f"Compliance: {rating_word(compliance)}"
     )
 

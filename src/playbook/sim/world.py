@@ -19,7 +19,7 @@ BEHAVIOURS = ("empathy", "warmth", "clarify", "policy", "alternatives", "detail"
 BRIEF_WORDS = 60  # a reply of at most this many words counts as short
 
 _DETECT = {
-    "empathy": r"\b(i'm sorry|i am sorry|i understand how|that sounds (frustrating|stressful|hard))",
+    "empathy": r"\b(i'm sorry|i am sorry|i understand how|that sounds (frustrating|hard))",
     "warmth": r"\b(thank you for|i appreciate|i really appreciate|happy to help)",
     "clarify": r"make sure i understand|just to clarify|could you tell me which",
     "policy": r"\bpolicy\b",
@@ -177,15 +177,16 @@ def _policy(goal: Goal, brief: bool, rng: Random) -> str:
     )
 
 
+_FILLERS = (
+    "I have gone through your booking and the conditions that were attached to it at the "
+    "time of purchase, and I have also looked at the notes on your account to be thorough. "
+    "Please let me know if there is anything else regarding this matter that I should look into.",
+    "I have reviewed the details of your case carefully, including the conditions that "
+    "applied when the purchase was made, and everything on your account is in order as far as "
+    "I can see. If there is anything else you would like me to check today, just let me know.",
+)
+
+
 def _filler(rng: Random) -> str:
-    return language.pick(
-        rng,
-        (
-            "I have gone through your booking and the conditions that were attached to it at the time "
-            "of purchase, and I have also looked at the notes on your account to be thorough. Please "
-            "let me know if there is anything else regarding this matter that I should look into.",
-            "I have reviewed the details of your case carefully, including the conditions that applied "
-            "when the purchase was made, and everything on your account is in order as far as I can "
-            "see. If there is anything else you would like me to check today, just let me know.",
-        ),
-    )
+    """What a weak agent pads its replies with."""
+    return language.pick(rng, _FILLERS)

@@ -1,0 +1,144 @@
+"""The recorder: every call logged, repeats served from the cache, costs priced, budgets kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from playbook.chat.base import ChatRequest, Message, ModelError
+from playbook.chat.recorder import Budget, BudgetExceeded, Prices, Recorder
+from playbook.config import RoleBudget
+from playbook.store import Store
+from playbook.testing import FunctionChat, ScriptedChat
+
+
+def ask(text: str, seed: int | None = None) -> ChatRequest:
+    return ChatRequest((Message("system", "You are a teacher."), Message("user", text)), seed=seed)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "playbook.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def run_id(store: Store) -> str:
+    return store.start_run("learn", {}, {"teacher": "test:function"})
+
+
+async def test_a_repeated_request_is_served_from_the_cache(store: Store, run_id: str) -> None:
+    model = FunctionChat(lambda request: f"answer to {request.messages[-1].content}")
+    teacher = Recorder(store, run_id).bind("teacher", model)
+    first = await teacher.complete(ask("why?"))
+    second = await teacher.complete(ask("why?"))
+    assert teacher.name == model.name
+    assert len(model.requests) == 1
+    assert (first.text, first.cached) == ("answer to why?", False)
+    assert (second.text, second.usage, second.cached) == (first.text, first.usage, True)
+    calls = store.calls(run_id)
+    assert [(c.cached, c.cost) for c in calls] == [(False, 0.0), (True, 0.0)]
+    assert calls[0].cache_key == calls[1].cache_key
+
+
+async def test_the_cache_survives_reopening_and_spans_runs(tmp_path: Path) -> None:
+    path = tmp_path / "playbook.db"
+    with Store.open(path) as store:
+        run_id = store.start_run("learn", {}, {})
+        await Recorder(store, run_id).bind("judge", ScriptedChat(["good"])).complete(ask("rate"))
+    with Store.open(path) as store:
+        resumed = store.start_run("learn", {}, {})
+        model = ScriptedChat([])
+        completion = await Recorder(store, resumed).bind("judge", model).complete(ask("rate"))
+    assert completion.text == "good" and model.requests == []
+
+
+async def test_other_parameters_or_models_are_not_cache_hits(store: Store, run_id: str) -> None:
+    recorder = Recorder(store, run_id)
+    model = ScriptedChat(["a", "b", "c"], name="test:one")
+    teacher = recorder.bind("teacher", model)
+    await teacher.complete(ask("why?", seed=1))
+    await teacher.complete(ask("why?", seed=2))
+    other = ScriptedChat(["d"], name="test:two")
+    assert (await recorder.bind("teacher", other).complete(ask("why?", seed=1))).text == "d"
+    assert (await teacher.complete(ask("why not?", seed=1))).text == "c"
+    model.assert_all_used()
+
+
+async def test_costs_and_latency_are_recorded(store: Store, run_id: str) -> None:
+    ticks = iter([10.0, 10.25])
+    prices = {"teacher": Prices(input_per_million=2.0, output_per_million=10.0)}
+    recorder = Recorder(store, run_id, prices=prices, clock=lambda: next(ticks))
+    # FunctionChat counts whitespace tokens: 4 + 2 words in, 3 words out.
+    await recorder.bind("teacher", FunctionChat(lambda _: "one two three")).complete(ask("a b"))
+    [logged] = store.calls(run_id)
+    assert (logged.usage.input_tokens, logged.usage.output_tokens) == (6, 3)
+    assert logged.cost == pytest.approx((6 * 2.0 + 3 * 10.0) / 1_000_000)
+    assert logged.latency_ms == pytest.approx(250.0)
+    assert store.call_stats(run_id)["teacher"].cost == pytest.approx(logged.cost)
+
+
+async def test_a_failing_call_is_logged_and_raised_again(store: Store, run_id: str) -> None:
+    outcomes = iter([ModelError("sim:teacher at http://x: the server answered 500"), "fine"])
+
+    def flaky(_: ChatRequest) -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    model = FunctionChat(flaky)
+    teacher = Recorder(store, run_id).bind("teacher", model)
+    with pytest.raises(ModelError, match="answered 500"):
+        await teacher.complete(ask("why?"))
+    assert (await teacher.complete(ask("why?"))).text == "fine"  # errors are never cached
+    assert len(model.requests) == 2
+    failed, succeeded = store.calls(run_id)
+    assert failed.error == "sim:teacher at http://x: the server answered 500"
+    assert failed.output == "" and succeeded.error is None
+    assert store.call_stats(run_id)["teacher"].errors == 1
+
+
+async def test_the_budget_stops_a_role_at_its_limit(store: Store, run_id: str) -> None:
+    budget = Budget({"teacher": RoleBudget(calls=2)})
+    model = FunctionChat(lambda request: request.messages[-1].content.upper())
+    recorder = Recorder(store, run_id, budget=budget)
+    teacher = recorder.bind("teacher", model)
+    await teacher.complete(ask("one"))
+    await teacher.complete(ask("two"))
+    with pytest.raises(BudgetExceeded) as raised:
+        await teacher.complete(ask("three"))
+    assert str(raised.value) == (
+        "budget for the teacher reached: 2 calls; raise [budget.teacher] calls or resume later"
+    )
+    assert (raised.value.role, raised.value.kind, raised.value.limit) == ("teacher", "calls", 2)
+    assert len(model.requests) == 2
+    # Cached answers cost nothing, so they are still served; other roles have no limit.
+    assert (await teacher.complete(ask("one"))).text == "ONE"
+    judge = recorder.bind("judge", FunctionChat(lambda _: "ok"))
+    assert (await judge.complete(ask("rate"))).text == "ok"
+
+
+async def test_cache_hits_do_not_spend_the_budget(store: Store, run_id: str) -> None:
+    budget = Budget({"teacher": RoleBudget(calls=2)})
+    teacher = Recorder(store, run_id, budget=budget).bind("teacher", FunctionChat(lambda _: "x"))
+    for _ in range(5):
+        await teacher.complete(ask("same"))
+    await teacher.complete(ask("different"))  # the second real call is still within budget
+    with pytest.raises(BudgetExceeded):
+        await teacher.complete(ask("third"))
+
+
+async def test_token_budget(store: Store, run_id: str) -> None:
+    budget = Budget({"judge": RoleBudget(tokens=10)})
+    model = FunctionChat(lambda _: "a b c d")
+    judge = Recorder(store, run_id, budget=budget).bind("judge", model)
+    await judge.complete(ask("first question"))  # 4 + 2 words in, 4 out: 10 tokens
+    with pytest.raises(BudgetExceeded) as raised:
+        await judge.complete(ask("second question"))
+    assert "budget for the judge reached: 10 tokens; raise [budget.judge] tokens" in str(
+        raised.value
+    )
+    assert len(model.requests) == 1

@@ -1,0 +1,151 @@
+"""Retrieval: exact nearest entries with k and floor, IDF for hashed vectors, composed guidance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playbook.embed import HashEmbedder
+from playbook.retrieve import Hit, Index, Retriever, build_index, compose_guidance
+from playbook.store import Store
+from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
+
+PERSONA = Persona("p1", "refund", "driver", "frustrated", demanding=True)
+
+
+def make_entry(text: str, guidance: tuple[str, ...] = (), entry_id: int | None = None) -> Entry:
+    baseline = Attempt((), "No.", Verdict(1, "Unhelpful."))
+    provenance = Provenance("r1", 0, "reference", baseline, ())
+    scenario = Scenario(PERSONA, (Turn("customer", text),))
+    return Entry(entry_id, scenario, guidance or (f"Handle: {text}",), provenance)
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def angled(cosine: float) -> np.ndarray:
+    """A unit vector whose cosine similarity with (1, 0) is `cosine`."""
+    return unit(cosine, float(np.sqrt(1 - cosine**2)))
+
+
+def texts(hits: list[Hit]) -> list[str]:
+    return [hit.entry.scenario.turns[0].text for hit in hits]
+
+
+def test_search_respects_k_floor_and_order() -> None:
+    cosines = [0.5, 0.95, 0.1, 0.9, -0.3]
+    entries = [make_entry(str(c), entry_id=i) for i, c in enumerate(cosines)]
+    index = Index(entries, np.stack([angled(c) for c in cosines]), sparse=False)
+    query = unit(1, 0)
+    assert texts(index.search(query, k=2, floor=-1)) == ["0.95", "0.9"]
+    assert texts(index.search(query, k=10, floor=0.4)) == ["0.95", "0.9", "0.5"]
+    assert texts(index.search(query, k=10, floor=0.99)) == []
+    assert [round(hit.score, 4) for hit in index.search(query, k=1, floor=0)] == [0.95]
+    assert texts(index.search(query * 3, k=1, floor=0)) == ["0.95"]  # any length of query
+
+
+def test_search_on_a_large_index_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(20_000, 64)).astype(np.float32)
+    entries = [make_entry(str(i), entry_id=i) for i in range(len(matrix))]
+    index = Index(entries, matrix, sparse=False)
+    query = rng.normal(size=64).astype(np.float32)
+    hits = index.search(query, k=25, floor=-1)
+    normalised = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    expected = np.argsort(-(normalised @ (query / np.linalg.norm(query))))[:25]
+    assert [hit.entry.id for hit in hits] == expected.tolist()
+    assert all(a.score >= b.score for a, b in pairwise(hits))
+
+
+def test_empty_index_and_blank_query_find_nothing() -> None:
+    empty = Index([], np.zeros((0, 0), dtype=np.float32), sparse=True)
+    assert empty.search(unit(1, 0), k=3, floor=-1) == []
+    index = Index([make_entry("a")], unit(1, 0)[np.newaxis, :], sparse=False)
+    assert index.search(np.zeros(2, dtype=np.float32), k=1, floor=-1) == []
+    with pytest.raises(ValueError, match="the query has 3 dimensions but the index 2"):
+        index.search(unit(1, 0, 0), k=1, floor=-1)
+
+
+async def test_idf_makes_a_rare_shared_word_count_more_than_common_ones() -> None:
+    embedder = HashEmbedder()
+    things = ["ticket", "hotel", "car rental", "seat upgrade", "meal", "lounge pass"]
+    corpus = [f"Customer: I need a refund for my {thing}." for thing in things]
+    corpus.append("Customer: The wheelchair arrived broken.")
+    entries = [make_entry(text) for text in corpus]
+    matrix = await embedder.embed(corpus)
+    [query] = await embedder.embed(["Customer: I need a refund for the wheelchair."])
+    plain = Index(entries, matrix, sparse=False).search(query, k=1, floor=-1)
+    weighted = Index(entries, matrix, sparse=True).search(query, k=1, floor=-1)
+    # Without IDF the many common words win; with it, the one rare word does.
+    assert "refund for my" in texts(plain)[0]
+    assert texts(weighted) == ["Customer: The wheelchair arrived broken."]
+
+
+def test_compose_guidance_drops_repeats_and_keeps_the_first_wording() -> None:
+    composed = compose_guidance(
+        [
+            ["1. Acknowledge the delay.", "2) Offer a travel voucher"],
+            ["- acknowledge   the delay", "Explain the refund policy briefly!", ""],
+            ["* Offer a travel voucher.", "Ask which date suits them."],
+        ]
+    )
+    assert composed == (
+        "1. Acknowledge the delay.",
+        "2) Offer a travel voucher",
+        "Explain the refund policy briefly!",
+        "Ask which date suits them.",
+    )
+    assert compose_guidance([["a", "b"], ["c"]], limit=2) == ("a", "b")
+    assert compose_guidance([]) == ()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "playbook.db") as opened:
+        yield opened
+
+
+async def test_retriever_returns_the_nearest_entrys_guidance(store: Store) -> None:
+    embedder = HashEmbedder()
+    situations = {
+        "My flight was cancelled and I want my money back.": ("Acknowledge the cancellation.",),
+        "How many bags can I bring on an international trip?": ("State the bag allowance.",),
+        "The hotel room was dirty when we arrived.": ("Apologise for the room.",),
+    }
+    vectors = await embedder.embed(list(situations))
+    for (text, guidance), vector in zip(situations.items(), vectors, strict=True):
+        store.add_entry(make_entry(text, guidance), vector, embedder.id)
+    retriever = Retriever(await build_index(store, embedder), embedder, k=1, floor=0.2)
+
+    found = await retriever.retrieve(
+        [Turn("customer", "They cancelled my flight! Money back now.")]
+    )
+    assert found.guidance == ("Acknowledge the cancellation.",)
+    assert len(found.hits) == 1 and found.hits[0].score >= 0.2
+    unrelated = await retriever.retrieve([Turn("customer", "Quantum chromodynamics lecture")])
+    assert (unrelated.hits, unrelated.guidance) == ([], ())
+    assert (await retriever.retrieve([])).guidance == ()
+
+
+async def test_retriever_with_only_approved_entries(store: Store) -> None:
+    embedder = HashEmbedder()
+    text = "My flight was cancelled and I want my money back."
+    [vector] = await embedder.embed([text])
+    entry_id = store.add_entry(make_entry(text, ("Say sorry first.",)), vector, embedder.id)
+    approved = await build_index(store, embedder, statuses=["approved"])
+    retriever = Retriever(approved, embedder, k=3, floor=0.0)
+    turns = [Turn("customer", text)]
+    assert (await retriever.retrieve(turns)).guidance == ()
+
+    store.set_status(entry_id, "approved", "ann")
+    rebuilt = retriever.with_index(await build_index(store, embedder, statuses=["approved"]))
+    assert (rebuilt.k, rebuilt.floor) == (3, 0.0)
+    assert (await rebuilt.retrieve(turns)).guidance == ("Say sorry first.",)
+    other_model = await build_index(store, HashEmbedder(dim=256))
+    assert len(other_model) == 0  # entries embedded by another model are not mixed in
