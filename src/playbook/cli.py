@@ -16,10 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from playbook.cli_import import import_app
+
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 entries_app = typer.Typer(no_args_is_help=True, help="Look at the entries of a playbook.")
 app.add_typer(entries_app, name="entries")
+app.add_typer(import_app, name="import")
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
@@ -169,10 +172,81 @@ def demo(
     out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
     out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
     table = Table("condition", "mean rating (1-5)", title=f"Held-out: {ev['personas']} personas")
-    for condition in ("student", "student_with_playbook", "teacher"):
+    for condition in ("student", "generic", "responses", "student_with_playbook", "teacher"):
         table.add_row(condition, f"{ev[condition]:.2f}")
     out.print(table)
     out.print(f"gap closed: {ev['gap_closed']}")
+    out.print(f"Report: {summary['report']}")
+
+
+@app.command("eval")
+def eval_command(
+    config: ConfigOption,
+    playbook: Annotated[Path | None, typer.Option(help="Evaluate this playbook instead.")] = None,
+    student: Annotated[
+        list[str] | None, typer.Option("--student", help="Student model spec; repeat for several.")
+    ] = None,
+    personas: Annotated[
+        Path | None, typer.Option(help="A persona file instead of the grid.")
+    ] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Conversations per persona.")] = 1,
+    approved_only: Annotated[bool, typer.Option(help="Only approved entries coach.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Folder for report.html.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate: student alone, generic guidance, response teaching, playbook, teacher."""
+    from playbook import workspace as ws
+    from playbook.config import load_config
+    from playbook.domain import load_personas
+    from playbook.report import write_report
+
+    async def work() -> tuple[dict[str, Any], Path | None]:
+        loaded = load_config(config)
+        if playbook is not None:
+            loaded = loaded.model_copy(update={"playbook": playbook})
+        space = ws.Workspace.open(loaded)
+        try:
+            chosen = tuple(load_personas(personas, space.domain)) if personas else ()
+            plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only)
+            with _reporter(as_json) as reporter:
+                summary, rated = await ws.evaluate(space, plan, reporter)
+            return summary, write_report(report, summary, rated) if report else None
+        finally:
+            space.close()
+
+    summary, written = _run(work)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    _print_eval(summary)
+    if written:
+        out.print(f"Report: {written}")
+
+
+def _print_eval(summary: dict[str, Any]) -> None:
+    for student, result in summary["students"].items():
+        table = Table(
+            "condition",
+            "overall",
+            "95% CI",
+            "satisfaction",
+            "compliance",
+            "n",
+            "win/tie/loss",
+            title=f"{student} (gap closed: {result['gap_closed']})",
+        )
+        for condition, n in result["conditions"].items():
+            o, vs = n["overall"], n["vs_student"]
+            table.add_row(
+                condition,
+                f"{o['mean']:.2f}",
+                f"{o['ci_low']:.2f}-{o['ci_high']:.2f}",
+                f"{n['satisfaction']['mean']:.2f}",
+                f"{n['compliance']['mean']:.2f}",
+                str(o["n"]),
+                f"{vs['wins']}/{vs['ties']}/{vs['losses']}",
+            )
+        out.print(table)
 
 
 @entries_app.command("list")
@@ -184,17 +258,20 @@ def entries_list(
     status: Annotated[str | None, typer.Option(help="proposed, approved or rejected")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List entries: id, status, round, first customer message, guideline count."""
+    """List entries: id, status, persona source, round, last customer message, guidelines."""
     store = _open_store(config, playbook)
     entries = store.entries(statuses=[status] if status else None)
     if as_json:
         print(json.dumps([_entry_json(e) for e in entries]))
         return
-    table = Table("id", "status", "round", "scenario (last customer message)", "guidelines")
+    table = Table(
+        "id", "status", "source", "round", "scenario (last customer message)", "guidelines"
+    )
     for e in entries:
         table.add_row(
             str(e.id),
             e.status,
+            e.scenario.persona.source,
             str(e.provenance.round),
             e.scenario.turns[-1].text[:70],
             str(len(e.guidance)),
@@ -260,6 +337,27 @@ def _entry_json(entry: Any, full: bool = False) -> dict[str, Any]:
     if not full:
         data.pop("provenance")
     return data
+
+
+@app.command()
+def serve(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The TOML config.")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="The playbook database.")] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="The student's base URL, e.g. http://localhost:11434/v1")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model name sent upstream.")] = None,
+    host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+) -> None:
+    """Serve the playbook: an OpenAI-compatible endpoint in front of the student."""
+    import os
+
+    from playbook.server.run import serve_command
+    from playbook.server.settings import Overrides
+
+    overrides = Overrides(playbook, upstream, model, host, port)
+    _run(lambda: serve_command(config, overrides, os.environ))
 
 
 @app.command()

@@ -60,7 +60,16 @@ class LearnConfig(_Strict):
     concurrency: int = Field(8, ge=1, le=256)
     seed: int = 0
     goals: tuple[str, ...] = ()  # empty: every goal of the domain
-    personas: Path | None = None  # a persona file instead of the grid
+    personas: tuple[Path, ...] = ()  # persona files (YAML or JSON); one file may be a string
+    grid: bool | None = None  # the goals' persona grids too; unset: only without persona files
+    transcripts: tuple[Path, ...] = ()  # chat transcripts (JSONL) improved in the first round
+    generated_personas: int = Field(0, ge=0, le=100)  # teacher-made personas per round; 0: off
+    generated_max_similarity: float = Field(0.9, gt=0, le=1)  # near-duplicates are dropped
+
+    @field_validator("personas", "transcripts", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("accept")
     @classmethod
@@ -92,6 +101,28 @@ class RoleBudget(_Strict):
     tokens: int | None = Field(None, ge=0)
 
 
+class ServeConfig(_Strict):
+    """`playbook serve`: the OpenAI-compatible proxy in front of the student."""
+
+    # The student's OpenAI-compatible server, e.g. http://localhost:11434/v1 (Ollama);
+    # unset: models.student.base_url.
+    upstream_base_url: str | None = None
+    upstream_model: str | None = None  # replaces the client's model name when set
+    upstream_api_key_env: str | None = None  # unset: models.student.api_key_env
+    timeout: float = Field(60.0, gt=0)  # seconds for the upstream to answer (and between chunks)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # Bearer keys clients must send: the variable named here (comma-separated) plus `api_keys`.
+    # The keys are kept out of repr and dumps, so they never reach a log or a run's stored config.
+    api_keys_env: str = "PLAYBOOK_API_KEYS"
+    api_keys: tuple[str, ...] = Field((), repr=False, exclude=True)
+    approved_only: bool = False  # the approval gate: serve only entries a reviewer approved
+    inject: Literal["system", "last_message"] | None = None  # unset: retrieval.inject
+    record_content: bool = False  # store messages and answers of served requests
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    reload_interval: float = Field(1.0, gt=0)  # seconds between checks for playbook changes
+
+
 class Config(_Strict):
     domain: Path
     playbook: Path = Path("playbook.db")
@@ -100,6 +131,7 @@ class Config(_Strict):
     learn: LearnConfig = LearnConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     budget: dict[str, RoleBudget] = {}
+    serve: ServeConfig = ServeConfig()
 
     @field_validator("models", "budget")
     @classmethod
@@ -145,8 +177,12 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def _resolve_paths(config: Config, base: Path) -> Config:
     learn = config.learn
-    if learn.personas is not None:
-        learn = learn.model_copy(update={"personas": base / learn.personas})
+    learn = learn.model_copy(
+        update={
+            "personas": tuple(base / path for path in learn.personas),
+            "transcripts": tuple(base / path for path in learn.transcripts),
+        }
+    )
     return config.model_copy(
         update={"domain": base / config.domain, "playbook": base / config.playbook, "learn": learn}
     )

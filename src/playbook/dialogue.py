@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from playbook.roles import Roles
-from playbook.types import Persona, Scenario, Turn
+from playbook.types import Conversation, Persona, Turn
 
 Agent = Callable[[tuple[Turn, ...], int], Awaitable[str]]
 """Writes the next agent message for the conversation so far; the int is a seed."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    persona: Persona
-    turns: tuple[Turn, ...]
-    left: bool  # the customer left; otherwise the turn limit ended it
-
-    def scenarios(self) -> list[Scenario]:
-        """Every prefix ending in a customer message the agent still had to answer."""
-        return [
-            Scenario(self.persona, self.turns[: i + 1])
-            for i, turn in enumerate(self.turns)
-            if turn.speaker == "customer" and i + 1 < len(self.turns)
-        ]
 
 
 def stable_seed(*parts: object) -> int:

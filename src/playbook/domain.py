@@ -1,14 +1,20 @@
-"""Load a domain (company, agent role, policy, generic guidance, goals) and its personas."""
+"""Load a domain (company, agent role, policy, generic guidance, goals) and its personas.
+
+Persona files are YAML or JSON lists of records (schema: `PersonaRecord`, published as
+docs/persona.schema.json); every record is checked before any is used.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from playbook.config import describe_validation_error
 from playbook.types import EMOTIONS, PERSONALITIES, Domain, Goal, Persona
@@ -40,15 +46,44 @@ class _DomainFile(BaseModel):
     goals: list[_GoalFile]
 
 
-class _PersonaFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: Text
-    goal: Text
-    personality: Text
-    emotion: Text
-    demanding: bool
-    facts: str = ""
-    hidden_intentions: str = ""
+Personality = Literal["analytical", "amiable", "expressive", "driver"]
+Emotion = Literal["concerned", "frustrated", "calm", "confused"]
+Source = Literal["grid", "file", "generated", "tau2", "transcript"]
+
+
+class PersonaRecord(BaseModel):
+    """One persona of a persona file (YAML or JSON: a list of these)."""
+
+    model_config = ConfigDict(extra="forbid", title="Persona")
+    id: Text = Field(description="Unique among the personas of a run; seeds and entries use it.")
+    goal: Text = Field(description="The name of one of the domain's [[goals]].")
+    personality: Personality
+    emotion: Emotion = Field(description="The customer's emotion at the start of the chat.")
+    demanding: bool = Field(description="Insists on the goal and pushes back on alternatives.")
+    facts: str = Field("", description="What the customer knows; empty: the goal's facts.")
+    hidden_intentions: str = Field("", description="What they want but do not say outright.")
+    situation: str = Field(
+        "",
+        description="Free text: who they are and why they call. A persona with a situation "
+        "does not inherit the goal's facts.",
+    )
+    origin: str = Field(
+        "",
+        description="Why or from where the persona was made; for reviewers, never shown "
+        "to the customer model.",
+    )
+    source: Source = Field("file", description="Shown on every entry learned from the persona.")
+
+
+def persona_schema() -> dict[str, Any]:
+    """The JSON Schema of a persona file, as published in docs/persona.schema.json."""
+    schema = TypeAdapter(list[PersonaRecord]).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "llm-playbook persona file",
+        "description": "A list of personas, written as YAML or JSON.",
+        **schema,
+    }
 
 
 def load_domain(path: Path) -> Domain:
@@ -100,31 +135,121 @@ def persona_grid(goal: Goal) -> list[Persona]:
 
 
 def load_personas(path: Path, domain: Domain) -> list[Persona]:
-    """Read a JSON list of personas; every record is checked, the first bad one is named."""
+    """Read a YAML (.yaml, .yml) or JSON persona list; every record is checked, the first bad one
+    is named with its number (and line, in YAML) and field."""
+    text = _read_personas_text(path)
+    records, lines = _yaml_records(text, path) if _is_yaml(path) else (_json(text, path), [])
+    if not isinstance(records, list):
+        raise DomainError(f"personas {path}: expected a list of persona records")
+    personas: list[Persona] = []
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records, 1):
+        where = f"personas {path}: record {index}"
+        if index <= len(lines):
+            where += f" (line {lines[index - 1]})"
+        persona = _persona(record, where, domain)
+        if persona.id in seen:
+            raise DomainError(f"{where}: id {persona.id!r} is also record {seen[persona.id]}'s")
+        seen[persona.id] = index
+        personas.append(persona)
+    return personas
+
+
+def _read_personas_text(path: Path) -> str:
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DomainError(f"personas {path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DomainError(f"personas {path}: cannot be read ({exc})") from None
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def _json(text: str, path: Path) -> object:
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DomainError(
             f"personas {path}: not valid JSON (line {exc.lineno}: {exc.msg})"
         ) from None
-    if not isinstance(records, list):
-        raise DomainError(f"personas {path}: expected a JSON list of persona objects")
-    return [_persona(record, index, path, domain) for index, record in enumerate(records, 1)]
 
 
-def _persona(record: object, index: int, path: Path, domain: Domain) -> Persona:
-    where = f"personas {path}: record {index}"
+def _yaml_records(text: str, path: Path) -> tuple[object, list[int]]:
+    """The parsed YAML and, for a list, the line each record starts on."""
+    loader = yaml.SafeLoader(text)
     try:
-        parsed = _PersonaFile.model_validate(record)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DomainError(f"personas {path}: not valid YAML ({line}{problem})") from None
+    finally:
+        loader.dispose()
+    if not isinstance(node, yaml.SequenceNode):
+        return data, []
+    return data, [item.start_mark.line + 1 for item in node.value]
+
+
+def _persona(record: object, where: str, domain: Domain) -> Persona:
+    try:
+        parsed = PersonaRecord.model_validate(record)
     except ValidationError as exc:
-        raise DomainError(f"{where}: {describe_validation_error(exc)}") from None
+        raise DomainError(f"{where}: {_describe(exc)}") from None
     if parsed.goal not in {g.name for g in domain.goals}:
-        raise DomainError(f"{where}: goal {parsed.goal!r} is not a goal of domain {domain.name!r}")
-    if parsed.personality not in PERSONALITIES:
-        raise DomainError(f"{where}: personality must be one of {', '.join(PERSONALITIES)}")
-    if parsed.emotion not in EMOTIONS:
-        raise DomainError(f"{where}: emotion must be one of {', '.join(EMOTIONS)}")
-    facts = parsed.facts or domain.goal(parsed.goal).facts
-    return Persona(**parsed.model_dump(exclude={"facts"}), facts=facts, source="file")
+        known = ", ".join(g.name for g in domain.goals)
+        raise DomainError(
+            f"{where}: goal {parsed.goal!r} is not a goal of domain {domain.name!r} "
+            f"(its goals: {known})"
+        )
+    facts = parsed.facts
+    if not facts and not parsed.situation:
+        facts = domain.goal(parsed.goal).facts
+    return Persona(**parsed.model_dump(exclude={"facts"}), facts=facts)
+
+
+def _describe(exc: ValidationError) -> str:
+    """`field: problem` per problem, like a config error; a wrong choice lists the choices."""
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "literal_error":
+            allowed = str(error.get("ctx", {}).get("expected", "")).replace("'", "")
+            allowed = allowed.replace(" or ", ", ")
+            problems.append(f"{field} must be one of {allowed} (not {error['input']!r})")
+        else:
+            problems.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def personas_text(personas: Sequence[Persona], yaml_format: bool = True) -> str:
+    """A persona file's text (YAML or JSON) that `load_personas` reads back unchanged."""
+    records = [_record(p) for p in personas]
+    if not yaml_format:
+        return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    header = "# llm-playbook personas; schema: docs/persona.schema.json\n"
+    return header + yaml.dump(
+        records, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+def _record(persona: Persona) -> dict[str, Any]:
+    record = PersonaRecord.model_validate({**vars(persona), "facts": persona.facts}).model_dump()
+    required = {"id", "goal", "personality", "emotion", "demanding", "source"}
+    return {k: v for k, v in record.items() if k in required or v}
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks, so a reviewer reads them as written."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_str)

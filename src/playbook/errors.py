@@ -5,6 +5,7 @@ from __future__ import annotations
 from playbook.chat.base import ModelError
 from playbook.config import ConfigError
 from playbook.domain import DomainError
+from playbook.files import ImportFileError
 from playbook.learn import LearnError
 from playbook.roles import RoleOutputError
 from playbook.store import StoreError
@@ -12,6 +13,7 @@ from playbook.store import StoreError
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
     DomainError,
+    ImportFileError,
     LearnError,
     ModelError,
     RoleOutputError,

@@ -1,57 +1,67 @@
-"""Held-out evaluation: whole simulated conversations per persona, rated by the judge."""
+"""Held-out evaluation: whole simulated conversations per persona, condition and sample.
+
+Conditions (what coaches the agent):
+- student: the student alone;
+- generic: the student with the domain's generic guidance (the non-customised baseline);
+- responses: response teaching, the teacher's reference replies of the nearest playbook
+  scenarios shown as examples instead of guidelines;
+- playbook: the student with guidance retrieved from the playbook (strategy teaching);
+- teacher: the teacher itself, the ceiling.
+"""
 
 from __future__ import annotations
 
-import statistics
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from playbook.dialogue import Agent, Conversation, rollout, stable_seed
-
-if TYPE_CHECKING:
-    from playbook.retrieve import Retriever
-from playbook.roles import ConversationVerdict, Roles
+from playbook.dialogue import rollout, stable_seed
+from playbook.retrieve import Retriever
+from playbook.roles import Example, Roles
 from playbook.runner import Reporter, gather_limited
-from playbook.types import Persona, Turn
+from playbook.types import Persona, Rated, Turn
+
+CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
+Reply = Callable[[tuple[Turn, ...], int, set[int]], Awaitable[str]]
+"""The next agent message; adds the ids of the playbook entries it used to the set."""
 
 
 @dataclass(frozen=True)
-class Rated:
-    condition: str
-    conversation: Conversation
-    verdict: ConversationVerdict
-    sample: int
-    entry_ids: tuple[int, ...] = ()  # playbook entries retrieved during the conversation
+class Condition:
+    name: str
+    reply: Reply
 
 
-def student_alone(roles: Roles) -> Agent:
-    async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+def conditions(roles: Roles, playbook: Retriever) -> list[Condition]:
+    """The five conditions of the evaluation for one student."""
+
+    async def alone(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
         return await roles.student_reply(turns, (), seed)
 
-    return agent
+    async def generic(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
+        return await roles.student_reply(turns, roles.domain.generic_guidance, seed)
 
+    async def responses(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
+        hits = (await playbook.retrieve(turns)).hits
+        used.update(h.entry.id for h in hits if h.entry.id is not None)
+        examples = [Example(h.entry.scenario.text(), h.entry.provenance.reference) for h in hits]
+        return await roles.student_reply(turns, (), seed, examples)
 
-def teacher(roles: Roles) -> Agent:
-    async def agent(turns: tuple[Turn, ...], seed: int) -> str:
-        return await roles.teacher_reply(turns, seed)
-
-    return agent
-
-
-def student_with_playbook(roles: Roles, playbook: Retriever, used: set[int]) -> Agent:
-    async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+    async def strategies(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
         retrieval = await playbook.retrieve(turns)
         used.update(h.entry.id for h in retrieval.hits if h.entry.id is not None)
         return await roles.student_reply(turns, retrieval.guidance, seed)
 
-    return agent
+    async def teacher(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
+        return await roles.teacher_reply(turns, seed)
+
+    replies = (alone, generic, responses, strategies, teacher)
+    return [Condition(name, reply) for name, reply in zip(CONDITIONS, replies, strict=True)]
 
 
 async def rate_condition(
     roles: Roles,
-    condition: str,
-    agent: Agent,
-    personas: list[Persona],
+    condition: Condition,
+    personas: Sequence[Persona],
     *,
     samples: int = 1,
     max_turns: int = 6,
@@ -61,22 +71,24 @@ async def rate_condition(
     """One whole conversation per persona and sample, with seeds never used in learning."""
 
     async def one(persona: Persona, sample: int) -> Rated:
+        used: set[int] = set()
+
+        async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+            return await condition.reply(turns, seed, used)
+
         seed = stable_seed("eval", sample, persona.id)
         conversation = await rollout(roles, persona, agent, max_turns, seed)
         verdict = await roles.judge_conversation(conversation.turns)
         reporter.advance()
-        return Rated(condition, conversation, verdict, sample)
+        return Rated(
+            roles.student.name,
+            condition.name,
+            persona,
+            sample,
+            conversation,
+            verdict,
+            tuple(sorted(used)),
+        )
 
-    reporter.stage(f"evaluate: {condition}", len(personas) * samples)
-    jobs = [one(p, s) for s in range(samples) for p in personas]
-    return await gather_limited(jobs, concurrency)
-
-
-def mean_score(results: list[Rated]) -> float:
-    return statistics.fmean(r.verdict.score for r in results)
-
-
-def gap_closed(student: float, with_playbook: float, teacher_score: float) -> float | None:
-    """(with playbook - student) / (teacher - student); None when the teacher is no better."""
-    gap = teacher_score - student
-    return (with_playbook - student) / gap if gap > 0 else None
+    reporter.stage(f"{roles.student.name}: {condition.name}", len(personas) * samples)
+    return await gather_limited([one(p, s) for s in range(samples) for p in personas], concurrency)

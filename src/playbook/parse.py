@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from playbook.types import RATING_WORDS, Verdict
+import yaml
+
+from playbook.types import EMOTIONS, PERSONALITIES, RATING_WORDS, Verdict
 
 MAX_GUIDELINES = 10
 
@@ -125,3 +129,114 @@ def normalise_guideline(text: str) -> str:
     match = _ITEM.match(text)
     text = match.group(1) if match else text
     return re.sub(r"\s+", " ", text).strip().rstrip(".!;,").casefold()
+
+
+@dataclass(frozen=True)
+class ProposedPersona:
+    """A customer the teacher proposes, and why."""
+
+    goal: str
+    personality: str
+    emotion: str
+    demanding: bool
+    situation: str
+    facts: str
+    hidden_intentions: str
+    reason: str
+
+
+_YES = {"true", "yes", "y", "1"}
+_NO = {"false", "no", "n", "0"}
+
+
+def parse_personas(text: str, goals: Sequence[str]) -> list[ProposedPersona]:
+    """A JSON list of persona objects (or YAML, or objects one after another) among prose.
+
+    Unusable items are dropped; only when none is usable is that an error.
+    """
+    items = _persona_items(strip_fences(text))
+    proposals: list[ProposedPersona] = []
+    problems: list[str] = []
+    for number, item in enumerate(items, 1):
+        try:
+            proposals.append(_proposed(item, goals))
+        except ValueError as exc:
+            problems.append(f"persona {number}: {exc}")
+    if not proposals:
+        problem = problems[0] if problems else "no list of persona objects found"
+        raise ParseError(
+            f"{problem}; answer with a JSON list of objects with the keys goal, personality, "
+            "emotion, demanding, situation, facts, hidden_intentions, reason"
+        )
+    return proposals
+
+
+def _persona_items(text: str) -> list[object]:
+    start, end = text.find("["), text.rfind("]")
+    if 0 <= start < end:
+        try:
+            found = json.loads(text[start : end + 1])
+            if isinstance(found, list):
+                return found
+        except json.JSONDecodeError:
+            pass
+    objects = _json_objects(text)
+    if objects:
+        return objects
+    try:
+        found = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    return found if isinstance(found, list) else []
+
+
+def _json_objects(text: str) -> list[object]:
+    """Objects written one after another, with anything between them."""
+    decoder, objects, index = json.JSONDecoder(), [], text.find("{")
+    while index >= 0:
+        try:
+            found, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            index = text.find("{", index + 1)
+            continue
+        objects.append(found)
+        index = text.find("{", end)
+    return objects
+
+
+def _proposed(item: object, goals: Sequence[str]) -> ProposedPersona:
+    if not isinstance(item, dict):
+        raise ValueError("is not an object")
+    fields = {str(k).strip().lower().replace(" ", "_"): v for k, v in item.items()}
+    goal = _choice(fields, "goal", goals)
+    return ProposedPersona(
+        goal=goal,
+        personality=_choice(fields, "personality", PERSONALITIES),
+        emotion=_choice(fields, "emotion", EMOTIONS),
+        demanding=_yes_no(fields.get("demanding")),
+        situation=_string(fields.get("situation")),
+        facts=_string(fields.get("facts")),
+        hidden_intentions=_string(fields.get("hidden_intentions")),
+        reason=_string(fields.get("reason")),
+    )
+
+
+def _choice(fields: dict[str, object], name: str, allowed: Sequence[str]) -> str:
+    value = _string(fields.get(name)).lower()
+    for option in allowed:
+        if value == option.lower():
+            return option
+    raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _yes_no(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _string(value).lower()
+    if text in _YES | _NO:
+        return text in _YES
+    raise ValueError(f"demanding {value!r} is not true or false")
+
+
+def _string(value: object) -> str:
+    return "" if value is None else str(value).strip()

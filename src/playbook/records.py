@@ -71,3 +71,47 @@ class FailureRecord:
     reason: str
     scenario_text: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class EntryGuidance:
+    """Just what serving needs of an entry: its id and guidance (no scenario, no provenance)."""
+
+    id: int
+    guidance: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServedRecord:
+    """One chat completion the serving proxy answered (or failed to).
+
+    Token counts are None when the upstream reported no usage (e.g. a stream without
+    `stream_options.include_usage`). `request` and `response` hold content only when the server
+    records content; by default they are None.
+    """
+
+    created_at: datetime
+    model: str
+    stream: bool
+    entry_ids: tuple[int, ...]
+    latency_ms: float
+    upstream_status: int | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error: str | None = None
+    request: dict[str, Any] | None = None
+    response: str | None = None
+    id: int | None = None  # set by the store
+
+
+@dataclass(frozen=True)
+class ServedStats:
+    """Totals over served requests. `failed` counts requests that got no upstream answer or a
+    non-2xx one; `guided` counts requests that had at least one entry's guidance."""
+
+    requests: int
+    failed: int
+    guided: int
+    input_tokens: int
+    output_tokens: int
+    mean_latency_ms: float

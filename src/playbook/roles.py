@@ -14,12 +14,25 @@ from playbook.parse import (
     MAX_GUIDELINES,
     CustomerMessage,
     ParseError,
+    ProposedPersona,
     parse_customer,
     parse_guidelines,
+    parse_personas,
     parse_reply,
     parse_verdict,
 )
-from playbook.types import Domain, Guidance, Persona, Turn, Verdict, conversation_text
+from playbook.types import (
+    EMOTIONS,
+    PERSONALITIES,
+    ConversationVerdict,
+    Domain,
+    Guidance,
+    Persona,
+    Scenario,
+    Turn,
+    Verdict,
+    conversation_text,
+)
 
 T = TypeVar("T")
 PROMPTS = Path(__file__).parent / "prompts"
@@ -34,14 +47,11 @@ class RoleOutputError(Exception):
 
 
 @dataclass(frozen=True)
-class ConversationVerdict:
-    satisfaction: Verdict
-    compliance: Verdict
+class Example:
+    """A teacher's reply in another conversation, shown to the student (response teaching)."""
 
-    @property
-    def score(self) -> float:
-        """The headline rating of a conversation: the mean of both axes."""
-        return (self.satisfaction.rating + self.compliance.rating) / 2
+    conversation: str
+    reply: str
 
 
 def prompt_environment() -> jinja2.Environment:
@@ -70,11 +80,16 @@ class Roles:
         return self.prompts.get_template(template).render(domain=self.domain, **values).strip()
 
     def agent_messages(
-        self, turns: Sequence[Turn], guidance: Guidance = (), inject: str = "system"
+        self,
+        turns: Sequence[Turn],
+        guidance: Guidance = (),
+        inject: str = "system",
+        examples: Sequence[Example] = (),
     ) -> tuple[Message, ...]:
-        """The agent's prompt: system (role, policy, maybe guidance) + the conversation."""
+        """The agent's prompt: system (role, policy, maybe guidance or examples) + conversation."""
         in_system = guidance if inject == "system" else ()
-        messages = [Message("system", self.render("agent_system.j2", guidance=in_system))]
+        system = self.render("agent_system.j2", guidance=in_system, examples=examples)
+        messages = [Message("system", system)]
         messages += [
             Message("user" if t.speaker == "customer" else "assistant", t.text) for t in turns
         ]
@@ -84,9 +99,14 @@ class Roles:
         return tuple(messages)
 
     async def student_reply(
-        self, turns: Sequence[Turn], guidance: Guidance = (), seed: int = 0
+        self,
+        turns: Sequence[Turn],
+        guidance: Guidance = (),
+        seed: int = 0,
+        examples: Sequence[Example] = (),
     ) -> str:
-        messages = self.agent_messages(turns, guidance, self.inject)
+        """The student's next message, coached by guidance or (response teaching) examples."""
+        messages = self.agent_messages(turns, guidance, self.inject, examples)
         return await ask(self.student, "student", messages, parse_reply, seed)
 
     async def teacher_reply(self, turns: Sequence[Turn], seed: int = 0) -> str:
@@ -136,6 +156,21 @@ class Roles:
             return new
         prompt = self.render("teacher_merge.j2", current=current, new=new, limit=MAX_GUIDELINES)
         return await ask(self.teacher, "teacher", (Message("user", prompt),), parse_guidelines)
+
+    async def teacher_personas(
+        self, weak: Sequence[tuple[Scenario, Verdict]], count: int
+    ) -> list[ProposedPersona]:
+        """New customers like those of the scenarios the student was rated lowest on."""
+        prompt = self.render(
+            "teacher_personas.j2",
+            weak=weak,
+            count=count,
+            personalities=PERSONALITIES,
+            emotions=EMOTIONS,
+        )
+        goals = [goal.name for goal in self.domain.goals]
+        messages = (Message("user", prompt),)
+        return await ask(self.teacher, "teacher", messages, lambda t: parse_personas(t, goals))
 
 
 def _parse_two_axes(text: str) -> ConversationVerdict:

@@ -25,6 +25,8 @@ from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
+from playbook.store_evals import EvaluationQueries
+from playbook.store_serving import ServingQueries, stack_embeddings
 from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
 
 __all__ = [
@@ -58,7 +60,7 @@ _ENTRY_COLUMNS = [
 ]
 
 
-class Store:
+class Store(EvaluationQueries, ServingQueries):
     """A playbook file; get one with `Store.open(path)`.
 
     Safe to share between threads: one engine, short transactions, writes serialised.
@@ -264,16 +266,8 @@ class Store:
         query = query.where(db.entries.c.embedding_model == embedding_model)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        blobs = [row.embedding for row in rows]
-        if not blobs:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        if len({len(blob) for blob in blobs}) > 1:
-            raise StoreError(
-                f"playbook {self.path}: embeddings of {embedding_model!r} differ in size; "
-                "re-embed the entries with one model"
-            )
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
-        return [_entry_from_row(row) for row in rows], matrix.astype(np.float32)
+        matrix = stack_embeddings([row.embedding for row in rows], self.path, embedding_model)
+        return [_entry_from_row(row) for row in rows], matrix
 
     # reviews
 

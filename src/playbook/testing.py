@@ -9,7 +9,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from playbook.chat.base import ChatRequest, Completion
+from playbook.embed import HashEmbedder
 from playbook.types import Usage
+
+__all__ = ["FunctionChat", "HashEmbedder", "ScriptedChat", "serve_app"]
 
 
 def _usage_for(request: ChatRequest, text: str) -> Usage:

@@ -57,18 +57,26 @@ class Domain:
         raise KeyError(f"domain {self.name!r} has no goal {name!r} (known: {known})")
 
 
+PERSONA_SOURCES: tuple[str, ...] = ("grid", "file", "generated", "tau2", "transcript")
+"""Where a persona came from: the paper's grid, a persona file, the teacher (aimed at weak spots),
+a tau2-bench task, or a real chat transcript."""
+
+
 @dataclass(frozen=True)
 class Persona:
-    """Who is calling and why. `source` says where the persona came from (grid, file, ...)."""
+    """Who is calling and why. `source` is one of PERSONA_SOURCES; `origin` says, for a reviewer,
+    why or from where this persona was made (the customer model never sees it)."""
 
     id: str
-    goal: str
+    goal: str  # a goal of the domain; empty for a transcript, whose goal nobody stated
     personality: str
     emotion: str
     demanding: bool
     facts: str = ""
     hidden_intentions: str = ""
     source: str = "grid"
+    situation: str = ""  # free text: who they are and why they call, in the customer's terms
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,3 +154,46 @@ class Usage:
         return Usage(
             self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
         )
+
+
+@dataclass(frozen=True)
+class Conversation:
+    persona: Persona
+    turns: tuple[Turn, ...]
+    left: bool  # the customer left; otherwise the turn limit ended it
+
+    def scenarios(self) -> list[Scenario]:
+        """Every prefix ending in a customer message the agent still had to answer."""
+        return [
+            Scenario(self.persona, self.turns[: i + 1])
+            for i, turn in enumerate(self.turns)
+            if turn.speaker == "customer" and i + 1 < len(self.turns)
+        ]
+
+
+@dataclass(frozen=True)
+class ConversationVerdict:
+    satisfaction: Verdict
+    compliance: Verdict
+
+    @property
+    def score(self) -> float:
+        """The headline rating of a conversation: the mean of both axes."""
+        return (self.satisfaction.rating + self.compliance.rating) / 2
+
+
+@dataclass(frozen=True)
+class Rated:
+    """One evaluated conversation."""
+
+    student: str
+    condition: str
+    persona: Persona
+    sample: int
+    conversation: Conversation
+    verdict: ConversationVerdict
+    entry_ids: tuple[int, ...] = field(default=())
+
+    @property
+    def score(self) -> float:
+        return self.verdict.score

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from playbook.chat.factory import build_chat_model
 from playbook.chat.recorder import Budget, Prices, Recorder
 from playbook.config import Config
-from playbook.domain import load_domain, load_personas, persona_grid
+from playbook.domain import DomainError, load_domain, load_personas, persona_grid
 from playbook.embed import Embedder, build_embedder
-from playbook.learn import Learner, LearnResult, LearnSettings
+from playbook.evaluate import conditions, rate_condition
+from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
+from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
+from playbook.stats import summarize
 from playbook.store import Store
-from playbook.types import RATING_WORDS, ROLES, Domain, Persona
+from playbook.transcripts import read_transcripts
+from playbook.types import RATING_WORDS, ROLES, Domain, Persona, Rated, Scenario
 
 
 @dataclass
@@ -63,10 +67,25 @@ class Workspace:
         return Recorder(self.store, run_id, Budget(self.config.budget), prices)
 
     def personas(self) -> list[Persona]:
-        if self.config.learn.personas is not None:
-            return load_personas(self.config.learn.personas, self.domain)
-        goals = self.config.learn.goals or tuple(g.name for g in self.domain.goals)
-        return [p for name in goals for p in persona_grid(self.domain.goal(name))]
+        """The goals' grids (unless turned off) and the personas of every persona file."""
+        learn = self.config.learn
+        personas: list[Persona] = []
+        if learn.grid if learn.grid is not None else not learn.personas:
+            goals = learn.goals or tuple(g.name for g in self.domain.goals)
+            personas += [p for name in goals for p in persona_grid(self.domain.goal(name))]
+        for path in learn.personas:
+            personas += load_personas(path, self.domain)
+        ids = [p.id for p in personas]
+        if len(set(ids)) < len(ids):
+            twice = next(i for i in ids if ids.count(i) > 1)
+            raise DomainError(f"persona id {twice!r} is used twice in learn.personas or the grid")
+        return personas
+
+    def transcripts(self) -> list[Scenario]:
+        """The scenarios of every transcript file, personal details masked."""
+        return [
+            s for path in self.config.learn.transcripts for s in read_transcripts(path).scenarios
+        ]
 
     def learn_settings(self) -> LearnSettings:
         learn, retrieval = self.config.learn, self.config.retrieval
@@ -80,23 +99,19 @@ class Workspace:
             seed=learn.seed,
             k=retrieval.k,
             floor=retrieval.floor,
+            generated_personas=learn.generated_personas,
+            generated_max_similarity=learn.generated_max_similarity,
         )
 
 
 async def learn(workspace: Workspace, reporter: Reporter) -> LearnResult:
     """One `playbook learn` run: recorded as a run in the store, with its summary."""
+    personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
     config = workspace.config.model_dump(mode="json")
     run_id = workspace.store.start_run("learn", config, workspace.models())
-    learner = Learner(
-        workspace.roles(workspace.recorder(run_id)),
-        workspace.store,
-        workspace.embedder,
-        workspace.learn_settings(),
-        run_id,
-        reporter,
-    )
+    learner = _learner(workspace, run_id, reporter)
     try:
-        result = await learner.run(workspace.personas())
+        result = await learner.run(personas, transcripts)
     except BaseException as exc:
         workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
         raise
@@ -115,7 +130,96 @@ def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
         "rounds": [vars(r) for r in result.rounds],
         "calls": {role: vars(s) for role, s in stats.items()},
         "failures": len(workspace.store.failures(result.run_id)),
+        "generated_personas": [{"id": p.id, "origin": p.origin} for p in result.generated],
     }
+
+
+def _learner(workspace: Workspace, run_id: str, reporter: Reporter) -> Learner:
+    roles = workspace.roles(workspace.recorder(run_id))
+    settings = workspace.learn_settings()
+    return Learner(roles, workspace.store, workspace.embedder, settings, run_id, reporter)
+
+
+async def import_transcripts(
+    workspace: Workspace, path: Path, reporter: Reporter
+) -> dict[str, Any]:
+    """`playbook import transcripts`: step 2 on every scenario of the file, recorded as a run.
+
+    The file is read, checked and masked in full before any model call; the playbook the
+    scenarios are improved against is the stored one (proposed and approved entries).
+    """
+    imported = read_transcripts(path)
+    config = {"transcripts": str(path), **workspace.config.model_dump(mode="json")}
+    run_id = workspace.store.start_run("learn", config, workspace.models())
+    index = await build_index(
+        workspace.store, workspace.embedder, statuses=("proposed", "approved")
+    )
+    retrieval = workspace.config.retrieval
+    playbook = Retriever(index, workspace.embedder, retrieval.k, retrieval.floor)
+    report = RoundReport(round=1, student_share=0.0)
+    try:
+        improved = await _learner(workspace, run_id, reporter).improve(
+            imported.scenarios, 0, playbook, report
+        )
+    except BaseException as exc:
+        workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
+        raise
+    summary = {
+        "run": run_id,
+        "conversations": imported.conversations,
+        "skipped_messages": imported.skipped_messages,
+        "masked": imported.masked,
+        **{k: v for k, v in vars(report).items() if k not in ("round", "student_share")},
+        "stopped": improved.stopped,
+        "entries": len(workspace.store.entries()),
+    }
+    workspace.store.finish_run(run_id, "stopped" if improved.stopped else "finished", summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    students: tuple[str, ...] = ()  # model specs; empty: the configured student
+    personas: tuple[Persona, ...] = ()  # empty: the grid of every goal of the domain
+    samples: int = 1
+    approved_only: bool = False
+
+
+async def evaluate(
+    workspace: Workspace, plan: EvalPlan, reporter: Reporter
+) -> tuple[dict[str, Any], list[Rated]]:
+    """One `playbook eval` run: every condition for every student, stored with its summary."""
+    config, store = workspace.config, workspace.store
+    students = plan.students or (config.models["student"].spec,)
+    run_id = store.start_run(
+        "eval", {"plan": asdict(plan), "config": config.model_dump(mode="json")}, workspace.models()
+    )
+    recorder = workspace.recorder(run_id)
+    statuses = ("approved",) if plan.approved_only else ("proposed", "approved")
+    index = await build_index(store, workspace.embedder, statuses=statuses)
+    retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
+    personas = list(plan.personas) or [p for g in workspace.domain.goals for p in persona_grid(g)]
+    rated: list[Rated] = []
+    for student in students:
+        roles = workspace.roles(recorder, student)
+        for condition in conditions(roles, retriever):
+            if condition.name == "teacher" and student != students[0]:
+                continue  # the teacher's conversations do not depend on the student
+            rated += await rate_condition(
+                roles,
+                condition,
+                personas,
+                samples=plan.samples,
+                max_turns=config.learn.max_turns,
+                concurrency=config.learn.concurrency,
+                reporter=reporter,
+            )
+    store.record_evaluations(run_id, rated)
+    # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
+    trained = {e.scenario.persona.goal for e in index.entries if e.scenario.persona.goal}
+    summary = {"run": run_id, **summarize(rated, students, trained)}
+    store.finish_run(run_id, "finished", summary)
+    return summary, rated
 
 
 def example_domain(name: str) -> Path:

@@ -3,12 +3,26 @@
 import dataclasses
 import statistics
 
-from playbook.dialogue import rollout
+from playbook.dialogue import Agent, rollout
 from playbook.domain import persona_grid
-from playbook.evaluate import student_alone, teacher
 from playbook.roles import Roles
 from playbook.sim.models import UNKNOWN_TASK, SimWorld
 from playbook.types import Domain, Turn
+
+
+def student_alone(roles: Roles) -> Agent:
+    async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+        return await roles.student_reply(turns, (), seed)
+
+    return agent
+
+
+def teacher(roles: Roles) -> Agent:
+    async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+        return await roles.teacher_reply(turns, seed)
+
+    return agent
+
 
 FRUSTRATED_DEMAND = (
     Turn(

@@ -96,3 +96,39 @@ failures = sa.Table(
     sa.Column("scenario_text", sa.Text),
     sa.Column("created_at", UTCDateTime),
 )
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("student", sa.String),
+    sa.Column("condition", sa.String),
+    sa.Column("persona", sa.JSON),
+    sa.Column("sample", sa.Integer),
+    sa.Column("transcript", sa.JSON),
+    sa.Column("left", sa.Boolean),
+    sa.Column("satisfaction", sa.Integer),
+    sa.Column("satisfaction_explanation", sa.Text),
+    sa.Column("compliance", sa.Integer),
+    sa.Column("compliance_explanation", sa.Text),
+    sa.Column("entry_ids", sa.JSON),
+    sa.Column("created_at", UTCDateTime),
+)
+
+served = sa.Table(
+    "served",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime),
+    sa.Column("model", sa.String),
+    sa.Column("stream", sa.Boolean),
+    sa.Column("entry_ids", sa.JSON),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("upstream_status", sa.Integer),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("request", sa.JSON(none_as_null=True)),
+    sa.Column("response", sa.Text),
+)

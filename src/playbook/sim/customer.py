@@ -29,7 +29,7 @@ def next_message(domain: Domain, request: ChatRequest) -> str:
     if request.messages[0].role != "system" or persona is None:
         return "Sorry, I am not sure what you would like me to do."
     block = persona.group(1)
-    goal = world.match_goal(domain, block)
+    goal = _stated_goal(domain, block) or world.match_goal(domain, block)
     personality = _field(block, "Personality") or "amiable"
     demanding = (_field(block, "Demanding") or "no").lower().startswith("y")
     said = [m.content for m in request.messages[1:] if m.role == "assistant"]
@@ -41,6 +41,12 @@ def next_message(domain: Domain, request: ChatRequest) -> str:
     if not replies:
         return _opening(goal, personality, mood.emotion, demanding, rng)
     return _reaction(goal, personality, demanding, mood, rng)
+
+
+def _stated_goal(domain: Domain, block: str) -> Goal | None:
+    """The goal whose description the block quotes: an imported persona's situation can share
+    more words with another goal than with its own."""
+    return next((g for g in domain.goals if g.description.strip() in block), None)
 
 
 def _field(block: str, name: str) -> str | None:

@@ -7,6 +7,7 @@ from random import Random
 
 from playbook.chat.base import ChatModel, ChatRequest, Completion, Message
 from playbook.sim import coach, language, world
+from playbook.sim.personas import propose_personas
 from playbook.types import Domain, Turn, Usage, rating_word
 
 # What each simulated student does without being told (DESIGN.md section 5).
@@ -15,6 +16,8 @@ NATIVE = {
     "student-b": frozenset({"policy", "warmth", "detail"}),
 }
 CAVES_UNDER_PRESSURE = {"student": True, "student-b": False}
+# From example replies (response teaching) a weak student picks up tone, not strategy.
+IMITATED_FROM_EXAMPLES = frozenset({"empathy", "warmth"})
 UNKNOWN_TASK = "Sorry, I am not sure what you would like me to do."
 
 
@@ -95,10 +98,18 @@ def _student(domain: Domain, name: str, request: ChatRequest) -> str:
         return UNKNOWN_TASK
     situation = world.read_situation(domain, turns)
     taught = coach.adopt(_guidance(request.messages))
-    behaviours = (NATIVE[name] | taught.add) - taught.drop
+    imitated = _imitated(request.messages[0].content, situation) & IMITATED_FROM_EXAMPLES
+    behaviours = (NATIVE[name] | taught.add | imitated) - taught.drop
     caves = CAVES_UNDER_PRESSURE[name] and situation.demanding and not taught.firm
     caves = caves and situation.customer_turns >= 2
     return world.compose_reply(situation, set(behaviours), _rng(request, name), caves, verbose=True)
+
+
+def _imitated(system: str, situation: world.Situation) -> frozenset[str]:
+    """Behaviours shown in the example replies of the prompt, if any."""
+    block = _tag(system, "examples") or ""
+    replies = re.findall(r"<reply>\n?(.*?)\n?</reply>", block, re.S)
+    return frozenset().union(*(world.detect(reply, situation.goal) for reply in replies))
 
 
 def _teacher(domain: Domain, request: ChatRequest) -> str:
@@ -107,6 +118,8 @@ def _teacher(domain: Domain, request: ChatRequest) -> str:
         return _write_guidelines(domain, last)
     if "<current_guidelines>" in last:
         return _merge_guidelines(last)
+    if "<weak_scenario " in last:
+        return propose_personas(domain, last)
     turns = _agent_turns(request.messages)
     if not turns or "<policy>" not in request.messages[0].content:
         return UNKNOWN_TASK

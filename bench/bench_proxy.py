@@ -1,0 +1,249 @@
+"""The serving proxy's cost: chat-completion latency through `playbook serve` against the same
+loopback upstream called directly, with a 10,000-entry playbook, measured in one run.
+
+The upstream is the simulated student (`playbook simulate`) and the proxy is `playbook serve`,
+each in its own process, as a user runs them; one HTTP client sends the same chat-application
+prompt (system prompt with the policy, a three-turn conversation) to both, interleaved, after a
+warm-up. Added latency is the proxy's percentile minus the direct one; the throughput ratio is
+requests per second through the proxy over direct, with several requests in flight.
+
+    .venv/bin/python bench/bench_proxy.py [--entries 10000] [--requests 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from common import (
+    emit,
+    free_port,
+    percentile,
+    playbook_command,
+    progress,
+    sim_server,
+    stop,
+    wait_until_ready,
+)
+from pydantic import TypeAdapter
+
+from playbook.domain import load_domain, persona_grid
+from playbook.embed import HashEmbedder
+from playbook.migrations import schema
+from playbook.roles import Roles, prompt_environment
+from playbook.sim.models import SimWorld
+from playbook.store import Store
+from playbook.types import Attempt, Persona, Provenance, Scenario, Turn, Verdict
+from playbook.workspace import example_domain
+
+KEY = "sk-bench-proxy-000000001"
+WARMUP = 50
+CONCURRENCY = 8
+CITIES = ("Boston", "Denver", "Lisbon", "Osaka", "Lima", "Oslo", "Perth", "Quito", "Accra")
+TOPICS = (
+    "I want a full refund for my restricted ticket",
+    "my flight was cancelled and nobody told me",
+    "my suitcase never arrived",
+    "I was charged twice for my seat",
+    "I need to change my flight because my mother is in hospital",
+    "can my dog travel with me in the cabin",
+    "the upgrade I paid for was not honoured",
+    "my connection was missed because of your delay",
+)
+MOODS = ("This is outrageous!", "I am confused.", "Please help.", "I am very worried.", "Now!")
+AGENT = ("I am sorry to hear that.", "Let me check your booking.", "I understand.")
+GUIDELINES = (
+    "Acknowledge the customer's feelings in one sentence first.",
+    "Explain the relevant policy briefly and plainly.",
+    "Offer the alternatives the policy allows: travel credit or one paid rebooking.",
+    "Ask one clarifying question if the request is unclear.",
+    "Give the exact figures and terms that apply.",
+    "Keep the reply short and to the point.",
+    "Never promise a full refund; hold the policy politely.",
+)
+
+
+def synthetic_turns(rng: random.Random) -> tuple[Turn, ...]:
+    flight = f"flight {rng.choice('ABCDEFG')}{rng.randint(100, 9999)} to {rng.choice(CITIES)}"
+    return (
+        Turn("customer", f"{rng.choice(TOPICS)} on {flight}. {rng.choice(MOODS)}"),
+        Turn("agent", rng.choice(AGENT)),
+        Turn("customer", f"{rng.choice(MOODS)} Booking {rng.randint(10**5, 10**6)}."),
+    )
+
+
+def build_playbook(path: Path, entries: int, seed: int = 7) -> None:
+    """`entries` proposed entries, inserted in one transaction (learning adds them one by one)."""
+    Store.open(path).close()  # creates the schema
+    rng, embedder = random.Random(seed), HashEmbedder()
+    persona = Persona("bench", "refund_restricted_ticket", "driver", "frustrated", True)
+    no_attempt = Attempt((), "", Verdict(1, ""))
+    provenance = TypeAdapter(Provenance).dump_python(
+        Provenance("bench", 1, "", no_attempt, ()), mode="json"
+    )
+    dump_scenario, now = TypeAdapter(Scenario).dump_python, datetime.now(UTC)
+    rows = []
+    for i in range(entries):
+        scenario = Scenario(persona, synthetic_turns(rng))
+        guidance = rng.sample(GUIDELINES, rng.randint(2, 5))
+        rows.append(
+            {
+                "run_id": "bench",
+                "round": 1,
+                "scenario": dump_scenario(scenario, mode="json"),
+                "scenario_text": scenario.text(),
+                "guidance": guidance,
+                "provenance": provenance,
+                "embedding": embedder.vector(scenario.text()).astype("<f4").tobytes(),
+                "embedding_model": embedder.id,
+                "status": "proposed",
+                "content_key": hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
+                "created_at": now,
+            }
+        )
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(schema.entries.insert(), rows)
+    engine.dispose()
+
+
+def chat_body() -> dict[str, Any]:
+    """A chat application's request: its own system prompt (role, policy) and a conversation."""
+    domain = load_domain(example_domain("airline"))
+    student = SimWorld(domain).model("student")
+    roles = Roles(domain, student, student, student, student, prompt_environment())
+    turns = synthetic_turns(random.Random(12345))
+    messages = [{"role": m.role, "content": m.content} for m in roles.agent_messages(turns)]
+    assert persona_grid  # the same domain the playbook's personas come from
+    return {"model": "student", "messages": messages, "seed": 1}
+
+
+@contextmanager
+def proxy_server(playbook: Path, upstream: str) -> Iterator[str]:
+    """`playbook serve` in a child process, as a user runs it; yields its /v1 base URL."""
+    port = free_port()
+    args = ("serve", "--playbook", str(playbook), "--upstream", upstream, "--port", str(port))
+    env = {**os.environ, "PLAYBOOK_API_KEYS": KEY}
+    process = subprocess.Popen(
+        playbook_command(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz", process, 60)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop(process)
+
+
+def timed(client: httpx.Client, url: str, body: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    response = client.post(f"{url}/chat/completions", json=body)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed
+
+
+def latencies(direct: str, proxy: str, requests: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per request on each path, interleaved and alternating which goes first."""
+    body, through, alone = chat_body(), [], []
+    with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
+        for _ in range(WARMUP):
+            timed(client, direct, body), timed(client, proxy, body)
+        for i in range(requests):
+            if i % 2:
+                alone.append(timed(client, direct, body))
+                through.append(timed(client, proxy, body))
+            else:
+                through.append(timed(client, proxy, body))
+                alone.append(timed(client, direct, body))
+    return alone, through
+
+
+async def requests_per_second(url: str, requests: int) -> float:
+    body, left = chat_body(), requests
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                (await client.post(f"{url}/chat/completions", json=body)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return requests / (time.perf_counter() - started)
+
+
+def throughput_ratio(direct: str, proxy: str, requests: int) -> tuple[float, float]:
+    """(direct, proxy) requests per second: best of two alternating rounds each."""
+    rates: dict[str, list[float]] = {"direct": [], "proxy": []}
+    for _ in range(2):
+        for name, url in (("direct", direct), ("proxy", proxy)):
+            rates[name].append(asyncio.run(requests_per_second(url, requests)))
+    return max(rates["direct"]), max(rates["proxy"])
+
+
+def summary(
+    alone: list[float], through: list[float], rates: tuple[float, float]
+) -> dict[str, float]:
+    p = {
+        name: {q: percentile(v, q) for q in (50, 99)} for name, v in (("d", alone), ("p", through))
+    }
+    return {
+        "direct_p50_ms": round(p["d"][50], 3),
+        "proxy_p50_ms": round(p["p"][50], 3),
+        "added_p50_ms": round(p["p"][50] - p["d"][50], 3),
+        "added_p99_ms": round(p["p"][99] - p["d"][99], 3),
+        "ratio_p50": round(p["p"][50] / p["d"][50], 3),
+        "throughput_ratio": round(rates[1] / rates[0], 3),
+    }
+
+
+def print_table(
+    entries: int, result: dict[str, float], alone: list[float], through: list[float]
+) -> None:
+    print(f"chat completion latency, {entries} entries, {len(alone)} requests per path (ms)")
+    print(f"{'path':<8}{'p50':>9}{'p90':>9}{'p99':>9}")
+    for name, values in (("direct", alone), ("proxy", through)):
+        print(f"{name:<8}" + "".join(f"{percentile(values, q):>9.2f}" for q in (50, 90, 99)))
+    print(
+        f"added p50 {result['added_p50_ms']:.2f} ms, p99 {result['added_p99_ms']:.2f} ms; "
+        f"ratio p50 {result['ratio_p50']:.2f}; throughput ratio {result['throughput_ratio']:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        playbook = Path(folder) / "playbook.db"
+        started = time.perf_counter()
+        build_playbook(playbook, args.entries)
+        progress(f"built {args.entries} entries in {time.perf_counter() - started:.1f} s")
+        with sim_server() as upstream, proxy_server(playbook, upstream.base_url) as proxy:
+            progress("measuring latency, interleaved")
+            alone, through = latencies(upstream.base_url, proxy, args.requests)
+            progress(f"measuring throughput, {CONCURRENCY} requests in flight")
+            rates = throughput_ratio(upstream.base_url, proxy, args.requests)
+    result = summary(alone, through, rates)
+    print_table(args.entries, result, alone, through)
+    emit({"proxy": {f"entries_{args.entries}": result}})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The FastAPI app of `playbook serve`, with every dependency passed in.
+
+More routers (e.g. the audit UI) plug in through `create_app(..., routers=[...])`; they reach
+the running parts (store, playbook, settings, metrics) through `services(request)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from playbook.embed import Embedder
+from playbook.roles import prompt_environment
+from playbook.server import routes
+from playbook.server.auth import KeyCheck
+from playbook.server.errors import install_error_handlers
+from playbook.server.live import LivePlaybook
+from playbook.server.messages import GuidanceWriter
+from playbook.server.metrics import Metrics, MetricsMiddleware
+from playbook.server.proxy import ChatProxy
+from playbook.server.recording import ServedLog
+from playbook.server.services import Services
+from playbook.server.settings import ServeSettings
+from playbook.server.upstream import Upstream, make_client
+from playbook.store import Store
+
+
+def create_app(
+    settings: ServeSettings,
+    store: Store,
+    embedder: Embedder,
+    *,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The proxy app over an open store; the caller closes the store after the app stops."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstream_key = settings.upstream_key
+        async with make_client(settings.upstream_url, settings.timeout, upstream_key) as client:
+            parts = _services(
+                settings, store, embedder, Upstream(client, settings.timeout, upstream_key), metrics
+            )
+            app.state.services = parts
+            async with _background_tasks(parts):
+                yield
+
+    app = FastAPI(
+        title="llm-playbook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    install_error_handlers(app)
+    every = [routes.api, routes.ops, *routers]
+    for router in every:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=routes.paths(*every))
+    return app
+
+
+def _services(
+    settings: ServeSettings, store: Store, embedder: Embedder, upstream: Upstream, metrics: Metrics
+) -> Services:
+    def reloaded(entries: int) -> None:
+        metrics.entries_loaded.set(entries)
+        metrics.reloads.inc()
+
+    playbook = LivePlaybook(
+        store, embedder, settings.statuses, settings.k, settings.floor, on_reload=reloaded
+    )
+    served = ServedLog(store)
+    writer = GuidanceWriter(prompt_environment(), settings.inject)
+    proxy = ChatProxy(settings, playbook, writer, upstream, served, metrics)
+    keys = KeyCheck(settings.api_keys)
+    return Services(settings, store, playbook, proxy, served, keys, metrics)
+
+
+@asynccontextmanager
+async def _background_tasks(parts: Services) -> AsyncIterator[None]:
+    """Load the playbook, then watch it for changes and write the served log, until shutdown."""
+    await parts.playbook.reload()
+    watcher = asyncio.create_task(parts.playbook.watch(parts.settings.reload_interval))
+    writer = asyncio.create_task(parts.served.run())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        await parts.served.stop()
+        await writer  # everything served is in the store before the caller closes it

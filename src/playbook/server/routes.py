@@ -1,0 +1,99 @@
+"""The HTTP routes: the OpenAI-compatible API under /v1 (bearer key required) and the
+operational ones (/healthz, /metrics) that monitoring reaches without a key."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from playbook.server.errors import bad_request, too_large
+from playbook.server.messages import checked_messages, conversation
+from playbook.server.metrics import CONTENT_TYPE
+from playbook.server.services import services
+
+
+async def require_key(request: Request) -> None:
+    # async, though it awaits nothing: FastAPI would run a plain function in a worker thread.
+    services(request).keys.require(request.headers.get("authorization"))
+
+
+api = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+ops = APIRouter()
+
+
+@api.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    started = time.perf_counter()
+    app = services(request)
+    body = await read_json(request, app.settings.max_request_bytes)
+    return await app.proxy.chat(body, started)
+
+
+@api.get("/models")
+async def models(request: Request) -> Response:
+    return await services(request).proxy.models()
+
+
+@api.post("/guidance")
+async def guidance(request: Request) -> dict[str, Any]:
+    """The guidance for a conversation, without calling any model: for coaching a person, or
+    for a framework that builds its own prompt. Body: {"messages": [...]} as for chat."""
+    app = services(request)
+    body = await read_json(request, app.settings.max_request_bytes)
+    messages = checked_messages(body, model_required=False)
+    found = await app.playbook.retrieve(conversation(messages))
+    entries = [
+        {"id": hit.entry.id, "score": round(hit.score, 4), "guidance": list(hit.entry.guidance)}
+        for hit in found.hits
+    ]
+    block = app.proxy.writer.system_block(found.guidance)
+    return {"guidance": list(found.guidance), "entries": entries, "system_prompt_block": block}
+
+
+@api.post("/playbook/reload")
+async def reload(request: Request) -> dict[str, Any]:
+    """Rebuild the index now (it also rebuilds by itself within serve.reload_interval)."""
+    app = services(request)
+    entries = await app.playbook.reload()
+    return {"entries": entries, "approved_only": app.settings.approved_only}
+
+
+@ops.get("/healthz")
+async def healthz(request: Request) -> dict[str, Any]:
+    """Alive and serving; the upstream is not contacted (it is checked per request)."""
+    app = services(request)
+    return {
+        "status": "ok",
+        "entries": len(app.playbook),
+        "approved_only": app.settings.approved_only,
+    }
+
+
+@ops.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(services(request).metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body, refused with 413 past `limit` bytes, before or while it is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:  # includes bad UTF-8
+        raise bad_request("the request body is not valid JSON") from None
+
+
+def paths(*routers: APIRouter) -> list[str]:
+    return [route.path for router in routers for route in router.routes]  # type: ignore[attr-defined]

@@ -1,0 +1,70 @@
+"""Start `playbook serve`: read the settings once, open the playbook, check that it can be served,
+and run the app with uvicorn until interrupted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import uvicorn
+
+from playbook.config import ConfigError, load_config
+from playbook.embed import Embedder, build_embedder
+from playbook.server.app import create_app
+from playbook.server.settings import Overrides, ServeSettings, resolve_settings
+from playbook.store import Store
+
+log = logging.getLogger("playbook.server")
+
+
+async def serve_command(
+    config_path: Path | None, overrides: Overrides, env: Mapping[str, str]
+) -> None:
+    """What `playbook serve` does; bad settings end in a ConfigError or StoreError."""
+    config = load_config(config_path) if config_path is not None else None
+    await serve(resolve_settings(config, overrides, env), env)
+
+
+async def serve(settings: ServeSettings, env: Mapping[str, str]) -> None:
+    store = open_playbook(settings.playbook)
+    try:
+        embedder = build_embedder(settings.embedder, env)
+        check_servable(store, embedder)
+        _configure_logging()
+        if not settings.api_keys:
+            log.warning(
+                "no API keys configured: anyone on this machine can use the proxy; "
+                "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
+            )
+        app = create_app(settings, store, embedder)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
+        await uvicorn.Server(config).serve()
+    finally:
+        store.close()
+
+
+def open_playbook(path: Path) -> Store:
+    # Store.open would create an empty playbook, and the proxy would then serve no guidance.
+    if not path.is_file():
+        raise ConfigError(
+            f"serve: no playbook at {path}; learn one (playbook learn) or fix the path"
+        )
+    return Store.open(path)
+
+
+def check_servable(store: Store, embedder: Embedder) -> None:
+    """Refuse a playbook whose entries the embedder cannot search (embedded by another model)."""
+    models = store.embedding_models()
+    if models and embedder.id not in models:
+        found = ", ".join(f"{count} by {model!r}" for model, count in models.items())
+        raise ConfigError(
+            f"serve: the playbook's entries were embedded {found}, but the embedder is "
+            f"{embedder.id!r}; serve with the [embedder] the playbook was learned with"
+        )
+
+
+def _configure_logging() -> None:
+    # uvicorn's own log config is skipped (log_config=None) so that ours covers both.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise

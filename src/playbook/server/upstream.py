@@ -1,0 +1,102 @@
+"""The upstream student: any OpenAI-compatible server, reached through one shared httpx client.
+Transport failures and the upstream's own failures become 502/504 errors in OpenAI's shape."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from playbook.server.errors import ApiError, upstream_failed, upstream_timed_out
+
+log = logging.getLogger("playbook.server")
+_MAX_DETAIL = 200
+
+
+def make_client(base_url: str, timeout: float, key: str | None) -> httpx.AsyncClient:
+    """The one client for the app's lifetime: pooled keep-alive connections to the upstream."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(
+        base_url=f"{base_url}/",
+        headers=headers,
+        timeout=httpx.Timeout(timeout),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+    )
+
+
+class Upstream:
+    """Chat completions and the model list of the upstream server."""
+
+    def __init__(self, client: httpx.AsyncClient, timeout: float, key: str | None) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._key = key
+
+    async def post_chat(self, body: bytes) -> httpx.Response:
+        """The upstream's whole answer, or ApiError (502/504) if there is none."""
+        return await self._send(self._chat_request(body), stream=False)
+
+    async def open_chat_stream(self, body: bytes) -> httpx.Response:
+        """The upstream's answer with the body still to read (the caller closes it)."""
+        return await self._send(self._chat_request(body), stream=True)
+
+    async def get_models(self) -> httpx.Response:
+        return await self._send(self._client.build_request("GET", "models"), stream=False)
+
+    def failure(self, response: httpx.Response) -> ApiError | None:
+        """The 502 an answer means for our client, or None if it is the client's to see.
+
+        A 4xx about the request (unknown model, bad parameter, rate limit) is passed through
+        as the upstream gave it; a refused key or a 5xx is the proxy's problem, not the client's.
+        """
+        status = response.status_code
+        if status in (401, 403):
+            log.warning("upstream refused the proxy's key (%d)", status)
+            return upstream_failed(
+                f"the model server refused the proxy's key ({status}); "
+                "check serve.upstream_api_key_env"
+            )
+        if status >= 500:
+            return upstream_failed(f"the model server answered {status}: {self._detail(response)}")
+        return None
+
+    def _chat_request(self, body: bytes) -> httpx.Request:
+        headers = {"Content-Type": "application/json"}
+        return self._client.build_request("POST", "chat/completions", content=body, headers=headers)
+
+    async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = await self._client.send(request, stream=stream)
+        except httpx.TimeoutException:
+            log.warning("upstream %s: no answer within %g s", request.url, self._timeout)
+            raise upstream_timed_out(self._timeout) from None
+        except httpx.TransportError as exc:
+            log.warning("upstream %s: %s", request.url, _reason(exc))
+            raise upstream_failed(
+                f"cannot reach the model server ({_reason(exc)}); "
+                "check serve.upstream_base_url and that the server is running"
+            ) from None
+        if stream and response.status_code >= 300:
+            await response.aread()  # an error answer is small; read it whole, then close
+            await response.aclose()
+        return response
+
+    def _detail(self, response: httpx.Response) -> str:
+        """The upstream's own error message, short, with the proxy's key masked if echoed."""
+        try:
+            error = response.json().get("error", {})
+            text = error.get("message") if isinstance(error, dict) else str(error)
+        except (ValueError, AttributeError):
+            text = response.text
+        text = " ".join(str(text or response.reason_phrase or "no message").split())
+        if self._key:
+            text = text.replace(self._key, "***")
+        return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+def _reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection closed without an answer"
+    return type(exc).__name__
