@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck install install-dev clean
+.PHONY: demo test bench lint typecheck install install-dev clean
 
 demo: $(VENV)/.installed
 	$(BIN)/playbook demo
@@ -13,6 +13,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Every speed, cost and size figure of the README's Performance section; the last line is JSON.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run_all.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -13,7 +13,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from playbook.cli_import import import_app
@@ -35,15 +42,21 @@ class RichReporter:
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self._task: Any = None
 
-    def stage(self, name: str, total: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
-        self._task = self._progress.add_task(name, total=total)
+    def stage(self, name: str, total: int) -> RichTally:
+        return RichTally(self._progress, self._progress.add_task(name, total=total))
+
+
+class RichTally:
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
 
     def advance(self) -> None:
         self._progress.advance(self._task)
+
+    def add(self, more: int) -> None:
+        total = self._progress.tasks[self._task].total or 0
+        self._progress.update(self._task, total=total + more)
 
 
 @contextmanager

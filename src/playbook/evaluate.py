@@ -79,7 +79,7 @@ async def rate_condition(
         seed = stable_seed("eval", sample, persona.id)
         conversation = await rollout(roles, persona, agent, max_turns, seed)
         verdict = await roles.judge_conversation(conversation.turns)
-        reporter.advance()
+        tally.advance()
         return Rated(
             roles.student.name,
             condition.name,
@@ -90,5 +90,5 @@ async def rate_condition(
             tuple(sorted(used)),
         )
 
-    reporter.stage(f"{roles.student.name}: {condition.name}", len(personas) * samples)
+    tally = reporter.stage(f"{roles.student.name}: {condition.name}", len(personas) * samples)
     return await gather_limited([one(p, s) for s in range(samples) for p in personas], concurrency)

@@ -240,3 +240,26 @@ def _yes_no(value: object) -> bool:
 
 def _string(value: object) -> str:
     return "" if value is None else str(value).strip()
+
+
+@dataclass(frozen=True)
+class PolicyVerdict:
+    complies: bool
+    reason: str
+
+
+def parse_policy_verdict(text: str) -> PolicyVerdict:
+    """`Reason: ...` then `Verdict: complies|violates` (also compliant/ok/violation, any case)."""
+    text = strip_fences(text)
+    verdicts = re.findall(r"^[\s*#_]*verdict[\s*_]*:[\s*_]*(\w+)", text, re.I | re.M)
+    word = verdicts[-1].lower() if verdicts else ""
+    if word.startswith(("compl", "ok", "pass", "fine")):
+        complies = True
+    elif word.startswith(("violat", "break", "fail", "reject")):
+        complies = False
+    else:
+        raise ParseError(
+            "no verdict found; end with a line 'Verdict: complies' or 'Verdict: violates'"
+        )
+    reason = re.search(r"^[\s*#_]*reason[\s*_]*:\s*(.+)$", text, re.I | re.M)
+    return PolicyVerdict(complies, reason.group(1).strip() if reason else "")

@@ -71,6 +71,7 @@ class FailureRecord:
     reason: str
     scenario_text: str
     created_at: datetime
+    cause: str = "error"
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ class ServedRecord:
 
 @dataclass(frozen=True)
 class ServedStats:
-    """Totals over served requests. `failed` counts requests that got no upstream answer or a
-    non-2xx one; `guided` counts requests that had at least one entry's guidance."""
+    """Totals over served requests. `failed` counts those with no upstream answer, a non-2xx
+    one or an error (e.g. a stream cut short); `guided` those given some entry's guidance.
+    Tokens count what the upstream reported."""
 
     requests: int
     failed: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +15,12 @@ from playbook.parse import (
     MAX_GUIDELINES,
     CustomerMessage,
     ParseError,
+    PolicyVerdict,
     ProposedPersona,
     parse_customer,
     parse_guidelines,
     parse_personas,
+    parse_policy_verdict,
     parse_reply,
     parse_verdict,
 )
@@ -54,14 +57,31 @@ class Example:
     reply: str
 
 
+# The tags our prompts use to delimit material from instructions.
+_PROMPT_TAGS = re.compile(
+    r"<(?=/?\s*(policy|conversation|guidelines|examples|example|reply|reference_reply"
+    r"|candidate_reply|good_reply|weak_reply|judge_explanation|current_guidelines"
+    r"|new_guidelines|proposed_guidelines|persona|goals|weak_scenario)\b)",
+    re.IGNORECASE,
+)
+
+
+def fence(text: str) -> str:
+    """Untrusted text (customer messages, model output) cannot open or close a prompt section:
+    its "<" before one of our tag names becomes "‹", so the sections stay as delimited."""
+    return _PROMPT_TAGS.sub("‹", text)
+
+
 def prompt_environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(PROMPTS),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=False,
         autoescape=False,  # prompts are plain text, not HTML
     )
+    env.filters["fence"] = fence
+    return env
 
 
 @dataclass(frozen=True)
@@ -91,10 +111,13 @@ class Roles:
         system = self.render("agent_system.j2", guidance=in_system, examples=examples)
         messages = [Message("system", system)]
         messages += [
-            Message("user" if t.speaker == "customer" else "assistant", t.text) for t in turns
+            Message("user" if t.speaker == "customer" else "assistant", fence(t.text))
+            for t in turns
         ]
         if guidance and inject == "last_message":
-            last = self.render("guidance_in_message.j2", message=turns[-1].text, guidance=guidance)
+            last = self.render(
+                "guidance_in_message.j2", message=fence(turns[-1].text), guidance=guidance
+            )
             messages[-1] = Message("user", last)
         return tuple(messages)
 
@@ -122,21 +145,22 @@ class Roles:
         messages.append(Message("user", self.render("customer_start.j2")))
         # The customer model plays the assistant side: its own messages are "assistant".
         messages += [
-            Message("assistant" if t.speaker == "customer" else "user", t.text) for t in turns
+            Message("assistant" if t.speaker == "customer" else "user", fence(t.text))
+            for t in turns
         ]
         return await ask(self.customer, "customer", tuple(messages), parse_customer, seed)
 
     async def judge_reply(self, turns: Sequence[Turn], reference: str, candidate: str) -> Verdict:
         prompt = self.render(
             "judge_reply.j2",
-            conversation=conversation_text(turns),
-            reference=reference,
-            candidate=candidate,
+            conversation=fence(conversation_text(turns)),
+            reference=fence(reference),
+            candidate=fence(candidate),
         )
         return await ask(self.judge, "judge", (Message("user", prompt),), parse_verdict)
 
     async def judge_conversation(self, turns: Sequence[Turn]) -> ConversationVerdict:
-        prompt = self.render("judge_conversation.j2", conversation=conversation_text(turns))
+        prompt = self.render("judge_conversation.j2", conversation=fence(conversation_text(turns)))
         return await ask(self.judge, "judge", (Message("user", prompt),), _parse_two_axes)
 
     async def teacher_guidelines(
@@ -144,12 +168,17 @@ class Roles:
     ) -> Guidance:
         prompt = self.render(
             "teacher_guidelines.j2",
-            conversation=conversation_text(turns),
-            reference=reference,
-            reply=reply,
-            explanation=explanation,
+            conversation=fence(conversation_text(turns)),
+            reference=fence(reference),
+            reply=fence(reply),
+            explanation=fence(explanation),
         )
         return await ask(self.teacher, "teacher", (Message("user", prompt),), parse_guidelines)
+
+    async def policy_check(self, guidance: Guidance) -> PolicyVerdict:
+        """The judge's check that following `guidance` would not break the domain policy."""
+        prompt = self.render("judge_policy.j2", guidance=guidance)
+        return await ask(self.judge, "judge", (Message("user", prompt),), parse_policy_verdict)
 
     async def teacher_merge(self, current: Guidance, new: Guidance) -> Guidance:
         if not current:

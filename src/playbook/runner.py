@@ -10,19 +10,30 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 
-class Reporter(Protocol):
-    """Where progress goes; the CLI shows it as rich progress bars."""
-
-    def stage(self, name: str, total: int) -> None: ...
+class Tally(Protocol):
+    """Progress of one stage; its total may grow as work is discovered."""
 
     def advance(self) -> None: ...
 
+    def add(self, more: int) -> None: ...
+
+
+class Reporter(Protocol):
+    """Where progress goes; the CLI shows it as rich progress bars."""
+
+    def stage(self, name: str, total: int) -> Tally: ...
+
 
 class QuietReporter:
-    def stage(self, name: str, total: int) -> None:
+    def stage(self, name: str, total: int) -> Tally:
+        return _QuietTally()
+
+
+class _QuietTally:
+    def advance(self) -> None:
         pass
 
-    def advance(self) -> None:
+    def add(self, more: int) -> None:
         pass
 
 

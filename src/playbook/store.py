@@ -292,13 +292,20 @@ class Store(EvaluationQueries, ServingQueries):
     # failures
 
     def record_failure(
-        self, run_id: str, role: str, model: str, reason: str, scenario_text: str
+        self,
+        run_id: str,
+        role: str,
+        model: str,
+        reason: str,
+        scenario_text: str,
+        cause: str = "error",
     ) -> None:
         row = dict(
             run_id=run_id,
             role=role,
             model=model,
             reason=reason,
+            cause=cause,
             scenario_text=scenario_text,
             created_at=_now(),
         )

@@ -75,8 +75,9 @@ class ServingQueries:
             return [_served_record(row) for row in conn.execute(query)]
 
     def served_stats(self) -> ServedStats:
+        """Totals over every served request."""
         s = db.served.c
-        failed = sa.or_(s.upstream_status.is_(None), s.upstream_status >= 300)
+        failed = sa.or_(s.error.is_not(None), s.upstream_status.is_(None), s.upstream_status >= 300)
         guided = s.entry_ids != sa.literal_column("'[]'")
         query = sa.select(
             sa.func.count(),
@@ -87,9 +88,14 @@ class ServingQueries:
             sa.func.coalesce(sa.func.avg(s.latency_ms), 0.0),
         )
         with self._engine.connect() as conn:
-            requests, failed_, guided_, tokens_in, tokens_out, latency = conn.execute(query).one()
+            row = conn.execute(query).one()
         return ServedStats(
-            int(requests), int(failed_), int(guided_), int(tokens_in), int(tokens_out), latency
+            requests=int(row[0]),
+            failed=int(row[1]),
+            guided=int(row[2]),
+            input_tokens=int(row[3]),
+            output_tokens=int(row[4]),
+            mean_latency_ms=float(row[5]),
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 from playbook.domain import load_domain
 from playbook.roles import Roles, prompt_environment
 from playbook.server.errors import ApiError
-from playbook.server.messages import GuidanceWriter, checked_messages, conversation
+from playbook.server.messages import GuidanceWriter, checked_body, conversation
 from playbook.sim.models import SimWorld
 from playbook.types import Turn
 from playbook.workspace import example_domain
@@ -85,5 +85,5 @@ def test_last_message_falls_back_to_system_without_a_user_message() -> None:
 )
 def test_malformed_messages_name_the_field(body: Any, param: str) -> None:
     with pytest.raises(ApiError) as caught:
-        checked_messages(body, model_required=True)
+        checked_body(body, model_required=True)
     assert caught.value.status == 400 and caught.value.param == param

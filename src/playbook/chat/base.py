@@ -41,4 +41,23 @@ class ChatModel(Protocol):
 
 
 class ModelError(Exception):
-    """A model endpoint failed for good (after retries); the message says what to fix."""
+    """A model endpoint failed for good (after retries); the message says what to fix.
+
+    `cause` is a short kind for summaries ("timeout", "rate limited", "server error",
+    "bad answer", "connection", "auth", "not found"); `fatal` marks a misconfiguration
+    (unreachable host, refused key, unknown model) that no retry or later call will fix.
+    """
+
+    def __init__(self, message: str, *, cause: str = "error", fatal: bool = False) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.fatal = fatal
+
+
+class CallFailed(ModelError):
+    """A role's model call failed; says which role and model."""
+
+    def __init__(self, role: str, model: str, error: ModelError) -> None:
+        super().__init__(f"the {role}: {error}", cause=error.cause, fatal=error.fatal)
+        self.role = role
+        self.model = model

@@ -89,7 +89,8 @@ class OpenAIChat:
                 seed=_given(request.seed),
             )
         except openai.OpenAIError as exc:
-            raise ModelError(self._describe(exc)) from exc
+            problem, cause, fatal = self._problem(exc)
+            raise ModelError(self._describe(problem), cause=cause, fatal=fatal) from exc
         return self._completion(response)
 
     async def aclose(self) -> None:
@@ -101,7 +102,8 @@ class OpenAIChat:
         if not isinstance(response, ChatCompletion) or not response.choices:
             raise ModelError(
                 f"{self._where()}: the answer has no chat completion choices; "
-                "check base_url points at an OpenAI-compatible API (often ending in /v1)"
+                "check base_url points at an OpenAI-compatible API (often ending in /v1)",
+                cause="bad answer",
             )
         text = response.choices[0].message.content or ""
         usage = response.usage
@@ -112,9 +114,9 @@ class OpenAIChat:
     def _where(self) -> str:
         return f"{self._name} at {self.base_url}"
 
-    def _describe(self, exc: openai.OpenAIError) -> str:
+    def _describe(self, problem: str) -> str:
         """One line that says what failed and what to change; never contains the API key."""
-        message = f"{self._where()}: {self._problem(exc)}"
+        message = f"{self._where()}: {problem}"
         message = " ".join(message.split())
         # Servers may echo the key back ("Incorrect API key provided: sk-..."). Very short
         # "keys" are placeholders for local servers; hiding them would garble ordinary words.
@@ -123,39 +125,45 @@ class OpenAIChat:
             message = message.replace(key, "***")
         return message
 
-    def _problem(self, exc: openai.OpenAIError) -> str:
+    def _problem(self, exc: openai.OpenAIError) -> tuple[str, str, bool]:
+        """What went wrong, its kind, and whether it is a misconfiguration (fatal)."""
         # APITimeoutError subclasses APIConnectionError, so it is checked first.
         if isinstance(exc, openai.APITimeoutError):
-            return (
+            text = (
                 f"no answer within {_timeout_seconds(self._client):g} s "
                 f"(max_retries={self._client.max_retries}); raise `timeout` in the model's config"
             )
+            return text, "timeout", False
         if isinstance(exc, openai.APIConnectionError):
-            return (
-                f"cannot connect ({_connection_reason(exc)}); "
-                "check base_url and that the server is running"
-            )
+            reason = _connection_reason(exc)
+            text = f"cannot connect ({reason}); check base_url and that the server is running"
+            return text, "connection", reason in _UNREACHABLE
         if isinstance(exc, openai.APIStatusError):
             return self._status_problem(exc)
         if isinstance(exc, openai.APIResponseValidationError):
-            return "the answer is not an OpenAI chat completion; check base_url"
-        return str(exc)
+            text = "the answer is not an OpenAI chat completion; check base_url"
+            return text, "bad answer", False
+        return str(exc), "error", False
 
-    def _status_problem(self, exc: openai.APIStatusError) -> str:
+    def _status_problem(self, exc: openai.APIStatusError) -> tuple[str, str, bool]:
         status, detail = exc.status_code, _server_message(exc)
         if status in (401, 403):
-            return f"the server refused the API key ({status}: {detail}); {self._key_hint()}"
+            text = f"the server refused the API key ({status}: {detail}); {self._key_hint()}"
+            return text, "auth", True
         if status == 404:
-            return (
+            text = (
                 f"model {self._model!r} not found at this endpoint (404: {detail}); "
                 "check the model name in the spec and base_url"
             )
+            return text, "not found", True
         if status == 429:
-            return (
+            text = (
                 f"rate limited (429: {detail}; max_retries={self._client.max_retries}); "
                 "lower concurrency or raise `max_retries`"
             )
-        return f"the server answered {status}: {detail}"
+            return text, "rate limited", False
+        kind = "server error" if status >= 500 else f"http {status}"
+        return f"the server answered {status}: {detail}", kind, False
 
     def _key_hint(self) -> str:
         if self._api_key_env is None:
@@ -186,6 +194,10 @@ def _timeout_seconds(client: AsyncOpenAI) -> float:
         return float(timeout)
     read = getattr(timeout, "read", None)
     return float(read) if isinstance(read, int | float) else float("inf")
+
+
+# Connection failures that mean "wrong address or server down", not a passing fault.
+_UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")
 
 
 def _connection_reason(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from playbook.chat.base import ChatModel, ChatRequest, Completion
+from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, ModelError
 from playbook.config import RoleBudget
 from playbook.records import CallRecord
 from playbook.store import Store
@@ -120,6 +120,8 @@ class Recorder:
         except Exception as exc:
             self._log(call, started, error=str(exc) or type(exc).__name__)
             self._spend(role, Usage())  # a failed call still counts against the call limit
+            if isinstance(exc, ModelError):
+                raise CallFailed(role, model.name, exc) from exc
             raise
         cost = self.prices[role].cost(completion.usage) if role in self.prices else 0.0
         self._log(call, started, output=completion.text, usage=completion.usage, cost=cost)

@@ -95,6 +95,7 @@ failures = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("scenario_text", sa.Text),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("cause", sa.String),
 )
 
 evaluations = sa.Table(

@@ -40,23 +40,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstream_key = settings.upstream_key
-        async with make_client(settings.upstream_url, settings.timeout, upstream_key) as client:
-            parts = _services(
-                settings, store, embedder, Upstream(client, settings.timeout, upstream_key), metrics
-            )
-            app.state.services = parts
-            async with _background_tasks(parts):
+        key = settings.upstream_key
+        async with make_client(settings.upstream_url, settings.timeout, key) as client:
+            upstream = Upstream(client, settings.timeout, key)
+            app.state.services = _services(settings, store, embedder, upstream, metrics)
+            async with _background_tasks(app.state.services):
                 yield
 
     app = FastAPI(
         title="llm-playbook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     install_error_handlers(app)
-    every = [routes.api, routes.ops, *routers]
-    for router in every:
+    for router in (routes.api, routes.ops, *routers):
         app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoints=routes.paths(*every))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 

@@ -17,8 +17,11 @@ _SYSTEM_ROLES = ("system", "developer")  # "developer" is OpenAI's newer name fo
 _SPEAKERS = {"user": "customer", "assistant": "agent"}
 
 
-def checked_messages(body: object, *, model_required: bool) -> list[WireMessage]:
-    """The request's messages, or a 400 naming the first thing wrong with the request."""
+def checked_body(body: object, *, model_required: bool) -> dict[str, Any]:
+    """The request body if it is a usable chat request, or a 400 naming what is wrong with it.
+
+    Only what the proxy relies on is checked; every other field is the upstream's to judge.
+    """
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     if model_required and not isinstance(body.get("model"), str):
@@ -30,7 +33,7 @@ def checked_messages(body: object, *, model_required: bool) -> list[WireMessage]
         raise bad_request("messages: a non-empty list of messages is required", "messages")
     for i, message in enumerate(messages):
         _check_message(message, f"messages.{i}")
-    return messages
+    return body
 
 
 def _check_message(message: object, where: str) -> None:

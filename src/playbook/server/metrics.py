@@ -4,7 +4,6 @@ that a process can hold many apps, as tests do."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -69,17 +68,14 @@ class MetricsMiddleware:
     pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, endpoints: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.endpoints = frozenset(endpoints)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Unknown paths share one label, so that probing random URLs cannot grow the series.
-        endpoint = scope["path"] if scope["path"] in self.endpoints else "other"
         started = time.perf_counter()
         status = 500  # if the app fails before answering
 
@@ -92,5 +88,14 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, timed_send)
         finally:
+            endpoint = _endpoint(scope)
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _endpoint(scope: Scope) -> str:
+    """The matched route's template (e.g. /entries/{id}); unmatched paths share one label, so
+    that probing random URLs cannot grow the number of series."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "other"

@@ -4,6 +4,7 @@ upstream student, and return the upstream's answer as it came (streams chunk by 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from playbook.records import ServedRecord
 from playbook.server.errors import ApiError
 from playbook.server.live import LivePlaybook
-from playbook.server.messages import GuidanceWriter, WireMessage, checked_messages, conversation
+from playbook.server.messages import GuidanceWriter, WireMessage, checked_body, conversation
 from playbook.server.metrics import Metrics
 from playbook.server.recording import ServedLog, StreamWatcher, usage_tokens
 from playbook.server.settings import ServeSettings
@@ -49,19 +51,19 @@ class ChatProxy:
 
     async def chat(self, body: object, started: float) -> Response:
         """POST /v1/chat/completions."""
-        messages = checked_messages(body, model_required=self.settings.upstream_model is None)
-        assert isinstance(body, dict)  # checked_messages refuses anything else
+        request = checked_body(body, model_required=self.settings.upstream_model is None)
+        messages = request["messages"]
         found = await self.playbook.retrieve(conversation(messages))
         ids = tuple(hit.entry.id for hit in found.hits)
-        forwarded = self._forwarded(body, self.writer.with_guidance(messages, found.guidance))
+        forwarded = self._forwarded(request, self.writer.with_guidance(messages, found.guidance))
         self._count_guidance(ids)
         served = _Served(
-            started,
-            datetime.now(UTC),
-            str(forwarded.get("model", "")),
-            bool(body.get("stream", False)),
-            ids,
-            forwarded if self.settings.record_content else None,
+            started=started,
+            created_at=datetime.now(UTC),
+            model=str(forwarded.get("model", "")),
+            stream=bool(request.get("stream", False)),
+            entry_ids=ids,
+            request=forwarded if self.settings.record_content else None,
         )
         data = json.dumps(forwarded, ensure_ascii=False).encode()
         if served.stream:
@@ -135,14 +137,17 @@ class ChatProxy:
         except httpx.TransportError:
             error = "upstream: the model server closed the stream before its end"
             yield _error_event(error)
-        except BaseException:
+        except (asyncio.CancelledError, GeneratorExit):
             error = "the client went away before the end of the stream"
             raise
         finally:
-            await response.aclose()
-            if error is not None and not error.startswith("the client"):
-                self.metrics.upstream_errors.labels("stream").inc()
             self._record(served, 200, usage_tokens(watcher.usage), error, watcher.text)
+            if error is not None and error.startswith("upstream"):
+                self.metrics.upstream_errors.labels("stream").inc()
+            # Shielded: when the client went away, the request's scope is cancelled, and an
+            # unshielded await would be cancelled too, leaving the upstream connection open.
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
 
     def _fail(self, served: _Served, status: int | None, error: ApiError) -> None:
         kind = "timeout" if error.status == 504 else "status" if status else "connection"

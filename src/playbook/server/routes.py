@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from playbook.server.errors import bad_request, too_large
-from playbook.server.messages import checked_messages, conversation
+from playbook.server.messages import checked_body, conversation
 from playbook.server.metrics import CONTENT_TYPE
 from playbook.server.services import services
 
@@ -28,9 +28,9 @@ ops = APIRouter()
 @api.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
     started = time.perf_counter()
-    app = services(request)
-    body = await read_json(request, app.settings.max_request_bytes)
-    return await app.proxy.chat(body, started)
+    server = services(request)
+    body = await read_json(request, server.settings.max_request_bytes)
+    return await server.proxy.chat(body, started)
 
 
 @api.get("/models")
@@ -42,34 +42,35 @@ async def models(request: Request) -> Response:
 async def guidance(request: Request) -> dict[str, Any]:
     """The guidance for a conversation, without calling any model: for coaching a person, or
     for a framework that builds its own prompt. Body: {"messages": [...]} as for chat."""
-    app = services(request)
-    body = await read_json(request, app.settings.max_request_bytes)
-    messages = checked_messages(body, model_required=False)
-    found = await app.playbook.retrieve(conversation(messages))
+    server = services(request)
+    body = checked_body(
+        await read_json(request, server.settings.max_request_bytes), model_required=False
+    )
+    found = await server.playbook.retrieve(conversation(body["messages"]))
     entries = [
         {"id": hit.entry.id, "score": round(hit.score, 4), "guidance": list(hit.entry.guidance)}
         for hit in found.hits
     ]
-    block = app.proxy.writer.system_block(found.guidance)
+    block = server.proxy.writer.system_block(found.guidance)
     return {"guidance": list(found.guidance), "entries": entries, "system_prompt_block": block}
 
 
 @api.post("/playbook/reload")
 async def reload(request: Request) -> dict[str, Any]:
     """Rebuild the index now (it also rebuilds by itself within serve.reload_interval)."""
-    app = services(request)
-    entries = await app.playbook.reload()
-    return {"entries": entries, "approved_only": app.settings.approved_only}
+    server = services(request)
+    entries = await server.playbook.reload()
+    return {"entries": entries, "approved_only": server.settings.approved_only}
 
 
 @ops.get("/healthz")
 async def healthz(request: Request) -> dict[str, Any]:
     """Alive and serving; the upstream is not contacted (it is checked per request)."""
-    app = services(request)
+    server = services(request)
     return {
         "status": "ok",
-        "entries": len(app.playbook),
-        "approved_only": app.settings.approved_only,
+        "entries": len(server.playbook),
+        "approved_only": server.settings.approved_only,
     }
 
 
@@ -93,7 +94,3 @@ async def read_json(request: Request, limit: int) -> Any:
         return json.loads(b"".join(chunks))
     except ValueError:  # includes bad UTF-8
         raise bad_request("the request body is not valid JSON") from None
-
-
-def paths(*routers: APIRouter) -> list[str]:
-    return [route.path for router in routers for route in router.routes]  # type: ignore[attr-defined]

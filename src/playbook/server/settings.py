@@ -3,14 +3,13 @@ resolved once against the environment (upstream key, client keys) at the edge.""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import Config, ConfigError, EmbedderConfig, RetrievalConfig, ServeConfig
 from playbook.server.messages import Inject
-
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -119,10 +118,20 @@ def _client_keys(serve: ServeConfig, env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(key.strip() for key in (*serve.api_keys, *from_env) if key.strip())
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
 def _refuse_open_network_access(settings: ServeSettings, serve: ServeConfig) -> None:
     # Without keys anyone who can reach the port can spend the upstream's compute and read the
     # playbook's guidance; on loopback that is only this machine's users, anywhere else it is not.
-    if not settings.api_keys and settings.host not in LOOPBACK_HOSTS:
+    if not settings.api_keys and not is_loopback(settings.host):
         raise ConfigError(
             f"serve: no API keys, and host {settings.host} is reachable from other machines; "
             f"set {serve.api_keys_env} (comma-separated keys) or serve.api_keys, "

@@ -74,3 +74,14 @@ def lesson_topic(line: str) -> str:
     if adoption.drop:
         return "no_" + sorted(adoption.drop)[0]
     return ",".join(sorted(adoption.add)) or line.lower()
+
+
+_GRANTS = r"\b(offer|promise|give|grant|approve|agree to|process|issue|make an exception)\b"
+
+
+def breaks_policy(line: str, forbidden: list[str]) -> bool:
+    """A guideline telling the agent to grant what the policy forbids (and not to refuse it)."""
+    lowered = line.lower()
+    grants = re.search(_GRANTS, lowered) and not re.search(_NEGATED, lowered)
+    grants = grants and not re.search(r"\b(not|never|no)\b", lowered)
+    return bool(grants) and any(f.lower() in lowered for f in forbidden if f)

@@ -153,6 +153,9 @@ def _merge_guidelines(prompt: str) -> str:
 
 def _judge(domain: Domain, request: ChatRequest) -> str:
     prompt = request.messages[-1].content
+    proposed = _tag(prompt, "proposed_guidelines")
+    if proposed is not None:
+        return _check_policy(domain, proposed)
     conversation = parse_conversation(_tag(prompt, "conversation") or "")
     candidate = _tag(prompt, "candidate_reply")
     if candidate is not None:
@@ -160,6 +163,16 @@ def _judge(domain: Domain, request: ChatRequest) -> str:
     if conversation:
         return _judge_conversation(domain, conversation)
     return UNKNOWN_TASK
+
+
+def _check_policy(domain: Domain, proposed: str) -> str:
+    forbidden = [goal.forbidden for goal in domain.goals]
+    lines = [re.sub(r"^\d+\.\s*", "", line).strip() for line in proposed.splitlines()]
+    bad = [line for line in lines if line and coach.breaks_policy(line, forbidden)]
+    if bad:
+        reason = f"'{bad[0]}' tells the agent to grant what the policy forbids."
+        return f"Reason: {reason}\nVerdict: violates"
+    return "Reason: every guideline keeps to the policy.\nVerdict: complies"
 
 
 _PROBLEMS = {
