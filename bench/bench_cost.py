@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import emit, progress
+from common import emit, progress, settle
 
 from playbook.config import Config, load_config
 from playbook.learn import LearnResult
@@ -77,6 +77,7 @@ async def run(personas: int | None = None, rounds: int | None = None) -> dict[st
         first, stats = await counted_learn(config, personas)
         progress("cost: the same run again on the same playbook")
         _, again = await counted_learn(config, personas)
+    await settle()
     calls = sum(s.calls for s in again.values())
     cached = sum(s.cached for s in again.values())
     return {

@@ -5,32 +5,35 @@ to `playbook simulate` in another process, which answers every chat call after a
 (50 ms). It is timed at concurrency 1, 8 and 32, and divided by lower bounds taken from the same
 run. Every role model is wrapped by a ChainTracker that records which asyncio task made each call
 (the learner runs one task per conversation and one per scenario, each making its calls one
-after another) and in which stage (from the learner's progress reports). Cache hits cost no
-delay and are left out. From that record:
+after another) and in which round (from the learner's progress reports). A task that talks to
+the customer is a rollout; any other improves one scenario. Cache hits cost no delay and are
+left out. From that record, in numbers of calls made one after another:
 
-- **bound** (`ratio_to_bound`, the target): the longest path of calls that truly depend on one
-  another, times the delay. A scenario depends on its conversation's calls up to its last
+- **bound** (`chain_calls`; `ratio_to_bound` is the target): the longest path of calls that
+  truly depend on one another. A scenario depends on its conversation's calls up to its last
   customer message (found by matching the scenario's turns to the rollout's agent call on the
   same turns), then on its own improvement calls; a round depends on the previous round's
   playbook (by design, every scenario sees the playbook as it was when the round began). So:
   sum over rounds of the longest (rollout prefix + improvement) of any scenario.
-- **capacity bound**: no schedule with c tasks at once beats max(bound, calls / c) delays.
-  With 8 personas a stage has fewer tasks than 32, so at c=32 the two bounds are equal.
-- **stage bound**: what the loop's schedule allows: it rolls out every conversation, waits,
-  then improves every scenario, so each stage costs its longest task (`stage_chain_calls`), or
-  calls / c if more. `pipelined_chain_calls` is the bound if each conversation's scenarios
-  were improved as soon as that conversation ended.
+- `conversation_pipeline_chain_calls`: the same if a conversation's scenarios start only when
+  the whole conversation has ended: sum over rounds of the longest (rollout + its longest
+  improvement). `staged_chain_calls`: if they start only when every conversation of the round
+  has ended (a barrier between the two steps).
 
-`call_wait_beyond_delay_ms` is how long a call waited beyond the delay, on average: CPU queueing
-in this process and the server's when many calls answer at once. The highest concurrency is
-also run at a 1 s delay, about a real model's: there per-call CPU is small beside the delay,
-so what remains of the ratio is the schedule. Short runs are repeated (median kept).
+With 8 personas every task of a round can run at once at concurrency 32, so the bound is
+attainable there. `call_wait_beyond_delay_ms` is how long a call waited beyond the delay, on
+average: CPU queueing, here and in the server, when many calls answer at once. The highest
+concurrency is also run at a 1 s delay, about a real model's, where per-call CPU is small beside
+the delay: what remains of the ratio there is the schedule. Short runs are repeated (the run
+with the median wall time is reported), as the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -39,10 +42,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from common import SimServer, emit, progress, sim_server, write_config
+from common import SimServer, emit, progress, settle, sim_server, write_config
 
 from playbook.chat.base import ChatModel, ChatRequest, Completion
-from playbook.chat.recorder import Recorder
+from playbook.chat.recorder import Recorder, cache_key
 from playbook.config import load_config
 from playbook.roles import Roles
 from playbook.workspace import Workspace, learn
@@ -64,6 +67,7 @@ class TracedCall:
     task: object  # the asyncio task that made the call (a conversation or a scenario)
     role: str
     key: ConversationKey  # the conversation the request shows (all but the system message)
+    request: str  # the recorder's cache key: equal requests have equal keys
     cached: bool
     seconds: float  # from the call to its answer, as the learner waited for it
 
@@ -93,22 +97,30 @@ class _Tracked:
         seconds = time.perf_counter() - started
         key = tuple((m.role, m.content) for m in request.messages[1:])
         task, stage = asyncio.current_task(), self._tracker.stage
+        request_key = cache_key(self._model.name, request)
         self._tracker.calls.append(
-            TracedCall(stage, task, self._role, key, completion.cached, seconds)
+            TracedCall(stage, task, self._role, key, request_key, completion.cached, seconds)
         )
         return completion
 
 
 class StageReporter:
-    """The learner's progress reports tell the tracker which stage the next calls belong to."""
+    """The learner's progress reports ("round 2: ...") tell the tracker which round it is in.
+
+    It is its own progress tally (`advance`, `add`), whichever of the two the learner asks for.
+    """
 
     def __init__(self, tracker: ChainTracker) -> None:
         self._tracker = tracker
 
-    def stage(self, name: str, total: int) -> None:
+    def stage(self, name: str, total: int) -> StageReporter:
         self._tracker.stage = name
+        return self
 
     def advance(self) -> None:
+        pass
+
+    def add(self, more: int) -> None:
         pass
 
 
@@ -135,41 +147,49 @@ class Bounds:
     """Lower bounds on a run's time, in numbers of calls one after another."""
 
     calls: int  # uncached calls in the run
-    chain: int  # the longest truly dependent path
-    pipelined: int  # the same if each conversation's scenarios started when it ended
-    stage_chain: int  # the current schedule: sum over stages of the stage's longest task
-    stage_limited: float  # the same with the concurrency limit: max(longest, calls / limit)
-    capacity: float  # any schedule with `limit` tasks at once: max(chain, calls / limit)
+    chain: int  # the longest truly dependent path (scenarios start when their prefix exists)
+    conversation_pipeline: int  # if each conversation's scenarios start when it ends
+    staged: int  # if all of a round's scenarios start when all its conversations end
     unmatched: int  # scenarios whose rollout prefix was not found (should be 0)
 
 
 Tasks = dict[object, list[TracedCall]]
 
 
-def chain_bounds(calls: Sequence[TracedCall], limit: int, main: object) -> Bounds:
+def chain_bounds(calls: Sequence[TracedCall], main: object) -> Bounds:
     """The bounds of the module docstring. Calls of `main` (the task running the learner, e.g.
     new personas between rounds) are on every path."""
-    by_stage: dict[str, Tasks] = defaultdict(dict)
+    between = sum(not c.cached for c in calls if c.task is main)
+    chain = pipeline = staged = between
+    unmatched = 0
+    for conversations, scenarios in _rounds(calls, main).values():
+        longest, conversation_first, missing = _round_paths(conversations, scenarios)
+        chain, pipeline, unmatched = (
+            chain + longest,
+            pipeline + conversation_first,
+            unmatched + missing,
+        )
+        for stage in (conversations, scenarios):
+            staged += max((_served(task_calls) for task_calls in stage.values()), default=0)
+    return Bounds(sum(not c.cached for c in calls), chain, pipeline, staged, unmatched)
+
+
+def _rounds(calls: Sequence[TracedCall], main: object) -> dict[int, tuple[Tasks, Tasks]]:
+    """Per round, the rollout tasks and the improvement tasks, each with its calls in order."""
+    tasks: Tasks = {}
     for call in calls:
         if call.task is not main:
-            by_stage[call.stage].setdefault(call.task, []).append(call)
-    between = sum(not c.cached for c in calls if c.task is main)
-    stage_chain, stage_limited = between, float(between)
-    for tasks in by_stage.values():
-        lengths = [_served(task) for task in tasks.values()]
-        stage_chain += max(lengths)
-        stage_limited += max(max(lengths), sum(lengths) / limit)
-    chain, pipelined, unmatched = between, between, 0
-    for stage, scenarios in by_stage.items():
-        if stage.endswith("scenarios"):
-            conversations = by_stage.get(stage.replace("scenarios", "conversations"), {})
-            paths = _round_paths(conversations, scenarios)
-            chain, pipelined, unmatched = (
-                a + b for a, b in zip((chain, pipelined, unmatched), paths, strict=True)
-            )
-    served = sum(not c.cached for c in calls)
-    capacity = max(chain, served / limit)
-    return Bounds(served, chain, pipelined, stage_chain, stage_limited, capacity, unmatched)
+            tasks.setdefault(call.task, []).append(call)
+    rounds: dict[int, tuple[Tasks, Tasks]] = defaultdict(lambda: ({}, {}))
+    for task, task_calls in tasks.items():
+        found = re.search(r"round (\d+)", task_calls[0].stage)
+        conversations, scenarios = rounds[int(found.group(1)) if found else 0]
+        # Only a rollout talks to the customer; every other task improves one scenario.
+        if any(c.role == "customer" for c in task_calls):
+            conversations[task] = task_calls
+        else:
+            scenarios[task] = task_calls
+    return rounds
 
 
 def _served(task_calls: Sequence[TracedCall]) -> int:
@@ -197,10 +217,10 @@ def _round_paths(conversations: Tasks, scenarios: Tasks) -> tuple[int, int, int]
         conversation, prefix = found
         longest = max(longest, prefix + _served(calls))
         improvement[conversation] = max(improvement[conversation], _served(calls))
-    pipelined = max(
+    conversation_first = max(
         (_served(calls) + improvement[task] for task, calls in conversations.items()), default=0
     )
-    return longest, pipelined, unmatched
+    return longest, conversation_first, unmatched
 
 
 @dataclass(frozen=True)
@@ -236,12 +256,20 @@ async def timed_learn(
     finally:
         workspace.close()
     calls = workspace.tracker.calls
-    bounds = chain_bounds(calls, concurrency, main)
+    bounds = chain_bounds(calls, main)
     waited = [c.seconds for c in calls if not c.cached]
     figures = _figures(delay, wall, cpu, server_cpu, bounds)
     # A call's wait beyond the delay is CPU queueing (client and server) and the network.
     extra_ms = (sum(waited) / len(waited) - delay) * 1000
-    return figures | {"kept": result.kept, "call_wait_beyond_delay_ms": round(extra_ms, 2)}
+    requests = {c.request for c in calls}
+    return figures | {
+        "kept": result.kept,
+        "call_wait_beyond_delay_ms": round(extra_ms, 2),
+        "slowest_call_s": round(max(waited), 3),
+        # The same request sent again while the first was still waiting for its answer.
+        "duplicate_calls": len(waited) - len({c.request for c in calls if not c.cached}),
+        "requests": hashlib.sha256("".join(sorted(requests)).encode()).hexdigest()[:16],
+    }
 
 
 def _figures(delay: float, wall: float, cpu: float, server_cpu: float, b: Bounds) -> dict[str, Any]:
@@ -251,13 +279,9 @@ def _figures(delay: float, wall: float, cpu: float, server_cpu: float, b: Bounds
         "chain_calls": b.chain,
         "bound_s": round(b.chain * delay, 3),
         "ratio_to_bound": round(wall / (b.chain * delay), 3),
-        "ratio_to_capacity_bound": round(wall / (b.capacity * delay), 3),
-        "pipelined_chain_calls": b.pipelined,
-        "pipelined_ratio_to_bound": round(b.pipelined / b.chain, 3),
-        "stage_chain_calls": b.stage_chain,
-        "stage_ratio_to_bound": round(b.stage_chain / b.chain, 3),
-        "stage_bound_s": round(b.stage_limited * delay, 3),
-        "ratio_to_stage_bound": round(wall / (b.stage_limited * delay), 3),
+        "conversation_pipeline_chain_calls": b.conversation_pipeline,
+        "ratio_to_conversation_pipeline_bound": round(wall / (b.conversation_pipeline * delay), 3),
+        "staged_chain_calls": b.staged,
         "client_cpu_s": round(cpu, 3),
         "client_cpu_ms_per_call": round(cpu / b.calls * 1000, 3),
         "client_cpu_share_of_wall": round(cpu / wall, 3),
@@ -292,9 +316,11 @@ async def run(plan: Plan) -> dict[str, Any]:
         top = max(plan.concurrencies)
         [long] = await runs_at(plan, plan.long_delay, [top])
         results[f"concurrency_{top}_delay_{plan.long_delay * 1000:.0f}ms"] = long
+    await settle()
     settings = {"delay_ms": plan.delay * 1000, "personas": plan.personas, "rounds": plan.rounds}
-    same = len({r["calls"] for r in results.values()}) == 1
-    return {**results, "settings": settings, "same_calls_at_every_concurrency": same}
+    # A run is deterministic whatever the concurrency: the same distinct requests each time.
+    same = len({r.pop("requests") for r in results.values()}) == 1
+    return {**results, "settings": settings, "same_requests_at_every_concurrency": same}
 
 
 def main() -> None:

@@ -6,6 +6,8 @@
 in blocks that alternate between the variants (so drifts in machine load hit them alike):
 
 - bare: `AsyncOpenAI.chat.completions.create` with the messages the student task would send;
+- two floors for comparison: the SDK's generic `client.post(...)` (no request-type transform)
+  and a plain `httpx` POST;
 - recorded: the same request through the recorder (cache lookup, call log written to SQLite);
 - role task: `Roles.student_reply`, i.e. also prompt rendering and output parsing;
 - cache hit: the role task again for requests already answered (served from the call log).
@@ -26,9 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from common import emit, progress, sim_server, write_config
+import httpx
+from common import emit, progress, settle, sim_server, write_config
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from playbook.chat.base import ChatRequest, Message
 from playbook.chat.recorder import cache_key
@@ -55,7 +58,9 @@ GUIDANCE = (
 Call = Callable[[int], Awaitable[Any]]
 
 
-async def cpu_per_call(variants: dict[str, Call], blocks: int, block_calls: int) -> dict[str, float]:
+async def cpu_per_call(
+    variants: dict[str, Call], blocks: int, block_calls: int
+) -> dict[str, float]:
     """Microseconds of this process's CPU per call, blocks of each variant taken in turn."""
     spent = dict.fromkeys(variants, 0.0)
     seed = 0
@@ -75,14 +80,24 @@ def _wire(messages: tuple[Message, ...]) -> list[ChatCompletionMessageParam]:
     ]
 
 
-def network_variants(roles: Roles, client: AsyncOpenAI) -> tuple[dict[str, Call], list[int]]:
-    """The four variants; the role task's seeds are kept so the cache-hit variant can replay."""
+def network_variants(
+    roles: Roles, client: AsyncOpenAI, http: httpx.AsyncClient
+) -> tuple[dict[str, Call], list[int]]:
+    """The variants; the role task's seeds are kept so the cache-hit variant can replay them."""
     messages = roles.agent_messages(TURNS, GUIDANCE)
     wire = _wire(messages)
     answered: list[int] = []
 
     async def bare(seed: int) -> Any:
         return await client.chat.completions.create(model="student", messages=wire, seed=seed)
+
+    async def sdk_post(seed: int) -> Any:
+        body = {"model": "student", "messages": wire, "seed": seed}
+        return await client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+
+    async def raw_httpx(seed: int) -> Any:
+        body = {"model": "student", "messages": wire, "seed": seed}
+        return (await http.post("/chat/completions", json=body)).json()
 
     async def recorded(seed: int) -> Any:
         return await roles.student.complete(ChatRequest(messages, seed=seed))
@@ -91,14 +106,23 @@ def network_variants(roles: Roles, client: AsyncOpenAI) -> tuple[dict[str, Call]
         answered.append(seed)
         return await roles.student_reply(TURNS, GUIDANCE, seed)
 
-    return {"bare_sdk": bare, "recorded": recorded, "role_task": role_task}, answered
+    variants = {
+        "bare_sdk": bare,
+        "sdk_post": sdk_post,
+        "raw_httpx": raw_httpx,
+        "recorded": recorded,
+        "role_task": role_task,
+    }
+    return variants, answered
 
 
 def component_costs(roles: Roles, store: Store, run_id: str, repeats: int) -> dict[str, float]:
     """Microseconds per call of each part of the overhead, timed without the network."""
     messages = roles.agent_messages(TURNS, GUIDANCE)
     request = ChatRequest(messages, seed=1)
-    record = CallRecord(run_id, "student", "openai:student", "k", request, "ok", Usage(1, 1), 1, 0, False)
+    record = CallRecord(
+        run_id, "student", "openai:student", "k", request, "ok", Usage(1, 1), 1, 0, False
+    )
 
     def timed(work: Callable[[int], object]) -> float:
         started = time.process_time()
@@ -121,10 +145,11 @@ async def run(blocks: int = BLOCKS, block_calls: int = BLOCK_CALLS) -> dict[str,
         )
         workspace = Workspace.open(load_config(config))
         client = AsyncOpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0)
+        http = httpx.AsyncClient(base_url=server.base_url)
         try:
             run_id = workspace.store.start_run("learn", {}, workspace.models())
             roles = workspace.roles(workspace.recorder(run_id))
-            variants, answered = network_variants(roles, client)
+            variants, answered = network_variants(roles, client, http)
             await cpu_per_call(variants, 1, 5)  # warm up: imports, connections, caches
             progress(f"overhead: {blocks * block_calls} calls per variant, blocks alternating")
             costs = await cpu_per_call(variants, blocks, block_calls)
@@ -136,8 +161,10 @@ async def run(blocks: int = BLOCKS, block_calls: int = BLOCK_CALLS) -> dict[str,
             hits = await cpu_per_call({"cache_hit": cache_hit}, blocks, block_calls)
             parts = component_costs(roles, workspace.store, run_id, blocks * block_calls)
         finally:
+            await http.aclose()
             await client.close()
             workspace.close()
+        await settle()
     return _figures(costs | hits, parts)
 
 

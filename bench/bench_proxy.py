@@ -40,7 +40,7 @@ from common import (
 )
 from pydantic import TypeAdapter
 
-from playbook.domain import load_domain, persona_grid
+from playbook.domain import load_domain
 from playbook.embed import HashEmbedder
 from playbook.migrations import schema
 from playbook.roles import Roles, prompt_environment
@@ -75,6 +75,12 @@ GUIDELINES = (
     "Never promise a full refund; hold the policy politely.",
 )
 
+PERSONA = Persona("bench", "refund_restricted_ticket", "driver", "frustrated", True)
+_SCENARIO = TypeAdapter(Scenario)
+_PROVENANCE = TypeAdapter(Provenance).dump_python(
+    Provenance("bench", 1, "", Attempt((), "", Verdict(1, "")), ()), mode="json"
+)
+
 
 def synthetic_turns(rng: random.Random) -> tuple[Turn, ...]:
     flight = f"flight {rng.choice('ABCDEFG')}{rng.randint(100, 9999)} to {rng.choice(CITIES)}"
@@ -89,35 +95,36 @@ def build_playbook(path: Path, entries: int, seed: int = 7) -> None:
     """`entries` proposed entries, inserted in one transaction (learning adds them one by one)."""
     Store.open(path).close()  # creates the schema
     rng, embedder = random.Random(seed), HashEmbedder()
-    persona = Persona("bench", "refund_restricted_ticket", "driver", "frustrated", True)
-    no_attempt = Attempt((), "", Verdict(1, ""))
-    provenance = TypeAdapter(Provenance).dump_python(
-        Provenance("bench", 1, "", no_attempt, ()), mode="json"
-    )
-    dump_scenario, now = TypeAdapter(Scenario).dump_python, datetime.now(UTC)
-    rows = []
-    for i in range(entries):
-        scenario = Scenario(persona, synthetic_turns(rng))
-        guidance = rng.sample(GUIDELINES, rng.randint(2, 5))
-        rows.append(
-            {
-                "run_id": "bench",
-                "round": 1,
-                "scenario": dump_scenario(scenario, mode="json"),
-                "scenario_text": scenario.text(),
-                "guidance": guidance,
-                "provenance": provenance,
-                "embedding": embedder.vector(scenario.text()).astype("<f4").tobytes(),
-                "embedding_model": embedder.id,
-                "status": "proposed",
-                "content_key": hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
-                "created_at": now,
-            }
-        )
+    rows = [
+        entry_row(i, synthetic_turns(rng), rng.sample(GUIDELINES, rng.randint(2, 5)), embedder)
+        for i in range(entries)
+    ]
+    if not rows:
+        return
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         conn.execute(schema.entries.insert(), rows)
     engine.dispose()
+
+
+def entry_row(
+    i: int, turns: tuple[Turn, ...], guidance: list[str], embedder: HashEmbedder
+) -> dict[str, Any]:
+    """The row `Store.add_entry` would write for this scenario and guidance."""
+    scenario = Scenario(PERSONA, turns)
+    return {
+        "run_id": "bench",
+        "round": 1,
+        "scenario": _SCENARIO.dump_python(scenario, mode="json"),
+        "scenario_text": scenario.text(),
+        "guidance": guidance,
+        "provenance": _PROVENANCE,
+        "embedding": embedder.vector(scenario.text()).astype("<f4").tobytes(),
+        "embedding_model": embedder.id,
+        "status": "proposed",
+        "content_key": hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
+        "created_at": datetime.now(UTC),
+    }
 
 
 def chat_body() -> dict[str, Any]:
@@ -127,7 +134,6 @@ def chat_body() -> dict[str, Any]:
     roles = Roles(domain, student, student, student, student, prompt_environment())
     turns = synthetic_turns(random.Random(12345))
     messages = [{"role": m.role, "content": m.content} for m in roles.agent_messages(turns)]
-    assert persona_grid  # the same domain the playbook's personas come from
     return {"model": "student", "messages": messages, "seed": 1}
 
 
@@ -160,7 +166,8 @@ def latencies(direct: str, proxy: str, requests: int) -> tuple[list[float], list
     body, through, alone = chat_body(), [], []
     with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
         for _ in range(WARMUP):
-            timed(client, direct, body), timed(client, proxy, body)
+            timed(client, direct, body)
+            timed(client, proxy, body)
         for i in range(requests):
             if i % 2:
                 alone.append(timed(client, direct, body))
@@ -225,24 +232,29 @@ def print_table(
     )
 
 
+def run(entries: int, requests: int) -> dict[str, Any]:
+    """Measure and print the table; the figures, keyed as run_all.py reads them."""
+    with tempfile.TemporaryDirectory() as folder:
+        playbook = Path(folder) / "playbook.db"
+        started = time.perf_counter()
+        build_playbook(playbook, entries)
+        progress(f"built {entries} entries in {time.perf_counter() - started:.1f} s")
+        with sim_server() as upstream, proxy_server(playbook, upstream.base_url) as proxy:
+            progress("measuring latency, interleaved")
+            alone, through = latencies(upstream.base_url, proxy, requests)
+            progress(f"measuring throughput, {CONCURRENCY} requests in flight")
+            rates = throughput_ratio(upstream.base_url, proxy, requests)
+    result = summary(alone, through, rates)
+    print_table(entries, result, alone, through)
+    return {"proxy": {f"entries_{entries}": result}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        playbook = Path(folder) / "playbook.db"
-        started = time.perf_counter()
-        build_playbook(playbook, args.entries)
-        progress(f"built {args.entries} entries in {time.perf_counter() - started:.1f} s")
-        with sim_server() as upstream, proxy_server(playbook, upstream.base_url) as proxy:
-            progress("measuring latency, interleaved")
-            alone, through = latencies(upstream.base_url, proxy, args.requests)
-            progress(f"measuring throughput, {CONCURRENCY} requests in flight")
-            rates = throughput_ratio(upstream.base_url, proxy, args.requests)
-    result = summary(alone, through, rates)
-    print_table(args.entries, result, alone, through)
-    emit({"proxy": {f"entries_{args.entries}": result}})
+    emit(run(args.entries, args.requests))
 
 
 if __name__ == "__main__":

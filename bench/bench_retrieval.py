@@ -120,8 +120,12 @@ def _build_times(entries: list[EntryGuidance], matrix: np.ndarray) -> tuple[floa
     baseline_s: list[float] = []
     for _ in range(BUILDS):
         index_s.append(_seconds(lambda: Index(entries, matrix, sparse=True)))
-        baseline_s.append(_seconds(lambda: matrix / np.linalg.norm(matrix, axis=1, keepdims=True)))
+        baseline_s.append(_seconds(lambda: matrix / _row_norms(matrix)))
     return median(index_s), median(baseline_s)
+
+
+def _row_norms(matrix: np.ndarray) -> np.ndarray:
+    return np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)  # no zero division
 
 
 def _seconds(make: Callable[[], object]) -> float:

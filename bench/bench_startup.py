@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,11 @@ def heavy_imports_of_help() -> list[str]:
     return loaded[-1].split()[1:] if loaded else ["(unknown: the check failed)"]
 
 
-def library_imports(repeats: int) -> dict[str, float]:
-    """Median seconds to import each heavy library alone in a fresh interpreter."""
-    times: dict[str, list[float]] = {name: [] for name in HEAVY}
+def library_imports(repeats: int, libraries: Sequence[str]) -> dict[str, float]:
+    """Median seconds to import each library alone in a fresh interpreter."""
+    times: dict[str, list[float]] = {name: [] for name in libraries}
     for _ in range(repeats):
-        for name in HEAVY:
+        for name in libraries:
             times[name].append(seconds([sys.executable, "-c", f"import {name}"]))
     return {name: median(values) for name, values in times.items()}
 
@@ -132,10 +133,12 @@ def server_times(repeats: int, upstream: str, playbook: Path) -> dict[str, float
     return {"simulate": median(simulate), "serve": median(serve)}
 
 
-def run(repeats: int = REPEATS, server_repeats: int = SERVER_REPEATS) -> dict[str, Any]:
+def run(
+    repeats: int = REPEATS, server_repeats: int = SERVER_REPEATS, libraries: Sequence[str] = HEAVY
+) -> dict[str, Any]:
     progress(f"startup: python, playbook --help and imports, {repeats} times each in turn")
     times = command_times(repeats)
-    libraries = library_imports(max(1, repeats // 2))
+    imports = library_imports(max(1, repeats // 2), libraries)
     progress(f"startup: server start, {server_repeats} times each")
     with tempfile.TemporaryDirectory() as tmp, sim_server() as upstream:
         playbook = Path(tmp) / "playbook.db"
@@ -154,7 +157,7 @@ def run(repeats: int = REPEATS, server_repeats: int = SERVER_REPEATS) -> dict[st
         "serve_ratio_to_python": round(servers["serve"] / python, 2),
         "heavy_imports_of_help": heavy_imports_of_help(),
         "slowest_imports_of_help_ms": slowest_imports(),
-        "library_import_ms": {name: round(s * 1000, 1) for name, s in libraries.items()},
+        "library_import_ms": {name: round(s * 1000, 1) for name, s in imports.items()},
     }
 
 

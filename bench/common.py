@@ -7,6 +7,8 @@ Every benchmark script prints its result as one JSON object on the last line of 
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import socket
@@ -47,6 +49,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
     return float(ordered[rank - 1])
+
+
+async def settle() -> None:
+    """Let SDK clients that were dropped close while the event loop still runs.
+
+    The `openai` SDK closes an unreferenced client in a task it starts when the client is
+    collected; collected after the loop ended, that task fails noisily ("Event loop is closed").
+    """
+    gc.collect()
+    await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
@@ -153,9 +165,7 @@ def write_config(
             text += f'[models.{role}]\nspec = "sim:{role}"\n'
         else:
             text += f'[models.{role}]\nspec = "openai:{role}"\nbase_url = "{base_url}"\n'
-    text += (
-        f'[learn]\nrounds = {rounds}\npersonas = "personas.json"\nconcurrency = {concurrency}\n'
-    )
+    text += f'[learn]\nrounds = {rounds}\npersonas = "personas.json"\nconcurrency = {concurrency}\n'
     path = folder / "playbook.toml"
     path.write_text(text)
     return path

@@ -116,4 +116,5 @@ async def test_occasional_nonsense_skips_the_scenario_and_records_why(
         result = await learner.run(space.personas())
         assert result.kept > 0
         failures = space.store.failures(learner.run_id)
-        assert failures and all(f.role == "judge" and f.cause == "unusable output" for f in failures)
+        assert failures
+        assert all(f.role == "judge" and f.cause == "unusable output" for f in failures)

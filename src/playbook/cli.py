@@ -104,16 +104,27 @@ def init(
 
 
 @app.command()
-def learn(config: ConfigOption, as_json: JsonOption = False) -> None:
+def learn(
+    config: ConfigOption,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run (the latest, or RUN).")
+    ] = False,
+    run: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Learn a playbook: simulated conversations, teacher guidelines, verified entries."""
     from playbook import workspace as ws
     from playbook.config import load_config
+
+    if run is not None and not resume:
+        err.print(f"error: a run id ({run}) is only taken with --resume")
+        raise typer.Exit(2)
 
     async def work() -> dict[str, Any]:
         space = ws.Workspace.open(load_config(config))
         try:
             with _reporter(as_json) as reporter:
-                result = await ws.learn(space, reporter)
+                result = await ws.learn(space, reporter, (run or "") if resume else None)
             return ws.learn_summary(space, result)
         finally:
             space.close()
@@ -126,41 +137,30 @@ def learn(config: ConfigOption, as_json: JsonOption = False) -> None:
 
 
 def _print_learn_summary(summary: dict[str, Any]) -> None:
-    table = Table(
+    columns = (
         "round",
-        "student share",
+        "student_share",
         "conversations",
         "scenarios",
         "kept",
-        "not verified",
-        "already good",
+        "rejected_by_policy",
+        "not_verified",
+        "already_good",
         "failed",
-        title=f"run {summary['run']}",
     )
+    table = Table(*(c.replace("_", " ") for c in columns), title=f"run {summary['run']}")
     for r in summary["rounds"]:
-        table.add_row(
-            *(
-                str(r[k])
-                for k in (
-                    "round",
-                    "student_share",
-                    "conversations",
-                    "scenarios",
-                    "kept",
-                    "not_verified",
-                    "already_good",
-                    "failed",
-                )
-            )
-        )
+        table.add_row(*(str(r[c]) for c in columns))
     out.print(table)
     calls = ", ".join(
         f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items()
     )
     out.print(f"Calls: {calls}")
+    for role, causes in summary["failures"].items():
+        out.print(f"Failures of the {role}: " + ", ".join(f"{n} {c}" for c, n in causes.items()))
     if summary["stopped"]:
         out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
-    out.print(f"Entries kept in this run: {summary['entries']}")
+    out.print(f"Entries in the playbook: {summary['entries']}")
 
 
 @app.command()
@@ -375,7 +375,9 @@ def serve(
 
 @app.command()
 def simulate(
-    domain: Annotated[Path, typer.Option(help="Domain file.")] = Path(""),
+    domain: Annotated[
+        Path | None, typer.Option(help="Domain file (default: the airline example).")
+    ] = None,
     host: str = "127.0.0.1",
     port: int = 8765,
     delay: Annotated[float, typer.Option(help="Seconds to wait before each answer.")] = 0.0,
@@ -389,7 +391,7 @@ def simulate(
     from playbook.sim.server import create_openai_app
     from playbook.workspace import example_domain
 
-    world = SimWorld(load_domain(domain if str(domain) else example_domain("airline")))
+    world = SimWorld(load_domain(domain or example_domain("airline")))
     models = {name: world.model(name) for name in world.names()}
     uvicorn.run(create_openai_app(models, HashEmbedder(), delay), host=host, port=port)
 

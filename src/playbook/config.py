@@ -31,6 +31,9 @@ class ModelConfig(_Strict):
     max_tokens: int | None = Field(None, gt=0)
     price_input: float = Field(0.0, ge=0, description="USD per million input tokens")
     price_output: float = Field(0.0, ge=0, description="USD per million output tokens")
+    # Calls in flight at once to this model's endpoint (shared by every role on the same
+    # base_url); None: as many as [learn] concurrency allows.
+    concurrency: int | None = Field(None, ge=1, le=1024)
 
     @field_validator("spec")
     @classmethod

@@ -19,6 +19,7 @@ on (playbook.generate); they join the next round's conversations.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -233,16 +234,15 @@ class Learner:
         report.count(outcomes)
         entries = [o for o in outcomes if isinstance(o, Entry)]
         rejected = [o for o in outcomes if isinstance(o, Rejected)]
-        stored = [*entries, *(r.entry for r in rejected)]
-        if not stored:
+        if not entries and not rejected:
             return Improved(list(outcomes), [], [])
+        stored = [*entries, *(r.entry for r in rejected)]
         vectors = list(await self.embedder.embed([e.scenario.text() for e in stored]))
-        ids = [
-            self.store.add_entry(e, v, self.embedder.id)
-            for e, v in zip(stored, vectors, strict=True)
-        ]
-        for entry_id, rejection in zip(ids[len(entries) :], rejected, strict=True):
-            self.store.set_status(entry_id, "rejected", "policy check", rejection.reason)
+        for entry, vector in zip(entries, vectors, strict=False):
+            self.store.add_entry(entry, vector, self.embedder.id)
+        for rejection, vector in zip(rejected, vectors[len(entries) :], strict=True):
+            entry = dataclasses.replace(rejection.entry, status="rejected")
+            self.store.add_entry(entry, vector, self.embedder.id, "policy check", rejection.reason)
         return Improved(list(outcomes), entries, vectors[: len(entries)])
 
     async def _aimed_personas(

@@ -131,6 +131,14 @@ class Store(EvaluationQueries, ServingQueries):
         if done.rowcount == 0:
             raise self._missing("run", run_id)
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark an interrupted run as running again (it is being resumed)."""
+        values = dict(status="running", finished_at=None)
+        with self._write() as conn:
+            done = conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(values))
+        if done.rowcount == 0:
+            raise self._missing("run", run_id)
+
     def run(self, run_id: str) -> RunRecord:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(db.runs).where(db.runs.c.id == run_id)).first()
@@ -208,8 +216,17 @@ class Store(EvaluationQueries, ServingQueries):
 
     # entries
 
-    def add_entry(self, entry: Entry, embedding: np.ndarray, embedding_model: str) -> int:
-        """Store an entry; adding the same scenario and guidance again returns the existing id."""
+    def add_entry(
+        self,
+        entry: Entry,
+        embedding: np.ndarray,
+        embedding_model: str,
+        reviewer: str = "learner",
+        reason: str = "",
+    ) -> int:
+        """Store an entry; adding the same scenario and guidance again returns the existing id.
+
+        Its first review row records who set its initial status, and why."""
         _require(entry.status, ENTRY_STATUSES, "entry status")
         scenario = _SCENARIO.dump_python(entry.scenario, mode="json")
         guidance = _GUIDANCE.dump_python(entry.guidance, mode="json")
@@ -234,7 +251,7 @@ class Store(EvaluationQueries, ServingQueries):
             by_key = sa.select(db.entries.c.id).where(db.entries.c.content_key == key)
             entry_id = int(conn.execute(by_key).scalar_one())
             if added:
-                conn.execute(_review_row(entry_id, entry.status, "learner", ""))
+                conn.execute(_review_row(entry_id, entry.status, reviewer, reason))
         return entry_id
 
     def entries(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from playbook.chat.factory import build_chat_model
+from playbook.chat.limits import EndpointLimits
 from playbook.chat.recorder import Budget, Prices, Recorder
-from playbook.config import Config
+from playbook.config import Config, ConfigError
 from playbook.domain import DomainError, load_domain, load_personas, persona_grid
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
@@ -20,7 +21,7 @@ from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
 from playbook.stats import summarize
-from playbook.store import Store
+from playbook.store import FailureRecord, Store
 from playbook.transcripts import read_transcripts
 from playbook.types import RATING_WORDS, ROLES, Domain, Persona, Rated, Scenario
 
@@ -48,13 +49,16 @@ class Workspace:
 
     def roles(self, recorder: Recorder, student: str | None = None) -> Roles:
         """The four roles, every call recorded; `student` overrides the configured student."""
-        world = SimWorld(self.domain)
+        world, limits = SimWorld(self.domain), EndpointLimits()
         built = {}
         for role in ROLES:
             cfg = self.config.models[role]
             if role == "student" and student:
                 cfg = cfg.model_copy(update={"spec": student})
-            built[role] = recorder.bind(role, build_chat_model(role, cfg, self.env, world.model))
+            model = build_chat_model(role, cfg, self.env, world.model)
+            if cfg.concurrency is not None:
+                model = limits.limit(model, cfg.base_url or cfg.spec, cfg.concurrency)
+            built[role] = recorder.bind(role, model)
         return Roles(
             self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
         )
@@ -104,11 +108,19 @@ class Workspace:
         )
 
 
-async def learn(workspace: Workspace, reporter: Reporter) -> LearnResult:
-    """One `playbook learn` run: recorded as a run in the store, with its summary."""
+async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = None) -> LearnResult:
+    """One `playbook learn` run, recorded in the store with its summary.
+
+    `resume` ("" for the latest) continues an interrupted run under its own id: every call it
+    already made is answered from the cache, so nothing paid for is paid for again.
+    """
     personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
     config = workspace.config.model_dump(mode="json")
-    run_id = workspace.store.start_run("learn", config, workspace.models())
+    if resume is None:
+        run_id = workspace.store.start_run("learn", config, workspace.models())
+    else:
+        run_id = _resumable(workspace.store, resume, config)
+        workspace.store.reopen_run(run_id)
     learner = _learner(workspace, run_id, reporter)
     try:
         result = await learner.run(personas, transcripts)
@@ -120,6 +132,26 @@ async def learn(workspace: Workspace, reporter: Reporter) -> LearnResult:
     return result
 
 
+def _resumable(store: Store, run_id: str, config: dict[str, Any]) -> str:
+    """The run to resume: the one named, or the latest learn run that did not finish."""
+    runs = [r for r in store.runs() if r.kind == "learn"]
+    if not run_id:
+        unfinished = [r for r in runs if r.status != "finished"]
+        if not unfinished:
+            raise ConfigError(f"{store.path}: no interrupted learn run to resume")
+        run_id = unfinished[-1].id
+    run = next((r for r in runs if r.id == run_id), None)
+    if run is None:
+        raise ConfigError(f"{store.path}: no learn run {run_id!r} to resume")
+    if run.status == "finished":
+        raise ConfigError(f"learn run {run_id} already finished; nothing to resume")
+    if run.config != config:
+        raise ConfigError(
+            f"learn run {run_id} was started with another config; resume it with the same one"
+        )
+    return run_id
+
+
 def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
     stats = workspace.store.call_stats(result.run_id)
     return {
@@ -129,9 +161,18 @@ def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
         "stopped": result.stopped,
         "rounds": [vars(r) for r in result.rounds],
         "calls": {role: vars(s) for role, s in stats.items()},
-        "failures": len(workspace.store.failures(result.run_id)),
+        "failures": failures_by_cause(workspace.store.failures(result.run_id)),
         "generated_personas": [{"id": p.id, "origin": p.origin} for p in result.generated],
     }
+
+
+def failures_by_cause(failures: Sequence[FailureRecord]) -> dict[str, dict[str, int]]:
+    """How many conversations and scenarios were lost, per role and cause."""
+    counts: dict[str, dict[str, int]] = {}
+    for failure in failures:
+        by_cause = counts.setdefault(failure.role, {})
+        by_cause[failure.cause] = by_cause.get(failure.cause, 0) + 1
+    return counts
 
 
 def _learner(workspace: Workspace, run_id: str, reporter: Reporter) -> Learner:

@@ -5,6 +5,8 @@ Retries (429, 5xx, timeouts, connection errors; backoff with jitter; Retry-After
 
 from __future__ import annotations
 
+import asyncio
+import random
 import socket
 import ssl
 from collections.abc import Mapping
@@ -80,8 +82,21 @@ class OpenAIChat:
         return str(self._client.base_url).rstrip("/")
 
     async def complete(self, request: ChatRequest) -> Completion:
+        """One completion. The SDK retries 429, 5xx, timeouts and lost connections itself; an
+        answer that is not a chat completion (garbage, an empty choice list) is retried here,
+        with the same bounded backoff and jitter, before it is reported."""
+        for attempt in range(self._client.max_retries + 1):
+            try:
+                return self._completion(await self._create(request))
+            except ModelError as exc:
+                if exc.cause != "bad answer" or attempt == self._client.max_retries:
+                    raise
+            await asyncio.sleep(_BACKOFF_S * 2**attempt * random.uniform(0.75, 1.0))
+        raise AssertionError("unreachable")
+
+    async def _create(self, request: ChatRequest) -> ChatCompletion:
         try:
-            response = await self._client.chat.completions.create(
+            return await self._client.chat.completions.create(
                 model=self._model,
                 messages=_wire_messages(request),
                 temperature=_given(_first(request.temperature, self._temperature)),
@@ -91,7 +106,9 @@ class OpenAIChat:
         except openai.OpenAIError as exc:
             problem, cause, fatal = self._problem(exc)
             raise ModelError(self._describe(problem), cause=cause, fatal=fatal) from exc
-        return self._completion(response)
+        except ValueError as exc:  # the SDK lets a body that is not JSON through as-is
+            problem = f"the answer is not JSON ({exc}); check base_url"
+            raise ModelError(self._describe(problem), cause="bad answer") from exc
 
     async def aclose(self) -> None:
         """Close the SDK client's connection pool."""
@@ -136,8 +153,10 @@ class OpenAIChat:
             return text, "timeout", False
         if isinstance(exc, openai.APIConnectionError):
             reason = _connection_reason(exc)
-            text = f"cannot connect ({reason}); check base_url and that the server is running"
-            return text, "connection", reason in _UNREACHABLE
+            if reason in _UNREACHABLE:
+                text = f"cannot connect ({reason}); check base_url and that the server is running"
+                return text, "connection", True
+            return f"connection lost ({reason})", "connection", False
         if isinstance(exc, openai.APIStatusError):
             return self._status_problem(exc)
         if isinstance(exc, openai.APIResponseValidationError):
@@ -195,6 +214,8 @@ def _timeout_seconds(client: AsyncOpenAI) -> float:
     read = getattr(timeout, "read", None)
     return float(read) if isinstance(read, int | float) else float("inf")
 
+
+_BACKOFF_S = 0.25  # first wait before asking again after an answer that is not a completion
 
 # Connection failures that mean "wrong address or server down", not a passing fault.
 _UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")

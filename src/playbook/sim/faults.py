@@ -82,7 +82,9 @@ def _error(status: int, message: str, extra: list[tuple[bytes, bytes]] = []) -> 
 
 
 _FAULT_RESPONSES: dict[str, Callable[[Send], Awaitable[None]]] = {
-    "rate_limit": _error(429, "injected rate limit", [(b"retry-after", b"0.01")]),
+    "rate_limit": _error(
+        429, "injected rate limit", [(b"retry-after", b"0.01"), (b"retry-after-ms", b"10")]
+    ),
     "server_error": _error(500, "injected server error"),
     "slow": _error(503, "injected slow answer"),
     "garbage": lambda send: _respond(
