@@ -47,9 +47,7 @@ def create_app(
             async with _background_tasks(app.state.services):
                 yield
 
-    app = FastAPI(
-        title="llm-playbook", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = FastAPI(title="llm-playbook", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     for router in (routes.api, routes.ops, *routers):
         app.include_router(router)

@@ -22,10 +22,40 @@ async def require_key(request: Request) -> None:
 
 
 api = APIRouter(prefix="/v1", dependencies=[Depends(require_key)])
+
+# The bodies are read as raw JSON (unknown fields pass through to the upstream), so FastAPI
+# cannot infer them; they are declared here for the published schema (and for fuzzing it).
+_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {"type": "string"},
+    },
+}
+_CHAT = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string"},
+        "messages": {"type": "array", "items": _MESSAGE, "minItems": 1},
+        "stream": {"type": "boolean"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "max_tokens": {"type": "integer", "minimum": 1},
+    },
+}
+_GUIDANCE = {"type": "object", "required": ["messages"], "properties": _CHAT["properties"]}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
 ops = APIRouter()
 
 
-@api.post("/chat/completions")
+@api.post("/chat/completions", openapi_extra=_body(_CHAT))
 async def chat_completions(request: Request) -> Response:
     started = time.perf_counter()
     server = services(request)
@@ -38,7 +68,7 @@ async def models(request: Request) -> Response:
     return await services(request).proxy.models()
 
 
-@api.post("/guidance")
+@api.post("/guidance", openapi_extra=_body(_GUIDANCE))
 async def guidance(request: Request) -> dict[str, Any]:
     """The guidance for a conversation, without calling any model: for coaching a person, or
     for a framework that builds its own prompt. Body: {"messages": [...]} as for chat."""
