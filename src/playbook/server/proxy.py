@@ -17,7 +17,7 @@ import httpx
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from playbook.records import ServedRecord
-from playbook.server.errors import ApiError
+from playbook.server.errors import ApiError, upstream_failed
 from playbook.server.live import LivePlaybook
 from playbook.server.messages import GuidanceWriter, WireMessage, checked_body, conversation
 from playbook.server.metrics import Metrics
@@ -91,6 +91,11 @@ class ChatProxy:
     async def _once(self, data: bytes, served: _Served) -> Response:
         response = await self._answered(self.upstream.post_chat(data), served)
         answer = _json_object(response.content)
+        if response.status_code == 200 and not isinstance(answer.get("choices"), list):
+            # Garbage or a cut-off body must not reach a client as if it were an answer.
+            failure = upstream_failed("the model server's answer is not a chat completion")
+            self._fail(served, response.status_code, failure)
+            raise failure
         tokens = usage_tokens(answer.get("usage"))
         text = _message_text(answer) if self.settings.record_content else None
         self._record(served, response.status_code, tokens, None, text)
@@ -129,8 +134,11 @@ class ChatProxy:
         error = None
         try:
             async for chunk in response.aiter_bytes():
-                watcher.feed(chunk)
-                yield chunk
+                if events := watcher.feed(chunk):
+                    yield events
+            if not watcher.done:
+                error = "upstream: the model server ended the stream before its end"
+                yield _error_event(error)
         except httpx.TimeoutException:
             error = f"upstream: no data within {self.settings.timeout:g} s; the stream was cut"
             yield _error_event(error)

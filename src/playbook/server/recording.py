@@ -70,17 +70,23 @@ class StreamWatcher:
         self._pending = b""
         self._text: list[str] = []
         self.usage: dict[str, Any] | None = None
+        self.done = False  # the stream's final "data: [DONE]" arrived
 
     @property
     def text(self) -> str | None:
         return "".join(self._text) if self._keep_text else None
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
+        """Take a chunk; give back the complete events in it (and before it) to pass on, so a
+        client never gets half an event if the stream breaks off."""
         self._pending += chunk
         *events, self._pending = self._pending.replace(b"\r\n", b"\n").split(b"\n\n")
         for event in events:
+            if event.strip() == b"data: [DONE]":
+                self.done = True
             if self._keep_text or b'"usage"' in event:
                 self._read(event)
+        return b"".join(event + b"\n\n" for event in events)
 
     def _read(self, event: bytes) -> None:
         for line in event.split(b"\n"):
