@@ -62,6 +62,8 @@ class LearnConfig(_Strict):
     max_turns: int = Field(6, ge=1, le=50)  # customer messages per conversation
     concurrency: int = Field(8, ge=1, le=256)
     seed: int = 0
+    # The judge checks every verified guideline list against the policy before it is kept.
+    policy_check: bool = True
     goals: tuple[str, ...] = ()  # empty: every goal of the domain
     personas: tuple[Path, ...] = ()  # persona files (YAML or JSON); one file may be a string
     grid: bool | None = None  # the goals' persona grids too; unset: only without persona files

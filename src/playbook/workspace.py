@@ -101,6 +101,7 @@ class Workspace:
             max_turns=learn.max_turns,
             concurrency=learn.concurrency,
             seed=learn.seed,
+            policy_check=learn.policy_check,
             k=retrieval.k,
             floor=retrieval.floor,
             generated_personas=learn.generated_personas,
