@@ -118,3 +118,15 @@ async def test_occasional_nonsense_skips_the_scenario_and_records_why(
         failures = space.store.failures(learner.run_id)
         assert failures
         assert all(f.role == "judge" and f.cause == "unusable output" for f in failures)
+
+
+async def test_validation_between_rounds_stops_learning_once_it_stops_improving(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    config = make_config(tmp_path, extra="validation = 8\n")
+    config.write_text(config.read_text().replace("rounds = 2", "rounds = 5"))
+    _, result = await run_learn(config)
+    scores = [r.validation for r in result.rounds]
+    assert all(score is not None and 1 <= score <= 5 for score in scores)
+    assert len(result.rounds) < 5 and result.converged
+    assert "stopped improving" in result.converged or "reached the teacher" in result.converged

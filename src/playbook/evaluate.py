@@ -67,6 +67,7 @@ async def rate_condition(
     max_turns: int = 6,
     concurrency: int = 8,
     reporter: Reporter,
+    namespace: str = "eval",
 ) -> list[Rated]:
     """One whole conversation per persona and sample, with seeds never used in learning."""
 
@@ -76,7 +77,7 @@ async def rate_condition(
         async def agent(turns: tuple[Turn, ...], seed: int) -> str:
             return await condition.reply(turns, seed, used)
 
-        seed = stable_seed("eval", sample, persona.id)
+        seed = stable_seed(namespace, sample, persona.id)
         conversation = await rollout(roles, persona, agent, max_turns, seed)
         verdict = await roles.judge_conversation(conversation.turns)
         tally.advance()

@@ -30,6 +30,7 @@ from playbook.chat.base import ModelError
 from playbook.chat.recorder import BudgetExceeded
 from playbook.dialogue import rollout, stable_seed
 from playbook.embed import Embedder
+from playbook.evaluate import conditions, rate_condition
 from playbook.generate import aimed_personas
 from playbook.learn_outcomes import (
     Failure,
@@ -45,7 +46,7 @@ from playbook.learn_outcomes import (
 )
 from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
-from playbook.runner import Reporter, Tally, gather_limited
+from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
 from playbook.store import Store
 from playbook.types import Attempt, Conversation, Entry, Persona, Provenance, Scenario, Turn
 
@@ -64,6 +65,7 @@ class LearnSettings:
     k: int = 1
     floor: float = 0.2
     policy_check: bool = True
+    validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
     generated_personas: int = 0  # personas the teacher adds after each round; 0: none
     generated_max_similarity: float = 0.9  # a proposal at least this like a persona is dropped
 
@@ -101,11 +103,48 @@ class Learner:
                 break
             never_answered(report, self.store.failures(self.run_id))
             playbook = self._playbook(learned, vectors)
+            result.converged = await self._validate(personas, playbook, result)
+            if result.converged:
+                break
             if round_index + 1 < self.settings.rounds:
                 new = await self._aimed_personas(outcomes, personas, report)
                 result.generated += new
                 personas = [*personas, *new]
         return result
+
+    async def _validate(
+        self, personas: list[Persona], playbook: Retriever, result: LearnResult
+    ) -> str | None:
+        """Step 3: the student with the playbook on validation personas (seeds of their own);
+        why learning can stop now (it reached the teacher or stopped improving), or None."""
+        count = self.settings.validation
+        if count < 1:
+            return None
+        chosen = random.Random(self.settings.seed).sample(personas, min(count, len(personas)))
+        by_name = {c.name: c for c in conditions(self.roles, playbook)}
+        quiet = QuietReporter()
+
+        async def mean(condition: str) -> float:
+            rated = await rate_condition(
+                self.roles,
+                by_name[condition],
+                chosen,
+                max_turns=self.settings.max_turns,
+                concurrency=self.settings.concurrency,
+                reporter=quiet,
+                namespace="validate",
+            )
+            return round(sum(r.score for r in rated) / len(rated), 4)
+
+        score, ceiling = await mean("playbook"), await mean("teacher")
+        report = result.rounds[-1]
+        report.validation = score
+        earlier = [r.validation for r in result.rounds[:-1] if r.validation is not None]
+        if score >= ceiling:
+            return f"after round {report.round} the student with the playbook reached the teacher"
+        if earlier and score <= earlier[-1]:
+            return f"after round {report.round} the validation score stopped improving"
+        return None
 
     async def improve(
         self,

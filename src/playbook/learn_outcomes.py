@@ -73,6 +73,7 @@ class RoundReport:
     already_good: int = 0
     failed: int = 0
     generated_personas: int = 0  # added by the teacher after this round
+    validation: float | None = None  # the student with the playbook on validation personas
 
     def count(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
@@ -96,6 +97,7 @@ class LearnResult:
     run_id: str
     rounds: list[RoundReport] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early, e.g. a budget
+    converged: str | None = None  # why learning ended before the last round, if it did
     generated: list[Persona] = field(default_factory=list)  # the teacher's new personas
 
     @property
