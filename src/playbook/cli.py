@@ -160,6 +160,8 @@ def _print_learn_summary(summary: dict[str, Any]) -> None:
         out.print(f"Failures of the {role}: " + ", ".join(f"{n} {c}" for c, n in causes.items()))
     if summary["stopped"]:
         out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
+    if summary["converged"]:
+        out.print(f"Learning ended early: {summary['converged']}")
     out.print(f"Entries in the playbook: {summary['entries']}")
 
 

@@ -64,6 +64,9 @@ class LearnConfig(_Strict):
     seed: int = 0
     # The judge checks every verified guideline list against the policy before it is kept.
     policy_check: bool = True
+    # Step 3: personas on which the student with the playbook is evaluated after each round;
+    # learning stops early when it reaches the teacher or stops improving. 0: off.
+    validation: int = Field(0, ge=0, le=10_000)
     goals: tuple[str, ...] = ()  # empty: every goal of the domain
     personas: tuple[Path, ...] = ()  # persona files (YAML or JSON); one file may be a string
     grid: bool | None = None  # the goals' persona grids too; unset: only without persona files
@@ -126,6 +129,10 @@ class ServeConfig(_Strict):
     record_content: bool = False  # store messages and answers of served requests
     max_request_bytes: int = Field(1_000_000, ge=1024)
     reload_interval: float = Field(1.0, gt=0)  # seconds between checks for playbook changes
+    # The audit UI's sign-in key: the variable named here, else `reviewer_key` (kept out of repr
+    # and dumps like api_keys). Without a key `playbook serve` runs without the audit UI.
+    reviewer_key_env: str = "PLAYBOOK_REVIEWER_KEY"
+    reviewer_key: str | None = Field(None, repr=False, exclude=True)
 
 
 class Config(_Strict):
