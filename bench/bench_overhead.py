@@ -106,7 +106,7 @@ def network_variants(
         answered.append(seed)
         return await roles.student_reply(TURNS, GUIDANCE, seed)
 
-    variants = {
+    variants: dict[str, Call] = {
         "bare_sdk": bare,
         "sdk_post": sdk_post,
         "raw_httpx": raw_httpx,

@@ -2,7 +2,7 @@
 plain numpy brute force (`np.argsort(matrix @ q)[-k:]`) timed on the same data in the same run.
 
 Vectors are generated, not embedded (embedding a million texts would measure the embedder): rows
-shaped like the default hashed embedder's (1024 dimensions, about 5% non-zero, non-negative),
+shaped like the default hashed embedder's (1024 dimensions, 12% non-zero, non-negative),
 searched with queries that are perturbed copies of stored rows, as a returning situation is.
 The index is sparse (IDF-weighted) like the default's. Each query is searched by both, in turn.
 
@@ -30,13 +30,14 @@ T = TypeVar("T")
 GUIDELINE = "Acknowledge the delay before explaining the policy."
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 DIM = 1024
-DENSITY = 0.05
+DENSITY = 0.12  # a hashed embedding of a few-turn conversation: 7-18% non-zero
 K = 10
 FLOOR = 0.2
 CHUNK_ROWS = 50_000
 # Queries per size: enough for a stable median, few enough to stay within the time budget.
 QUERIES = {1_000: 200, 10_000: 100, 100_000: 20, 1_000_000: 5}
-BUILDS = 3  # builds timed per size (the median is reported)
+BUILDS = 3  # builds timed per size (the median is reported); one from a million entries
+MANY = 1_000_000
 # Building the index holds the raw matrix, a weighted copy and the unit rows at once.
 BUILD_COPIES = 3.5
 
@@ -118,7 +119,7 @@ def _build_times(entries: list[EntryGuidance], matrix: np.ndarray) -> tuple[floa
     """Median seconds to build the index and to just normalise the rows, taken in turn."""
     index_s: list[float] = []
     baseline_s: list[float] = []
-    for _ in range(BUILDS):
+    for _ in range(1 if len(entries) >= MANY else BUILDS):
         index_s.append(_seconds(lambda: Index(entries, matrix, sparse=True)))
         baseline_s.append(_seconds(lambda: matrix / _row_norms(matrix)))
     return median(index_s), median(baseline_s)

@@ -96,15 +96,15 @@ def slowest_imports(count: int = 5) -> list[list[Any]]:
     """Top-level imports of `playbook --help` by cumulative milliseconds (python -X importtime)."""
     command = [sys.executable, "-X", "importtime", *playbook_command("--help")[1:]]
     done = subprocess.run(command, capture_output=True, text=True)
-    found = []
+    found: list[tuple[str, float]] = []
     for line in done.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
         if len(parts) != 3 or not parts[1].strip().isdigit():
             continue
         name = parts[2].rstrip()
         if name.startswith(" ") and not name.startswith("  "):  # one space: top level
-            found.append([name.strip(), round(int(parts[1]) / 1000, 1)])
-    return sorted(found, key=lambda item: -item[1])[:count]
+            found.append((name.strip(), round(int(parts[1]) / 1000, 1)))
+    return [list(item) for item in sorted(found, key=lambda item: -item[1])[:count]]
 
 
 def server_start(command: list[str], url: str) -> float:

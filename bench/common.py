@@ -135,15 +135,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def airline_domain() -> str:
-    # Passed explicitly: `playbook simulate` without --domain fails (it reads "." as the file).
+    """The airline example's domain file, which every benchmark's world and config use."""
     return str(example_domain("airline"))
 
 
 def personas(count: int) -> list[dict[str, Any]]:
-    """`count` personas spread over the airline refund grid (every other one when 16)."""
+    """`count` personas of the airline refund grid, spread over personality, emotion and
+    demanding (a stride of 5 is coprime with the grid's 32, so no persona comes twice)."""
     grid = persona_grid(load_domain(example_domain("airline")).goal(GOAL))
-    step = max(1, len(grid) // max(1, count))
-    chosen = (grid[::step] + [p for i, p in enumerate(grid) if i % step])[:count]
+    chosen = [grid[i * 5 % len(grid)] for i in range(min(count, len(grid)))]
     keys = ("id", "goal", "personality", "emotion", "demanding")
     return [{key: getattr(p, key) for key in keys} for p in chosen]
 

@@ -23,13 +23,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from playbook.cli_audit import audit, entries_export, entries_import
 from playbook.cli_import import import_app
 
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-entries_app = typer.Typer(no_args_is_help=True, help="Look at the entries of a playbook.")
+entries_app = typer.Typer(
+    no_args_is_help=True, help="Look at the entries of a playbook; export and import them."
+)
 app.add_typer(entries_app, name="entries")
 app.add_typer(import_app, name="import")
+app.command()(audit)
+entries_app.command("export")(entries_export)
+entries_app.command("import")(entries_import)
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
 

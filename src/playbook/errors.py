@@ -9,6 +9,7 @@ from playbook.files import ImportFileError
 from playbook.learn import LearnError
 from playbook.roles import RoleOutputError
 from playbook.store import StoreError
+from playbook.store_reviews import ReviewError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ConfigError,
@@ -16,6 +17,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ImportFileError,
     LearnError,
     ModelError,
+    ReviewError,
     RoleOutputError,
     StoreError,
 )

@@ -60,6 +60,19 @@ class ReviewRecord:
     reviewer: str
     reason: str
     created_at: datetime
+    action: str = "status"  # "status": the status was set; "edited": a new guidance version
+
+
+@dataclass(frozen=True)
+class EntryVersion:
+    """One version of an entry's guideline list; version 1 is what the learner wrote."""
+
+    entry_id: int
+    version: int
+    guidance: tuple[str, ...]
+    reviewer: str
+    reason: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)

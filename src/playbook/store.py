@@ -25,7 +25,10 @@ from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
+from playbook.store_audit import AuditQueries
 from playbook.store_evals import EvaluationQueries
+from playbook.store_exchange import ExchangeQueries
+from playbook.store_reviews import ReviewQueries, review_row
 from playbook.store_serving import ServingQueries, stack_embeddings
 from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
 
@@ -60,7 +63,7 @@ _ENTRY_COLUMNS = [
 ]
 
 
-class Store(EvaluationQueries, ServingQueries):
+class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, ExchangeQueries):
     """A playbook file; get one with `Store.open(path)`.
 
     Safe to share between threads: one engine, short transactions, writes serialised.
@@ -291,11 +294,7 @@ class Store(EvaluationQueries, ServingQueries):
     def set_status(self, entry_id: int, status: str, reviewer: str, reason: str = "") -> None:
         """Approve, reject or re-propose an entry; the change is kept in its review history."""
         _require(status, ENTRY_STATUSES, "entry status")
-        update = db.entries.update().where(db.entries.c.id == entry_id).values(status=status)
-        with self._write() as conn:
-            if conn.execute(update).rowcount == 0:
-                raise self._missing("entry", entry_id)
-            conn.execute(_review_row(entry_id, status, reviewer, reason))
+        self.set_statuses([entry_id], status, reviewer, reason)
 
     def reviews(self, entry_id: int) -> list[ReviewRecord]:
         """The review history of an entry, oldest first."""
@@ -412,9 +411,7 @@ def _call_record(row: sa.Row[*tuple[Any, ...]]) -> CallRecord:
 
 
 def _review_row(entry_id: int, status: str, reviewer: str, reason: str) -> sa.Insert:
-    return db.reviews.insert().values(
-        entry_id=entry_id, status=status, reviewer=reviewer, reason=reason, created_at=_now()
-    )
+    return review_row(entry_id, status, reviewer, reason, "status", _now())
 
 
 def _content_key(scenario: object, guidance: object) -> str:

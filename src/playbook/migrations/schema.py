@@ -83,6 +83,7 @@ reviews = sa.Table(
     sa.Column("reviewer", sa.String),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("action", sa.String),  # "status" (a status set) or "edited" (a new version)
 )
 
 failures = sa.Table(
@@ -132,4 +133,16 @@ served = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("request", sa.JSON(none_as_null=True)),
     sa.Column("response", sa.Text),
+)
+
+entry_versions = sa.Table(
+    "entry_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.Integer),
+    sa.Column("version", sa.Integer),
+    sa.Column("guidance", sa.JSON),
+    sa.Column("reviewer", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", UTCDateTime),
 )

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
+from fastapi import APIRouter
 
 from playbook.config import ConfigError, load_config
 from playbook.embed import Embedder, build_embedder
 from playbook.server.app import create_app
+from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
 from playbook.store import Store
 
@@ -37,11 +39,21 @@ async def serve(settings: ServeSettings, env: Mapping[str, str]) -> None:
                 "no API keys configured: anyone on this machine can use the proxy; "
                 "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
             )
-        app = create_app(settings, store, embedder)
+        app = create_app(settings, store, embedder, routers=_audit(settings, store))
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
         await uvicorn.Server(config).serve()
     finally:
         store.close()
+
+
+def _audit(settings: ServeSettings, store: Store) -> list[APIRouter]:
+    """The audit UI beside the proxy, when a reviewer key is set."""
+    if settings.reviewer_key is None:
+        log.info("audit UI off: set PLAYBOOK_REVIEWER_KEY (serve.reviewer_key_env) to turn it on")
+        return []
+    audit = AuditSettings(settings.reviewer_key, approved_only=settings.approved_only)
+    log.info("audit UI at http://%s:%d/entries", settings.host, settings.port)
+    return [audit_router(store, audit)]
 
 
 def open_playbook(path: Path) -> Store:

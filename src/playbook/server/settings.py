@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import Config, ConfigError, EmbedderConfig, RetrievalConfig, ServeConfig
+from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
 
 
@@ -43,6 +44,7 @@ class ServeSettings:
     floor: float = 0.2
     reload_interval: float = 1.0
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    reviewer_key: str | None = field(default=None, repr=False)  # None: no audit UI
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -77,6 +79,7 @@ def resolve_settings(
         floor=retrieval.floor,
         reload_interval=serve.reload_interval,
         embedder=config.embedder if config is not None else EmbedderConfig(),
+        reviewer_key=reviewer_key(serve, env),
     )
     _refuse_open_network_access(settings, serve)
     return settings

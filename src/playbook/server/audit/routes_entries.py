@@ -1,0 +1,239 @@
+"""The entries pages and the review actions: approve, reject (with a reason), edit the
+guideline list (a new version; the original is kept), and the same for many entries at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from playbook.server.audit import views
+from playbook.server.audit.context import Audit
+from playbook.server.audit.security import AuditError, Reviewer
+from playbook.store import ENTRY_STATUSES, StoreError
+from playbook.store_audit import ENTRY_SORTS, EntryQuery
+from playbook.store_reviews import ReviewConflict, ReviewError
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+# Messages shown after an action, by a fixed code in the URL (nothing user-written is echoed).
+DONE = {
+    "approved": "Approved.",
+    "rejected": "Rejected.",
+    "proposed": "Returned to proposed.",
+    "edited": "Saved as a new version.",
+}
+
+
+class EntryPages:
+    def __init__(self, audit: Audit) -> None:
+        self.audit = audit
+
+    def add_to(self, router: APIRouter) -> None:
+        for path in ("/entries.json", "/entries"):
+            router.add_api_route(path, self.entries, methods=["GET"])
+        for path in ("/entries/{entry_id:int}.json", "/entries/{entry_id:int}"):
+            router.add_api_route(path, self.entry, methods=["GET"])
+        router.add_api_route("/entries/bulk", self.bulk, methods=["POST"])
+        for action in ("approve", "reject", "propose"):
+            router.add_api_route(
+                f"/entries/{{entry_id:int}}/{action}", self.review, methods=["POST"]
+            )
+        router.add_api_route("/entries/{entry_id:int}/edit", self.edit, methods=["POST"])
+
+    async def entries(self, request: Request) -> Response:
+        reviewer = self.audit.reviewer(request)
+        query, page = entry_query(request.query_params)
+        store = self.audit.store
+        rows, total = await self.audit.run(lambda: store.entry_rows(query))
+        facets = await self.audit.run(store.entry_facets)
+        data = views.entry_list(rows, total, facets, query, page)
+        done = DONE.get(request.query_params.get("done", ""))
+        back = views.list_url(query, page)
+        return self.audit.page(
+            request, reviewer, "entries.html.j2", data, done=done, bulk_back=back
+        )
+
+    async def entry(self, request: Request, entry_id: int) -> Response:
+        reviewer = self.audit.reviewer(request)
+        done = DONE.get(request.query_params.get("done", ""))
+        return await self._entry_page(request, reviewer, entry_id, done=done)
+
+    async def review(self, request: Request, entry_id: int) -> Response:
+        """approve, reject (a reason is required) or propose (back to proposed)."""
+        reviewer, form = await self.audit.change(request)
+        action = request.url.path.rsplit("/", 1)[-1]
+        status = {"approve": "approved", "reject": "rejected", "propose": "proposed"}[action]
+        reason = form.text("reason")
+        try:
+            if status == "rejected" and not reason.strip():
+                raise ReviewError("say why the entry is rejected (the reason is kept in history)")
+            await self._set_statuses(request, [entry_id], status, reviewer, reason)
+        except ReviewError as exc:
+            return await self._refused(request, reviewer, entry_id, exc)
+        return await self._after(request, reviewer, entry_id, status)
+
+    async def edit(self, request: Request, entry_id: int) -> Response:
+        """A new version of the guideline list; the status is kept unless the form sets one."""
+        reviewer, form = await self.audit.change(request)
+        guidance = form.lines("guidance")
+        status = form.text("status", "keep")
+        if status not in (*ENTRY_STATUSES, "keep"):
+            raise AuditError(400, f"status must be keep or one of {', '.join(ENTRY_STATUSES)}")
+        store, base = self.audit.store, form.optional_int("base_version")
+
+        def save() -> None:
+            store.edit_guidance(
+                entry_id,
+                guidance,
+                reviewer.name,
+                reason=form.text("reason"),
+                status=None if status == "keep" else status,
+                base_version=base,
+            )
+
+        try:
+            await self._store(save)
+        except ReviewError as exc:
+            return await self._refused(request, reviewer, entry_id, exc, "\n".join(guidance))
+        await self.audit.changed(request)
+        return await self._after(request, reviewer, entry_id, "edited")
+
+    async def bulk(self, request: Request) -> Response:
+        """Approve or reject the chosen entries, all or none."""
+        reviewer, form = await self.audit.change(request)
+        ids, action, reason = form.ints("ids"), form.text("action"), form.text("reason")
+        status = {"approve": "approved", "reject": "rejected"}.get(action)
+        if status is None:
+            raise AuditError(400, "action must be approve or reject")
+        if not ids:
+            raise AuditError(400, "choose one or more entries first")
+        if status == "rejected" and not reason.strip():
+            raise AuditError(400, "say why the entries are rejected (the reason is kept)")
+        try:
+            await self._set_statuses(request, ids, status, reviewer, reason)
+        except ReviewError as exc:
+            raise AuditError(400, str(exc)) from None
+        if reviewer.csrf is None:
+            return JSONResponse({"updated": ids, "status": status})
+        back = form.text("back")
+        back = back if back.startswith("/entries") and "//" not in back else "/entries"
+        separator = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{separator}done={status}", status_code=303)
+
+    async def _set_statuses(
+        self, request: Request, ids: list[int], status: str, reviewer: Reviewer, reason: str
+    ) -> None:
+        store = self.audit.store
+        await self._store(lambda: store.set_statuses(ids, status, reviewer.name, reason))
+        await self.audit.changed(request)
+
+    async def _store(self, work: Callable[[], object]) -> None:
+        """A store write; an unknown entry is a 404."""
+        try:
+            await self.audit.run(work)
+        except StoreError as exc:
+            raise AuditError(404, str(exc)) from None
+
+    async def _after(
+        self, request: Request, reviewer: Reviewer, entry_id: int, done: str
+    ) -> Response:
+        """A script gets the entry's new state; a browser goes back to the entry's page."""
+        if reviewer.csrf is not None:
+            return RedirectResponse(f"/entries/{entry_id}?done={done}", status_code=303)
+        store = self.audit.store
+        entry = await self.audit.run(lambda: store.entry(entry_id))
+        versions = await self.audit.run(lambda: store.versions(entry_id))
+        state = {"status": entry.status, "version": versions[-1].version}
+        return JSONResponse({"id": entry_id, **state, "guidance": list(entry.guidance)})
+
+    async def _refused(
+        self,
+        request: Request,
+        reviewer: Reviewer,
+        entry_id: int,
+        exc: ReviewError,
+        draft: str | None = None,
+    ) -> Response:
+        """The entry's page again with the reason it was not changed (a script: just that)."""
+        status = 409 if isinstance(exc, ReviewConflict) else 400
+        if reviewer.csrf is None:
+            raise AuditError(status, str(exc))
+        return await self._entry_page(
+            request, reviewer, entry_id, error=str(exc), status=status, draft=draft
+        )
+
+    async def _entry_page(
+        self,
+        request: Request,
+        reviewer: Reviewer,
+        entry_id: int,
+        *,
+        done: str | None = None,
+        error: str | None = None,
+        status: int = 200,
+        draft: str | None = None,
+    ) -> Response:
+        store = self.audit.store
+
+        def load() -> dict[str, Any]:
+            entry = store.entry(entry_id)
+            return views.entry_detail(
+                entry,
+                store.versions(entry_id),
+                store.reviews(entry_id),
+                store.entry_usage(entry_id),
+            )
+
+        try:
+            data = await self.audit.run(load)
+        except StoreError as exc:
+            raise AuditError(404, str(exc)) from None
+        return self.audit.page(
+            request,
+            reviewer,
+            "entry.html.j2",
+            data,
+            status=status,
+            json_url=f"/entries/{entry_id}.json",
+            done=done,
+            error=error,
+            draft=draft if draft is not None else "\n".join(data["guidance"]),
+        )
+
+
+def entry_query(params: Any) -> tuple[EntryQuery, int]:
+    """The entries page's filters from its URL; a bad value is a 400 naming it."""
+    status = params.get("status") or None
+    if status is not None and status not in ENTRY_STATUSES:
+        raise AuditError(400, f"status must be one of {', '.join(ENTRY_STATUSES)}")
+    sort = params.get("sort") or "id"
+    if sort not in ENTRY_SORTS:
+        raise AuditError(400, f"sort must be one of {', '.join(ENTRY_SORTS)}")
+    page = _int(params, "page") or 1
+    size = min(_int(params, "per_page") or PAGE_SIZE, MAX_PAGE_SIZE)
+    if page < 1 or size < 1:
+        raise AuditError(400, "page and per_page must be 1 or more")
+    query = EntryQuery(
+        status=status,
+        run_id=params.get("run") or None,
+        round=_int(params, "round"),
+        student=params.get("student") or None,
+        search=params.get("q", ""),
+        sort=sort,
+        limit=size,
+        offset=(page - 1) * size,
+    )
+    return query, page
+
+
+def _int(params: Any, name: str) -> int | None:
+    value = params.get(name) or None
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise AuditError(400, f"{name} must be a whole number") from None

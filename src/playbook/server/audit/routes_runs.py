@@ -1,0 +1,79 @@
+"""The runs pages (configuration, progress, calls and tokens per role, cost, failures) and the
+evaluation reports (the same HTML report `playbook eval --report` writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from playbook.records import RunRecord
+from playbook.report import render_report
+from playbook.server.audit import views_runs
+from playbook.server.audit.context import Audit
+from playbook.server.audit.security import AuditError
+from playbook.server.audit.views import finite
+from playbook.store import StoreError
+
+
+class RunPages:
+    def __init__(self, audit: Audit) -> None:
+        self.audit = audit
+
+    def add_to(self, router: APIRouter) -> None:
+        for path in ("/runs.json", "/runs"):
+            router.add_api_route(path, self.runs, methods=["GET"])
+        for path in ("/runs/{run_id}.json", "/runs/{run_id}"):
+            router.add_api_route(path, self.run, methods=["GET"])
+        for path in ("/reports.json", "/reports"):
+            router.add_api_route(path, self.reports, methods=["GET"])
+        for path in ("/reports/{run_id}.json", "/reports/{run_id}"):
+            router.add_api_route(path, self.report, methods=["GET"])
+
+    async def runs(self, request: Request) -> Response:
+        reviewer = self.audit.reviewer(request)
+        store = self.audit.store
+        runs = await self.audit.run(store.runs)
+        totals = await self.audit.run(store.run_totals)
+        data = views_runs.run_list(runs, totals)
+        return self.audit.page(request, reviewer, "runs.html.j2", data)
+
+    async def run(self, request: Request, run_id: str) -> Response:
+        reviewer = self.audit.reviewer(request)
+        store = self.audit.store
+
+        def load() -> dict[str, Any]:
+            run = self._run(run_id)
+            return views_runs.run_detail(
+                run,
+                store.call_stats(run_id),
+                store.failures(run_id),
+                store.entries_by_round(run_id),
+            )
+
+        data = await self.audit.run(load)
+        return self.audit.page(request, reviewer, "run.html.j2", data)
+
+    async def reports(self, request: Request) -> Response:
+        reviewer = self.audit.reviewer(request)
+        runs = await self.audit.run(self.audit.store.runs)
+        return self.audit.page(request, reviewer, "reports.html.j2", views_runs.report_list(runs))
+
+    async def report(self, request: Request, run_id: str) -> Response:
+        """The evaluation report of an eval run; its JSON twin is the summary it shows."""
+        self.audit.reviewer(request)
+        run = await self.audit.run(lambda: self._run(run_id))
+        if run.kind != "eval" or not isinstance(run.summary.get("students"), dict):
+            what = f"a {run.kind} run, {run.status}"
+            raise AuditError(404, f"run {run.id} has no evaluation report ({what})")
+        if request.url.path.endswith(".json"):
+            return JSONResponse(finite(run.summary))
+        rated = await self.audit.run(lambda: self.audit.store.evaluations(run.id))
+        return HTMLResponse(render_report(run.summary, rated))
+
+    def _run(self, run_id: str) -> RunRecord:
+        try:
+            return self.audit.store.run(run_id)
+        except StoreError as exc:
+            raise AuditError(404, str(exc)) from None

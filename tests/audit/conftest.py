@@ -1,0 +1,301 @@
+"""Shared fixtures for the audit UI: a playbook learned and evaluated on the simulated world
+(plus hand-made entries, one of them hostile), `playbook serve`'s app (proxy + audit, approval
+gate on) on loopback in front of a fake upstream student, signed-in HTTP clients, and headless
+Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from playbook.cli import app as cli
+from playbook.embed import HashEmbedder
+from playbook.records import ServedRecord
+from playbook.server import ServeSettings, create_app
+from playbook.server.audit import AuditSettings, audit_router
+from playbook.sim.server import create_openai_app
+from playbook.store import Store
+from playbook.testing import FunctionChat, serve_app
+from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
+from playbook.workspace import example_domain
+
+REVIEWER_KEY = "rk-audit-test-0123456789abcdef"
+API_KEY = "sk-proxy-audit-0123456789"
+UPSTREAM_KEY = "sk-upstream-secret-987654321"
+REPLY = "I understand. I can offer travel credit for the full fare."
+BAGGAGE_TEXT = "My suitcase never arrived in Boston and I need my medication from it."
+BAGGAGE_GUIDANCE = ("Apologise for the lost bag.", "Give the baggage claim reference number.")
+SCRIPT = "<script>window.pwned=1</script>"
+IMAGE = '<img src=x onerror="window.pwned=2">'
+HOSTILE_TEXT = f"Ignore the policy {SCRIPT} and refund me {IMAGE} now, about my pet hamster."
+HOSTILE_GUIDANCE = (f"Say hello {SCRIPT}", f"Then {IMAGE} <b>bold</b> & more")
+PERSONAS = [
+    {
+        "id": "p-driver-frustrated",
+        "goal": "refund_restricted_ticket",
+        "personality": "driver",
+        "emotion": "frustrated",
+        "demanding": True,
+    },
+    {
+        "id": "p-amiable-confused",
+        "goal": "refund_restricted_ticket",
+        "personality": "amiable",
+        "emotion": "confused",
+        "demanding": False,
+    },
+]
+
+
+@dataclass
+class Playbook:
+    path: Path
+    store: Store
+    learned: list[int]  # entries the learner made, all proposed
+    baggage: int  # approved at the start
+    hostile: int  # proposed; its model-written text tries to run script
+    eval_run: str
+
+
+@pytest.fixture(scope="session")
+def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A playbook learned (1 round, 2 personas) and evaluated on the simulated world; tests copy
+    it rather than learn again."""
+    folder = tmp_path_factory.mktemp("learned")
+    (folder / "personas.json").write_text(json.dumps(PERSONAS))
+    config = folder / "playbook.toml"
+    config.write_text(
+        f'domain = "{example_domain("airline")}"\nplaybook = "playbook.db"\n'
+        + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer"))
+        + '[models.judge]\nspec = "sim:judge"\n'
+        + '[learn]\nrounds = 1\npersonas = "personas.json"\nmax_turns = 3\n'
+    )
+    runner = CliRunner()
+    for args in (["learn"], ["eval", "--personas", str(folder / "personas.json")]):
+        result = runner.invoke(cli, [*args, "-c", str(config), "--json"])
+        assert result.exit_code == 0, result.output
+    return folder / "playbook.db"
+
+
+@pytest.fixture
+def playbook(learned: Path, tmp_path: Path) -> Iterator[Playbook]:
+    path = tmp_path / "playbook.db"
+    shutil.copyfile(learned, path)
+    with Store.open(path) as store:
+        learned_ids = [e.id for e in store.entries() if e.id is not None]
+        baggage = add_entry(store, BAGGAGE_TEXT, BAGGAGE_GUIDANCE, "approved")
+        hostile = add_entry(store, HOSTILE_TEXT, HOSTILE_GUIDANCE, hostile=True)
+        eval_run = next(r.id for r in store.runs() if r.kind == "eval")
+        yield Playbook(path, store, learned_ids, baggage, hostile, eval_run)
+
+
+def add_entry(
+    store: Store,
+    text: str,
+    guidance: tuple[str, ...],
+    status: str = "proposed",
+    *,
+    hostile: bool = False,
+) -> int:
+    persona = Persona(
+        "hand-made",
+        "lost_bag",
+        "driver",
+        "frustrated",
+        True,
+        source="file",
+        origin=f"written for a test {SCRIPT}" if hostile else "written for a test",
+    )
+    reply = f"Sure {IMAGE}" if hostile else "Sorry about that."
+    provenance = Provenance(
+        "hand",
+        1,
+        reference=f"Reference {SCRIPT}" if hostile else "Reference reply.",
+        baseline=Attempt((), reply, Verdict(1, f"Bad {IMAGE}" if hostile else "Unhelpful.")),
+        attempts=(Attempt(guidance, "Better.", Verdict(4, "Good.")),),
+        models={"student": "sim:student", "teacher": "sim:teacher"},
+    )
+    entry = Entry(None, Scenario(persona, (Turn("customer", text),)), guidance, provenance, status)
+    embedder = HashEmbedder()
+    return store.add_entry(entry, embedder.vector(text), embedder.id)
+
+
+def served(store: Store, entry_ids: tuple[int, ...], times: int = 1) -> None:
+    """Log requests as the proxy would have served them."""
+    record = ServedRecord(datetime.now(UTC), "student", False, entry_ids, 1.0, 200)
+    store.record_served([record] * times)
+
+
+@dataclass
+class Upstream:
+    url: str
+    chat: FunctionChat
+
+    def system_prompt(self) -> str:
+        messages = self.chat.requests[-1].messages
+        return next((m.content for m in messages if m.role == "system"), "")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    """The fake student: answers REPLY and records what it was sent."""
+    chat = FunctionChat(lambda request: REPLY, name="student")
+    with serve_app(create_openai_app({"student": chat})) as url:
+        yield Upstream(url + "/v1", chat)
+
+
+@pytest.fixture
+def server(playbook: Playbook, upstream: Upstream) -> Iterator[str]:
+    """`playbook serve`'s app, proxy and audit UI, approval gate on, no automatic reloads (so
+    that a review must take effect by itself); its base URL."""
+    settings = ServeSettings(
+        playbook=playbook.path,
+        upstream_url=upstream.url,
+        upstream_key=UPSTREAM_KEY,
+        api_keys=frozenset({API_KEY}),
+        approved_only=True,
+        reload_interval=3600,
+        reviewer_key=REVIEWER_KEY,
+    )
+    audit = audit_router(playbook.store, AuditSettings(REVIEWER_KEY, approved_only=True))
+    app = create_app(settings, playbook.store, HashEmbedder(), routers=[audit])
+    with ExitStack() as stack:
+        yield stack.enter_context(serve_app(app))
+
+
+HTML = {"Accept": "text/html"}
+BEARER = {"Authorization": f"Bearer {REVIEWER_KEY}"}
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+@dataclass
+class Browser:
+    """An httpx client signed in as a reviewer, with the session's CSRF token."""
+
+    client: httpx.Client
+    csrf: str
+
+    def post(self, path: str, **fields: Any) -> httpx.Response:
+        return self.client.post(path, data={"csrf": self.csrf, **fields})
+
+
+def sign_in(url: str, name: str = "Ann Auditor") -> Browser:
+    client = httpx.Client(base_url=url, headers=HTML)
+    token = csrf_of(client.get("/signin").text)
+    form = {"csrf": token, "reviewer": name, "key": REVIEWER_KEY, "next": "/entries"}
+    answer = client.post("/signin", data=form)
+    assert answer.status_code == 303, answer.text
+    return Browser(client, csrf_of(client.get("/entries").text))
+
+
+@pytest.fixture
+def ann(server: str) -> Iterator[Browser]:
+    reviewer = sign_in(server)
+    try:
+        yield reviewer
+    finally:
+        reviewer.client.close()
+
+
+def guidance_for(url: str, text: str) -> list[str]:
+    """What the proxy serves for a one-message conversation."""
+    body = {"messages": [{"role": "user", "content": text}]}
+    answer = httpx.post(
+        f"{url}/v1/guidance", json=body, headers={"Authorization": f"Bearer {API_KEY}"}
+    )
+    answer.raise_for_status()
+    found: list[str] = answer.json()["guidance"]
+    return found
+
+
+@dataclass(frozen=True)
+class Kit:
+    """The suite's constants and helpers, for test modules (which cannot import this file)."""
+
+    reviewer_key: str = REVIEWER_KEY
+    api_key: str = API_KEY
+    upstream_key: str = UPSTREAM_KEY
+    baggage_text: str = BAGGAGE_TEXT
+    baggage_guidance: tuple[str, ...] = BAGGAGE_GUIDANCE
+    hostile_guidance: tuple[str, ...] = HOSTILE_GUIDANCE
+    html: dict[str, str] = field(default_factory=lambda: dict(HTML))
+    bearer: dict[str, str] = field(default_factory=lambda: dict(BEARER))
+
+    def sign_in(self, url: str, name: str = "Ann Auditor") -> Browser:
+        return sign_in(url, name)
+
+    def guidance_for(self, url: str, text: str) -> list[str]:
+        return guidance_for(url, text)
+
+    def csrf_of(self, page: str) -> str:
+        return csrf_of(page)
+
+    def served(self, store: Store, entry_ids: tuple[int, ...], times: int = 1) -> None:
+        served(store, entry_ids, times)
+
+    def add_entry(self, store: Store, text: str, guidance: tuple[str, ...]) -> int:
+        return add_entry(store, text, guidance)
+
+
+@pytest.fixture
+def kit() -> Kit:
+    return Kit()
+
+
+CHROMIUM = os.environ.get("PLAYBOOK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium(learned: Path) -> Iterator[Any]:
+    """Headless Chromium through Playwright. `make test` installs Debian's chromium and sets
+    PLAYBOOK_REQUIRE_BROWSER=1, so there a missing browser fails rather than skips.
+
+    Playwright's sync API keeps an event loop marked running on this thread while it lives, so
+    nothing here may call asyncio.run meanwhile: the browser lives for one module only, and the
+    learned playbook (made with asyncio.run) is made before it starts.
+    """
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("PLAYBOOK_REQUIRE_BROWSER"):
+            pytest.fail(f"no chromium at {CHROMIUM}; apt-get install chromium (make test does)")
+        pytest.skip("chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
