@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,20 @@ async def test_token_budget(store: Store, run_id: str) -> None:
         raised.value
     )
     assert len(model.requests) == 1
+
+
+async def test_identical_requests_in_flight_at_once_are_paid_for_once(tmp_path: Path) -> None:
+    async def slow(request: ChatRequest) -> str:
+        await asyncio.sleep(0.05)
+        return "the answer"
+
+    model = FunctionChat(slow, "test:slow")
+    with Store.open(tmp_path / "p.db") as store:
+        recorder = Recorder(store, store.start_run("learn", {}, {}))
+        bound = recorder.bind("judge", model)
+        request = ChatRequest((Message("user", "same question"),))
+        answers = await asyncio.gather(*(bound.complete(request) for _ in range(3)))
+        assert [a.text for a in answers] == ["the answer"] * 3
+        assert len(model.requests) == 1
+        stats = store.call_stats(recorder.run_id)["judge"]
+        assert (stats.calls, stats.cached) == (3, 2)

@@ -133,7 +133,7 @@ def learn(
                 result = await ws.learn(space, reporter, (run or "") if resume else None)
             return ws.learn_summary(space, result)
         finally:
-            space.close()
+            await space.aclose()
 
     summary = _run(work)
     if as_json:
@@ -233,7 +233,7 @@ def eval_command(
                 summary, rated = await ws.evaluate(space, plan, reporter)
             return summary, write_report(report, summary, rated) if report else None
         finally:
-            space.close()
+            await space.aclose()
 
     summary, written = _run(work)
     if as_json:

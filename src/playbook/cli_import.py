@@ -103,7 +103,7 @@ def transcripts(
             with _reporter(as_json) as reporter:
                 return await ws.import_transcripts(space, file, reporter)
         finally:
-            space.close()
+            await space.aclose()
 
     summary = _run(work)
     if as_json:

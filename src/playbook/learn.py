@@ -8,7 +8,7 @@ the contrast with the reference; an entry is kept only when the student with its
 rated above the baseline, and only if the judge finds that following it keeps to the policy
 (otherwise it is stored as rejected, with the reason).
 
-A conversation's scenarios are improved as soon as it ends (no barrier between the two steps);
+A scenario is improved as soon as its customer message is written (no barrier between steps);
 the playbook seen by a round is the one at the start of that round, so a run is deterministic
 whatever the concurrency, and re-running or resuming it is served from the call cache.
 
@@ -19,9 +19,10 @@ on (playbook.generate); they join the next round's conversations.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,22 +173,36 @@ class Learner:
         playbook: Retriever,
         report: RoundReport,
     ) -> list[Outcome]:
-        """Steps 1 and 2: each conversation, then its scenarios' improvement, all concurrently."""
+        """Steps 1 and 2 together: a scenario's improvement starts as soon as its customer
+        message is written, while the conversation goes on (the longest chain of dependent
+        calls is then one scenario's prefix plus its own improvement)."""
         tally = self.reporter.stage(f"round {report.round}", len(personas) + len(transcripts))
 
-        async def conversation_then_scenarios(persona: Persona) -> list[Outcome]:
-            conversation = await self._generate(persona, round_index, playbook)
-            tally.advance()
+        async def conversation_and_scenarios(persona: Persona) -> list[Outcome]:
+            started: list[asyncio.Task[Outcome]] = []
+
+            def improve_now(turns: tuple[Turn, ...]) -> None:
+                report.scenarios += 1
+                tally.add(1)
+                scenario = Scenario(persona, turns)
+                improving = self._improve_one(scenario, round_index, playbook, tally)
+                started.append(asyncio.create_task(improving))
+
+            try:
+                conversation = await self._generate(persona, round_index, playbook, improve_now)
+                tally.advance()
+                outcomes: list[Outcome] = list(await asyncio.gather(*started))
+            except BaseException:
+                for task in started:  # a misconfiguration ends the run: stop the others too
+                    task.cancel()
+                raise
             if not isinstance(conversation, Conversation):
-                return [conversation]
+                return [*outcomes, conversation]
             report.conversations += 1
-            scenarios = conversation.scenarios()
-            report.scenarios += len(scenarios)
-            tally.add(len(scenarios))
-            return await self._improve_all(scenarios, round_index, playbook, tally)
+            return outcomes
 
         report.scenarios += len(transcripts)
-        jobs = [conversation_then_scenarios(p) for p in personas]
+        jobs = [conversation_and_scenarios(p) for p in personas]
         jobs.append(self._improve_all(transcripts, round_index, playbook, tally))
         per_job = await gather_limited(jobs, self.settings.concurrency)
         return [outcome for outcomes in per_job for outcome in outcomes]
@@ -195,24 +210,33 @@ class Learner:
     async def _improve_all(
         self, scenarios: Sequence[Scenario], round_index: int, playbook: Retriever, tally: Tally
     ) -> list[Outcome]:
-        async def one(scenario: Scenario) -> Outcome:
-            try:
-                return await self._strategies(scenario, round_index, playbook)
-            except (BudgetExceeded, RoleOutputError, ModelError) as exc:
-                return self._failed(exc, scenario.text())
-            finally:
-                tally.advance()
+        jobs = [self._improve_one(s, round_index, playbook, tally) for s in scenarios]
+        return await gather_limited(jobs, max(1, len(scenarios)))
 
-        return await gather_limited([one(s) for s in scenarios], max(1, len(scenarios)))
+    async def _improve_one(
+        self, scenario: Scenario, round_index: int, playbook: Retriever, tally: Tally
+    ) -> Outcome:
+        try:
+            return await self._strategies(scenario, round_index, playbook)
+        except (BudgetExceeded, RoleOutputError, ModelError) as exc:
+            return self._failed(exc, scenario.text())
+        finally:
+            tally.advance()
 
     async def _generate(
-        self, persona: Persona, round_index: int, playbook: Retriever
+        self,
+        persona: Persona,
+        round_index: int,
+        playbook: Retriever,
+        on_scenario: Callable[[tuple[Turn, ...]], None],
     ) -> Conversation | Failure:
-        """Step 1: a conversation whose agent turns mix teacher and student-with-playbook."""
+        """Step 1: a conversation whose agent turns mix teacher and student-with-playbook.
+        Every conversation state the agent answers is a scenario, handed to `on_scenario`."""
         share = self.settings.student_share(round_index)
         base_seed = stable_seed("learn", self.settings.seed, round_index, persona.id)
 
         async def agent(turns: tuple[Turn, ...], seed: int) -> str:
+            on_scenario(turns)
             if random.Random(seed).random() < share:
                 guidance = (await playbook.retrieve(turns)).guidance
                 return await self.roles.student_reply(turns, guidance, seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ class Workspace:
     store: Store
     embedder: Embedder
     env: Mapping[str, str]
+    # Models holding connection pools, closed by aclose() (an unclosed pool left behind by one
+    # run can stall the next one in the same event loop).
+    opened: list[Any] = field(default_factory=list)
 
     @classmethod
     def open(cls, config: Config, env: Mapping[str, str] | None = None) -> Workspace:
@@ -43,6 +46,13 @@ class Workspace:
 
     def close(self) -> None:
         self.store.close()
+
+    async def aclose(self) -> None:
+        """Close the model clients this workspace opened, then the store."""
+        for model in self.opened:
+            await model.aclose()
+        self.opened.clear()
+        self.close()
 
     def models(self) -> dict[str, str]:
         return {role: self.config.models[role].spec for role in ROLES}
@@ -56,6 +66,8 @@ class Workspace:
             if role == "student" and student:
                 cfg = cfg.model_copy(update={"spec": student})
             model = build_chat_model(role, cfg, self.env, world.model)
+            if hasattr(model, "aclose"):
+                self.opened.append(model)
             if cfg.concurrency is not None:
                 model = limits.limit(model, cfg.base_url or cfg.spec, cfg.concurrency)
             built[role] = recorder.bind(role, model)

@@ -3,6 +3,7 @@ from the cache, prices it and enforces each role's budget."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -96,6 +97,7 @@ class Recorder:
         self.budget = budget
         self.prices = dict(prices or {})
         self.clock = clock
+        self._in_flight: dict[str, asyncio.Future[Completion]] = {}
 
     def bind(self, role: str, model: ChatModel) -> ChatModel:
         """`model` playing `role`, with every call going through this recorder."""
@@ -113,16 +115,32 @@ class Recorder:
             # A cache hit costs nothing and spends no budget: it is how runs resume and replay.
             self._log(call, started, output=hit.text, usage=hit.usage, cached=True)
             return hit
+        first = self._in_flight.get(key)
+        if first is not None:
+            # The same request is being answered right now: wait for it instead of paying twice.
+            completion = await asyncio.shield(first)
+            self._log(call, started, output=completion.text, usage=completion.usage, cached=True)
+            return replace(completion, cached=True)
         if self.budget is not None:
             self.budget.check(role)
+        answer: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = answer
         try:
             completion = await model.complete(request)
+            answer.set_result(completion)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
         except Exception as exc:
+            answer.set_exception(exc)
+            answer.exception()  # marks it seen; a waiter, if any, raises it too
             self._log(call, started, error=str(exc) or type(exc).__name__)
             self._spend(role, Usage())  # a failed call still counts against the call limit
             if isinstance(exc, ModelError):
                 raise CallFailed(role, model.name, exc) from exc
             raise
+        finally:
+            del self._in_flight[key]
         cost = self.prices[role].cost(completion.usage) if role in self.prices else 0.0
         self._log(call, started, output=completion.text, usage=completion.usage, cost=cost)
         self._spend(role, completion.usage)
