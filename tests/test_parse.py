@@ -84,3 +84,8 @@ def test_customer_leave_marker_in_any_case() -> None:
     assert message == parse_customer("Thanks, bye! [LEAVE]")
     assert message.leaving and message.text == "Thanks, bye!"
     assert not parse_customer("I still want a refund.").leaving
+
+
+def test_prose_without_a_list_is_not_guidance() -> None:
+    with pytest.raises(ParseError, match="numbered list"):
+        parse_guidelines("I'm sorry, I can't help with that.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from playbook.chat.base import ChatRequest, Message, ModelError
-from playbook.chat.recorder import Budget, BudgetExceeded, Prices, Recorder
+from playbook.chat.recorder import Budget, BudgetExceeded, Prices, Recorder, cache_key
 from playbook.config import RoleBudget
 from playbook.store import Store
 from playbook.testing import FunctionChat, ScriptedChat
@@ -160,3 +160,37 @@ async def test_identical_requests_in_flight_at_once_are_paid_for_once(tmp_path: 
         assert len(model.requests) == 1
         stats = store.call_stats(recorder.run_id)["judge"]
         assert (stats.calls, stats.cached) == (3, 2)
+
+
+async def test_calls_in_flight_at_once_cannot_overshoot_the_call_budget(tmp_path: Path) -> None:
+    async def slow(request: ChatRequest) -> str:
+        await asyncio.sleep(0.02)
+        return "ok"
+
+    model = FunctionChat(slow, "test:slow")
+    with Store.open(tmp_path / "p.db") as store:
+        budget = Budget({"judge": RoleBudget(calls=2)})
+        recorder = Recorder(store, store.start_run("learn", {}, {}), budget)
+        bound = recorder.bind("judge", model)
+        requests = [ChatRequest((Message("user", f"question {i}"),)) for i in range(6)]
+        results = await asyncio.gather(
+            *(bound.complete(r) for r in requests), return_exceptions=True
+        )
+        assert len(model.requests) == 2
+        assert sum(isinstance(r, BudgetExceeded) for r in results) == 4
+
+
+async def test_the_same_spec_at_another_endpoint_is_not_answered_from_the_log(
+    tmp_path: Path,
+) -> None:
+    from openai import AsyncOpenAI
+
+    from playbook.chat.openai_backend import OpenAIChat
+
+    def chat(url: str) -> OpenAIChat:
+        return OpenAIChat("m", AsyncOpenAI(base_url=url, api_key="x"), name="openai:m")
+
+    request = ChatRequest((Message("user", "hello"),))
+    first, second = chat("http://127.0.0.1:1/v1"), chat("http://127.0.0.1:2/v1")
+    assert first.name == second.name
+    assert cache_key(first.cache_identity, request) != cache_key(second.cache_identity, request)

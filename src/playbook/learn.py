@@ -24,6 +24,7 @@ import dataclasses
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from playbook.learn_outcomes import (
 from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
-from playbook.store import Store
+from playbook.store import FailureRecord, Store
 from playbook.types import Attempt, Conversation, Entry, Persona, Provenance, Scenario, Turn
 
 __all__ = ["LearnError", "LearnResult", "LearnSettings", "Learner", "RoundReport", "Skipped"]
@@ -91,6 +92,7 @@ class Learner:
         learned: list[Entry] = []
         vectors: list[np.ndarray] = []
         playbook = self._playbook(learned, vectors)
+        validation = self._validation_personas(personas)
         for round_index in range(self.settings.rounds):
             report = RoundReport(round_index + 1, self.settings.student_share(round_index))
             result.rounds.append(report)
@@ -102,10 +104,10 @@ class Learner:
             result.stopped = budget_stop(outcomes)
             if result.stopped:
                 break
-            never_answered(report, self.store.failures(self.run_id))
+            never_answered(report, self.failures_since(result.since))
             playbook = self._playbook(learned, vectors)
-            result.converged = await self._validate(personas, playbook, result)
-            if result.converged:
+            result.converged = await self._validate(validation, playbook, result)
+            if result.converged or result.stopped:
                 break
             if round_index + 1 < self.settings.rounds:
                 new = await self._aimed_personas(outcomes, personas, report)
@@ -113,17 +115,20 @@ class Learner:
                 personas = [*personas, *new]
         return result
 
+    def _validation_personas(self, personas: list[Persona]) -> list[Persona]:
+        """Step 3's personas, chosen once so that rounds are compared on the same customers
+        (in conversations of their own seeds, never the learning ones)."""
+        count = min(self.settings.validation, len(personas))
+        return random.Random(self.settings.seed).sample(personas, count) if count else []
+
     async def _validate(
-        self, personas: list[Persona], playbook: Retriever, result: LearnResult
+        self, chosen: list[Persona], playbook: Retriever, result: LearnResult
     ) -> str | None:
-        """Step 3: the student with the playbook on validation personas (seeds of their own);
-        why learning can stop now (it reached the teacher or stopped improving), or None."""
-        count = self.settings.validation
-        if count < 1:
+        """Step 3: the student with the playbook on the validation personas; why learning can
+        stop now (it reached the teacher or stopped improving), or None."""
+        if not chosen:
             return None
-        chosen = random.Random(self.settings.seed).sample(personas, min(count, len(personas)))
         by_name = {c.name: c for c in conditions(self.roles, playbook)}
-        quiet = QuietReporter()
 
         async def mean(condition: str) -> float:
             rated = await rate_condition(
@@ -132,13 +137,20 @@ class Learner:
                 chosen,
                 max_turns=self.settings.max_turns,
                 concurrency=self.settings.concurrency,
-                reporter=quiet,
+                reporter=QuietReporter(),
                 namespace="validate",
             )
             return round(sum(r.score for r in rated) / len(rated), 4)
 
-        score, ceiling = await mean("playbook"), await mean("teacher")
         report = result.rounds[-1]
+        try:
+            score, ceiling = await mean("playbook"), await mean("teacher")
+        except BudgetExceeded as exc:
+            result.stopped = str(exc)
+            return None
+        except (RoleOutputError, ModelError) as exc:
+            self._failed(exc, f"validation after round {report.round}")
+            return None  # no score this round: learning goes on
         report.validation = score
         earlier = [r.validation for r in result.rounds[:-1] if r.validation is not None]
         if score >= ceiling:
@@ -180,22 +192,20 @@ class Learner:
 
         async def conversation_and_scenarios(persona: Persona) -> list[Outcome]:
             started: list[asyncio.Task[Outcome]] = []
+            # A task group: a misconfiguration found by any scenario stops this conversation
+            # and its other scenarios at once, and no task outlives the round.
+            async with asyncio.TaskGroup() as group:
 
-            def improve_now(turns: tuple[Turn, ...]) -> None:
-                report.scenarios += 1
-                tally.add(1)
-                scenario = Scenario(persona, turns)
-                improving = self._improve_one(scenario, round_index, playbook, tally)
-                started.append(asyncio.create_task(improving))
+                def improve_now(turns: tuple[Turn, ...]) -> None:
+                    report.scenarios += 1
+                    tally.add(1)
+                    scenario = Scenario(persona, turns)
+                    improving = self._improve_one(scenario, round_index, playbook, tally)
+                    started.append(group.create_task(improving))
 
-            try:
                 conversation = await self._generate(persona, round_index, playbook, improve_now)
                 tally.advance()
-                outcomes: list[Outcome] = list(await asyncio.gather(*started))
-            except BaseException:
-                for task in started:  # a misconfiguration ends the run: stop the others too
-                    task.cancel()
-                raise
+            outcomes: list[Outcome] = [task.result() for task in started]
             if not isinstance(conversation, Conversation):
                 return [*outcomes, conversation]
             report.conversations += 1
@@ -301,7 +311,7 @@ class Learner:
             return Improved(list(outcomes), [], [])
         stored = [*entries, *(r.entry for r in rejected)]
         vectors = list(await self.embedder.embed([e.scenario.text() for e in stored]))
-        for entry, vector in zip(entries, vectors, strict=False):
+        for entry, vector in zip(entries, vectors[: len(entries)], strict=True):
             self.store.add_entry(entry, vector, self.embedder.id)
         for rejection, vector in zip(rejected, vectors[len(entries) :], strict=True):
             entry = dataclasses.replace(rejection.entry, status="rejected")
@@ -341,7 +351,10 @@ class Learner:
             "customer": r.customer.name,
         }
 
-    def _failed(self, exc: Exception, where: str) -> Failure:
+    def failures_since(self, since: datetime) -> list[FailureRecord]:
+        return [f for f in self.store.failures(self.run_id) if f.created_at >= since]
+
+    def _failed(self, exc: Failure, where: str) -> Failure:
         """Record why a conversation or scenario was lost; a misconfiguration ends the run."""
         if isinstance(exc, ModelError) and exc.fatal:
             raise exc
@@ -352,5 +365,4 @@ class Learner:
         elif isinstance(exc, ModelError):
             role, model = getattr(exc, "role", "?"), getattr(exc, "model", "?")
             self.store.record_failure(self.run_id, role, model, str(exc), where, exc.cause)
-        assert isinstance(exc, BudgetExceeded | RoleOutputError | ModelError)
         return exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -95,6 +96,8 @@ class RoundReport:
 @dataclass
 class LearnResult:
     run_id: str
+    # When this attempt began: a resumed run's earlier failures are not counted again.
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
     rounds: list[RoundReport] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early, e.g. a budget
     converged: str | None = None  # why learning ended before the last round, if it did

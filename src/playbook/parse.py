@@ -104,9 +104,9 @@ def _explanation(text: str, label: str) -> str:
 def parse_guidelines(text: str, limit: int = MAX_GUIDELINES) -> tuple[str, ...]:
     """A numbered or bulleted list; prose around it is ignored, duplicates dropped."""
     lines = [ln for ln in strip_fences(text).splitlines() if ln.strip()]
+    # Only list items count: prose around a list is ignored, and prose alone (a refusal, a
+    # question) is not guidance.
     items = [m.group(1) for ln in lines if (m := _ITEM.match(ln))]
-    if not items:
-        items = [ln.strip() for ln in lines if not ln.rstrip().endswith(":")]
     items = [_clean_item(item) for item in items if not item.lstrip().startswith("#")]
     unique: list[str] = []
     seen: set[str] = set()
@@ -116,7 +116,7 @@ def parse_guidelines(text: str, limit: int = MAX_GUIDELINES) -> tuple[str, ...]:
             seen.add(key)
             unique.append(item)
     if not unique:
-        raise ParseError("no guidelines found; answer with a numbered list of short guidelines")
+        raise ParseError("no numbered list found; answer with a numbered list of short guidelines")
     return tuple(unique[:limit])
 
 

@@ -56,5 +56,13 @@ async def gather_limited(tasks: Sequence[Coroutine[Any, Any, T]], limit: int) ->
         async with asyncio.TaskGroup() as group:
             running = [group.create_task(one(t)) for t in tasks]
     except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None  # the first failure, as plain gather would
+        raise first_error(failed) from None  # the first failure, as plain gather would
     return [r.result() for r in running]
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error inside (possibly nested) task groups: the one a user should see."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

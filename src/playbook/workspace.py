@@ -69,7 +69,8 @@ class Workspace:
             if hasattr(model, "aclose"):
                 self.opened.append(model)
             if cfg.concurrency is not None:
-                model = limits.limit(model, cfg.base_url or cfg.spec, cfg.concurrency)
+                endpoint = str(getattr(model, "base_url", cfg.spec))
+                model = limits.limit(model, endpoint, cfg.concurrency)
             built[role] = recorder.bind(role, model)
         return Roles(
             self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
@@ -176,7 +177,9 @@ def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
         "converged": result.converged,
         "rounds": [vars(r) for r in result.rounds],
         "calls": {role: vars(s) for role, s in stats.items()},
-        "failures": failures_by_cause(workspace.store.failures(result.run_id)),
+        "failures": failures_by_cause(
+            [f for f in workspace.store.failures(result.run_id) if f.created_at >= result.since]
+        ),
         "generated_personas": [{"id": p.id, "origin": p.origin} for p in result.generated],
     }
 
@@ -206,7 +209,7 @@ async def import_transcripts(
     """
     imported = read_transcripts(path)
     config = {"transcripts": str(path), **workspace.config.model_dump(mode="json")}
-    run_id = workspace.store.start_run("learn", config, workspace.models())
+    run_id = workspace.store.start_run("import", config, workspace.models())
     index = await build_index(
         workspace.store, workspace.embedder, statuses=("proposed", "approved")
     )
@@ -255,6 +258,29 @@ async def evaluate(
     index = await build_index(store, workspace.embedder, statuses=statuses)
     retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
     personas = list(plan.personas) or [p for g in workspace.domain.goals for p in persona_grid(g)]
+    try:
+        rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)})
+        raise
+    store.record_evaluations(run_id, rated)
+    # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
+    trained = {e.scenario.persona.goal for e in index.entries if e.scenario.persona.goal}
+    summary = {"run": run_id, **summarize(rated, students, trained)}
+    store.finish_run(run_id, "finished", summary)
+    return summary, rated
+
+
+async def _rate_all(
+    workspace: Workspace,
+    students: Sequence[str],
+    plan: EvalPlan,
+    personas: list[Persona],
+    recorder: Recorder,
+    retriever: Retriever,
+    reporter: Reporter,
+) -> list[Rated]:
+    """Every condition for every student; the teacher's conversations only once."""
     rated: list[Rated] = []
     for student in students:
         roles = workspace.roles(recorder, student)
@@ -266,16 +292,11 @@ async def evaluate(
                 condition,
                 personas,
                 samples=plan.samples,
-                max_turns=config.learn.max_turns,
-                concurrency=config.learn.concurrency,
+                max_turns=workspace.config.learn.max_turns,
+                concurrency=workspace.config.learn.concurrency,
                 reporter=reporter,
             )
-    store.record_evaluations(run_id, rated)
-    # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
-    trained = {e.scenario.persona.goal for e in index.entries if e.scenario.persona.goal}
-    summary = {"run": run_id, **summarize(rated, students, trained)}
-    store.finish_run(run_id, "finished", summary)
-    return summary, rated
+    return rated
 
 
 def example_domain(name: str) -> Path:

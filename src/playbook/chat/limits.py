@@ -18,6 +18,14 @@ class Limited:
     def name(self) -> str:
         return self._model.name
 
+    @property
+    def cache_identity(self) -> str:
+        return str(getattr(self._model, "cache_identity", self._model.name))
+
+    @property
+    def base_url(self) -> str:
+        return str(getattr(self._model, "base_url", self._model.name))
+
     async def complete(self, request: ChatRequest) -> Completion:
         async with self._slots:
             return await self._model.complete(request)

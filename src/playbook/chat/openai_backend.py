@@ -78,6 +78,11 @@ class OpenAIChat:
         return self._name
 
     @property
+    def cache_identity(self) -> str:
+        """The spec plus where and how it is asked: the recorder's cache key uses it."""
+        return f"{self._name}|{self.base_url}|t={self._temperature}|max={self._max_tokens}"
+
+    @property
     def base_url(self) -> str:
         return str(self._client.base_url).rstrip("/")
 

@@ -58,18 +58,20 @@ class Budget:
         self._calls: dict[str, int] = {}
         self._tokens: dict[str, int] = {}
 
-    def check(self, role: str) -> None:
-        """Raise BudgetExceeded if `role` may not make another call."""
+    def take_call(self, role: str) -> None:
+        """Count a call `role` is about to make, or raise BudgetExceeded if it may not.
+
+        The call is counted before it is made, so calls in flight at once cannot overshoot the
+        limit; tokens are known only afterwards (`spend`), so that limit stops the next call."""
         limit = self._limits.get(role)
-        if limit is None:
-            return
-        if limit.calls is not None and self._calls.get(role, 0) >= limit.calls:
-            raise BudgetExceeded(role, "calls", limit.calls)
-        if limit.tokens is not None and self._tokens.get(role, 0) >= limit.tokens:
-            raise BudgetExceeded(role, "tokens", limit.tokens)
+        if limit is not None:
+            if limit.calls is not None and self._calls.get(role, 0) >= limit.calls:
+                raise BudgetExceeded(role, "calls", limit.calls)
+            if limit.tokens is not None and self._tokens.get(role, 0) >= limit.tokens:
+                raise BudgetExceeded(role, "tokens", limit.tokens)
+        self._calls[role] = self._calls.get(role, 0) + 1
 
     def spend(self, role: str, usage: Usage) -> None:
-        self._calls[role] = self._calls.get(role, 0) + 1
         self._tokens[role] = self._tokens.get(role, 0) + usage.total
 
 
@@ -105,7 +107,9 @@ class Recorder:
 
     async def complete(self, role: str, model: ChatModel, request: ChatRequest) -> Completion:
         """Answer `request` from the cache or from `model`, and record the call either way."""
-        key = cache_key(model.name, request)
+        # What answers the request, not just its name: another server or other default
+        # sampling settings behind the same spec must not be answered from the old log.
+        key = cache_key(getattr(model, "cache_identity", model.name), request)
         call = CallRecord(
             self.run_id, role, model.name, key, request, "", Usage(), 0.0, 0.0, cached=False
         )
@@ -115,44 +119,53 @@ class Recorder:
             # A cache hit costs nothing and spends no budget: it is how runs resume and replay.
             self._log(call, started, output=hit.text, usage=hit.usage, cached=True)
             return hit
-        first = self._in_flight.get(key)
-        if first is not None:
+        while (first := self._in_flight.get(key)) is not None:
             # The same request is being answered right now: wait for it instead of paying twice.
-            completion = await asyncio.shield(first)
+            try:
+                completion = await asyncio.shield(first)
+            except asyncio.CancelledError:
+                if first.cancelled() and not _this_task_cancelled():
+                    continue  # its caller went away, not this one: this one makes the call
+                raise
             self._log(call, started, output=completion.text, usage=completion.usage, cached=True)
             return replace(completion, cached=True)
         if self.budget is not None:
-            self.budget.check(role)
+            self.budget.take_call(role)  # a failed call counts too: it may have been paid for
         answer: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = answer
         try:
             completion = await model.complete(request)
-            answer.set_result(completion)
         except asyncio.CancelledError:
-            answer.cancel()
+            answer.cancel()  # a caller waiting on it makes the call itself
             raise
         except Exception as exc:
-            answer.set_exception(exc)
-            answer.exception()  # marks it seen; a waiter, if any, raises it too
             self._log(call, started, error=str(exc) or type(exc).__name__)
-            self._spend(role, Usage())  # a failed call still counts against the call limit
-            if isinstance(exc, ModelError):
-                raise CallFailed(role, model.name, exc) from exc
-            raise
+            if not isinstance(exc, ModelError):
+                answer.set_exception(exc)
+                answer.exception()  # marks it seen; a caller waiting on it raises it too
+                raise
+            failure = CallFailed(role, model.name, exc)
+            answer.set_exception(failure)
+            answer.exception()
+            raise failure from exc
         finally:
-            del self._in_flight[key]
+            if self._in_flight.get(key) is answer:
+                del self._in_flight[key]
+        answer.set_result(completion)
         cost = self.prices[role].cost(completion.usage) if role in self.prices else 0.0
         self._log(call, started, output=completion.text, usage=completion.usage, cost=cost)
-        self._spend(role, completion.usage)
+        if self.budget is not None:
+            self.budget.spend(role, completion.usage)
         return completion
 
     def _log(self, call: CallRecord, started: float, **outcome: Any) -> None:
         latency_ms = (self.clock() - started) * 1000
         self.store.record_call(replace(call, latency_ms=latency_ms, **outcome))
 
-    def _spend(self, role: str, usage: Usage) -> None:
-        if self.budget is not None:
-            self.budget.spend(role, usage)
+
+def _this_task_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _RecordedModel:
