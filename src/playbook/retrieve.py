@@ -3,7 +3,6 @@ matrix) and compose their guidelines into one deduplicated guidance list."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol
@@ -12,12 +11,10 @@ import numpy as np
 from typing_extensions import TypeVar
 
 from playbook.embed import Embedder
+from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
 
-# Leading list markers a model may write: "1.", "2)", "(3)", "-", "*", "•".
-_LIST_MARKER = re.compile(r"^\s*(?:\(?\d+[.)]|[-*•·–]+)\s*")
-_TRAILING_PUNCTUATION = ".,;:!? "
 # A query with non-zeros in at most this share of dimensions reads only their rows of the index.
 _SPARSE_QUERY_SHARE = 0.25
 
@@ -147,7 +144,7 @@ def compose_guidance(lists: Iterable[Sequence[str]], limit: int | None = None) -
     composed: list[str] = []
     for guidelines in lists:
         for guideline in guidelines:
-            key = _normalised(guideline)
+            key = normalise_guideline(guideline)
             if not key or key in seen:
                 continue
             seen.add(key)
@@ -155,11 +152,6 @@ def compose_guidance(lists: Iterable[Sequence[str]], limit: int | None = None) -
             if limit is not None and len(composed) >= limit:
                 return tuple(composed)
     return tuple(composed)
-
-
-def _normalised(guideline: str) -> str:
-    text = _LIST_MARKER.sub("", guideline.casefold())
-    return " ".join(text.split()).rstrip(_TRAILING_PUNCTUATION)
 
 
 @dataclass(frozen=True)
