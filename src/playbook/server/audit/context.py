@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
@@ -214,3 +214,9 @@ class Input:
 def _json_twin(request: Request) -> str:
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{request.url.path}.json{query}"
+
+
+def add_page(router: APIRouter, path: str, endpoint: Callable[..., Any]) -> None:
+    """A page and its JSON twin (`/entries` and `/entries.json`), served by one endpoint."""
+    for route in (f"{path}.json", path):
+        router.add_api_route(route, endpoint, methods=["GET"])

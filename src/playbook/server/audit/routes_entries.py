@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from playbook.server.audit import views
-from playbook.server.audit.context import Audit
+from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
 from playbook.store import ENTRY_STATUSES, StoreError
 from playbook.store_audit import ENTRY_SORTS, EntryQuery
@@ -32,10 +32,8 @@ class EntryPages:
         self.audit = audit
 
     def add_to(self, router: APIRouter) -> None:
-        for path in ("/entries.json", "/entries"):
-            router.add_api_route(path, self.entries, methods=["GET"])
-        for path in ("/entries/{entry_id:int}.json", "/entries/{entry_id:int}"):
-            router.add_api_route(path, self.entry, methods=["GET"])
+        add_page(router, "/entries", self.entries)
+        add_page(router, "/entries/{entry_id:int}", self.entry)
         router.add_api_route("/entries/bulk", self.bulk, methods=["POST"])
         for action in ("approve", "reject", "propose"):
             router.add_api_route(

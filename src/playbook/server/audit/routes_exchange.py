@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from playbook.exchange import export_statuses, import_jsonl, to_jsonl, to_markdown
 from playbook.files import ImportFileError
-from playbook.server.audit.context import Audit
+from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
 from playbook.store_exchange import ImportCounts
 
@@ -23,8 +23,7 @@ class ExchangePages:
         self.audit = audit
 
     def add_to(self, router: APIRouter) -> None:
-        for path in ("/exchange.json", "/exchange"):
-            router.add_api_route(path, self.exchange, methods=["GET"])
+        add_page(router, "/exchange", self.exchange)
         for extension in FORMATS:
             router.add_api_route(f"/export.{extension}", self.export, methods=["GET"])
         router.add_api_route("/import", self.import_file, methods=["POST"])

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from playbook.records import RunRecord
 from playbook.report import render_report
 from playbook.server.audit import views_runs
-from playbook.server.audit.context import Audit
+from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError
 from playbook.server.audit.views import finite
 from playbook.store import StoreError
@@ -22,14 +22,10 @@ class RunPages:
         self.audit = audit
 
     def add_to(self, router: APIRouter) -> None:
-        for path in ("/runs.json", "/runs"):
-            router.add_api_route(path, self.runs, methods=["GET"])
-        for path in ("/runs/{run_id}.json", "/runs/{run_id}"):
-            router.add_api_route(path, self.run, methods=["GET"])
-        for path in ("/reports.json", "/reports"):
-            router.add_api_route(path, self.reports, methods=["GET"])
-        for path in ("/reports/{run_id}.json", "/reports/{run_id}"):
-            router.add_api_route(path, self.report, methods=["GET"])
+        add_page(router, "/runs", self.runs)
+        add_page(router, "/runs/{run_id}", self.run)
+        add_page(router, "/reports", self.reports)
+        add_page(router, "/reports/{run_id}", self.report)
 
     async def runs(self, request: Request) -> Response:
         reviewer = self.audit.reviewer(request)
