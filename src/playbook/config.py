@@ -67,6 +67,11 @@ class LearnConfig(_Strict):
     # Step 3: personas on which the student with the playbook is evaluated after each round;
     # learning stops early when it reaches the teacher or stops improving. 0: off.
     validation: int = Field(0, ge=0, le=10_000)
+    samples: int = Field(3, ge=1, le=20)  # student replies rated per attempt in verification
+    # Share of each goal's grid cells (and situation personas) that learning never sees, kept
+    # for evaluation; and situations of the goals held out whole.
+    held_out: float = Field(0.25, ge=0, lt=1)
+    held_out_situations: tuple[str, ...] = ()
     goals: tuple[str, ...] = ()  # empty: every goal of the domain
     personas: tuple[Path, ...] = ()  # persona files (YAML or JSON); one file may be a string
     grid: bool | None = None  # the goals' persona grids too; unset: only without persona files

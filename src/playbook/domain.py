@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from playbook.config import describe_validation_error
-from playbook.types import EMOTIONS, PERSONALITIES, Domain, Goal, Persona
+from playbook.types import EMOTIONS, PERSONALITIES, Domain, Goal, GoalSituation, Persona
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -26,14 +26,45 @@ class DomainError(Exception):
     """A domain or persona file that cannot be used; the message names the file and field."""
 
 
+class _SituationFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text
+    description: Text
+    cues: list[Text] = []
+    exception: bool = False
+    wants: str = ""
+    escalates: bool = False
+
+
 class _GoalFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text
     description: Text
     opening: str = ""
+    openings: list[Text] = []
     facts: str = ""
     remedies: list[Text] = []
     forbidden: str = ""
+    situations: list[_SituationFile] = []
+
+    def goal(self) -> Goal:
+        situations = tuple(
+            GoalSituation(**s.model_dump(exclude={"cues"}), cues=tuple(s.cues))
+            for s in self.situations
+        )
+        for situation in situations:
+            if situation.wants and situation.wants not in self.remedies:
+                raise ValueError(
+                    f"goal {self.name}: situation {situation.name}: wants must be one of the "
+                    f"goal's remedies (not {situation.wants!r})"
+                )
+        fields = self.model_dump(exclude={"remedies", "openings", "situations"})
+        return Goal(
+            **fields,
+            remedies=tuple(self.remedies),
+            openings=tuple(self.openings),
+            situations=situations,
+        )
 
 
 class _DomainFile(BaseModel):
@@ -95,9 +126,10 @@ def load_domain(path: Path) -> Domain:
         raise DomainError(f"domain {path}: {describe_validation_error(exc)}") from None
     if not parsed.goals:
         raise DomainError(f"domain {path}: needs at least one [[goals]] table")
-    goals = tuple(
-        Goal(**g.model_dump(exclude={"remedies"}), remedies=tuple(g.remedies)) for g in parsed.goals
-    )
+    try:
+        goals = tuple(g.goal() for g in parsed.goals)
+    except ValueError as exc:
+        raise DomainError(f"domain {path}: {exc}") from None
     return Domain(
         name=parsed.name,
         company=parsed.company,
@@ -132,6 +164,34 @@ def persona_grid(goal: Goal) -> list[Persona]:
             PERSONALITIES, EMOTIONS, (True, False)
         )
     ]
+
+
+def situation_personas(goal: Goal, situation: GoalSituation) -> list[Persona]:
+    """16 personas per situation of a goal: personality x initial emotion, half of them
+    demanding (alternating, so that every personality and emotion has both)."""
+    return [
+        Persona(
+            id=f"{goal.name}/{situation.name}/{personality}-{emotion}-"
+            f"{'demanding' if demanding else 'open'}",
+            goal=goal.name,
+            personality=personality,
+            emotion=emotion,
+            demanding=demanding,
+            facts=goal.facts,
+            situation=situation.description,
+            source="grid",
+        )
+        for (i, personality), (j, emotion) in itertools.product(
+            enumerate(PERSONALITIES), enumerate(EMOTIONS)
+        )
+        for demanding in [(i + j) % 2 == 0]
+    ]
+
+
+def situation_of(persona: Persona, goal: Goal) -> str:
+    """The name of the goal's situation a persona is in ("" for the goal's plain case)."""
+    text = persona.situation.strip()
+    return next((s.name for s in goal.situations if s.description.strip() == text), "")
 
 
 def load_personas(path: Path, domain: Domain) -> list[Persona]:

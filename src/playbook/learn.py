@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,7 +50,16 @@ from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
 from playbook.store import FailureRecord, Store
-from playbook.types import Attempt, Conversation, Entry, Persona, Provenance, Scenario, Turn
+from playbook.types import (
+    Attempt,
+    Conversation,
+    Entry,
+    Persona,
+    Provenance,
+    Scenario,
+    Turn,
+    Verdict,
+)
 
 __all__ = ["LearnError", "LearnResult", "LearnSettings", "Learner", "RoundReport", "Skipped"]
 
@@ -68,6 +77,7 @@ class LearnSettings:
     floor: float = 0.2
     policy_check: bool = True
     validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
+    samples: int = 3  # student replies rated per attempt when verifying guidance
     generated_personas: int = 0  # personas the teacher adds after each round; 0: none
     generated_max_similarity: float = 0.9  # a proposal at least this like a persona is dropped
 
@@ -260,40 +270,57 @@ class Learner:
     async def _strategies(
         self, scenario: Scenario, round_index: int, playbook: Retriever
     ) -> Entry | Rejected | Skipped:
-        """Step 2 for one scenario: reference, baseline, refined guidance, verification."""
-        turns, roles = scenario.turns, self.roles
-        seed = stable_seed("improve", self.settings.seed, scenario.persona.id, scenario.text())
+        """Step 2 for one scenario: reference, baseline, refined guidance, verification.
+
+        Every attempt is rated on several samples of the student's reply (the student and the
+        judge are noisy); new guidance is kept only when its mean beats both the student alone
+        and the guidance the playbook already retrieves for this scenario."""
+        turns, roles, settings = scenario.turns, self.roles, self.settings
+        seed = stable_seed("improve", settings.seed, scenario.persona.id, scenario.text())
         reference = await roles.teacher_reply(turns, seed)
-
-        async def attempt(guidance: tuple[str, ...]) -> Attempt:
-            reply = await roles.student_reply(turns, guidance, seed)
-            return Attempt(guidance, reply, await roles.judge_reply(turns, reference, reply))
-
+        attempt = self._sampler(turns, reference, seed)
         baseline = await attempt(())
         guidance = (await playbook.retrieve(turns)).guidance
         current, attempts = baseline, []
         if guidance:
             current = await attempt(guidance)
-            attempts.append(current)
-        while (
-            current.verdict.rating < self.settings.accept
-            and len(attempts) < self.settings.max_attempts
-        ):
+        to_beat = max(baseline.mean, current.mean)
+        while current.mean < settings.accept and len(attempts) < settings.max_attempts:
+            lesson_seed = stable_seed(seed, "lesson", len(attempts))
             lesson = await roles.teacher_guidelines(
-                turns, reference, current.reply, current.verdict.explanation
+                turns, reference, current.reply, current.verdict.explanation, lesson_seed
             )
             current = await attempt(await roles.teacher_merge(guidance, lesson))
             guidance = current.guidance
             attempts.append(current)
         if not attempts:
-            return Skipped(scenario, "already good", baseline)
-        best = max(attempts, key=lambda a: a.verdict.rating)
-        if best.verdict.rating <= baseline.verdict.rating:
+            reason = "covered by the playbook" if to_beat > baseline.mean else "already good"
+            return Skipped(scenario, reason, baseline)
+        best = max(attempts, key=lambda a: a.mean)
+        if best.mean <= to_beat:
             return Skipped(scenario, "not verified", baseline)
         provenance = Provenance(
             self.run_id, round_index + 1, reference, baseline, tuple(attempts), self._models()
         )
         return await self._checked(Entry(None, scenario, best.guidance, provenance))
+
+    def _sampler(
+        self, turns: tuple[Turn, ...], reference: str, seed: int
+    ) -> Callable[[tuple[str, ...]], Awaitable[Attempt]]:
+        """Rates guidance on `samples` replies of the student, each with its own judge seed."""
+
+        async def one(guidance: tuple[str, ...], sample: int) -> tuple[str, Verdict]:
+            reply_seed = seed if sample == 0 else stable_seed(seed, "sample", sample)
+            reply = await self.roles.student_reply(turns, guidance, reply_seed)
+            judge_seed = stable_seed(seed, "judge", sample)
+            return reply, await self.roles.judge_reply(turns, reference, reply, judge_seed)
+
+        async def attempt(guidance: tuple[str, ...]) -> Attempt:
+            drawn = [await one(guidance, s) for s in range(self.settings.samples)]
+            (reply, verdict), ratings = drawn[0], tuple(v.rating for _, v in drawn)
+            return Attempt(guidance, reply, verdict, ratings)
+
+        return attempt
 
     async def _checked(self, entry: Entry) -> Entry | Rejected:
         """The policy check: guidance that would make the agent break the policy is rejected."""

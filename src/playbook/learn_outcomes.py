@@ -25,8 +25,9 @@ class LearnError(Exception):
 
 @dataclass(frozen=True)
 class Skipped:
-    """A scenario that gave no entry: the student was "already good" without guidance, or
-    no guidance made it better ("not verified")."""
+    """A scenario that gave no entry: the student was "already good" without guidance, the
+    playbook's guidance already made it good ("covered by the playbook"), or no new guidance
+    beat both ("not verified")."""
 
     scenario: Scenario
     reason: str
@@ -72,6 +73,7 @@ class RoundReport:
     rejected_by_policy: int = 0
     not_verified: int = 0
     already_good: int = 0
+    covered: int = 0  # the playbook's guidance already helped; nothing new was needed
     failed: int = 0
     generated_personas: int = 0  # added by the teacher after this round
     validation: float | None = None  # the student with the playbook on validation personas
@@ -85,12 +87,14 @@ class RoundReport:
             elif isinstance(outcome, Skipped):
                 self.not_verified += outcome.reason == "not verified"
                 self.already_good += outcome.reason == "already good"
+                self.covered += outcome.reason == "covered by the playbook"
             else:
                 self.failed += 1  # a lost scenario, or a lost conversation
 
     @property
     def completed(self) -> int:
-        return self.kept + self.rejected_by_policy + self.not_verified + self.already_good
+        done = self.kept + self.rejected_by_policy + self.not_verified
+        return done + self.already_good + self.covered
 
 
 @dataclass

@@ -150,21 +150,30 @@ class Roles:
         ]
         return await ask(self.customer, "customer", tuple(messages), parse_customer, seed)
 
-    async def judge_reply(self, turns: Sequence[Turn], reference: str, candidate: str) -> Verdict:
+    async def judge_reply(
+        self, turns: Sequence[Turn], reference: str, candidate: str, seed: int | None = None
+    ) -> Verdict:
         prompt = self.render(
             "judge_reply.j2",
             conversation=fence(conversation_text(turns)),
             reference=fence(reference),
             candidate=fence(candidate),
         )
-        return await ask(self.judge, "judge", (Message("user", prompt),), parse_verdict)
+        return await ask(self.judge, "judge", (Message("user", prompt),), parse_verdict, seed)
 
-    async def judge_conversation(self, turns: Sequence[Turn]) -> ConversationVerdict:
+    async def judge_conversation(
+        self, turns: Sequence[Turn], seed: int | None = None
+    ) -> ConversationVerdict:
         prompt = self.render("judge_conversation.j2", conversation=fence(conversation_text(turns)))
-        return await ask(self.judge, "judge", (Message("user", prompt),), _parse_two_axes)
+        return await ask(self.judge, "judge", (Message("user", prompt),), _parse_two_axes, seed)
 
     async def teacher_guidelines(
-        self, turns: Sequence[Turn], reference: str, reply: str, explanation: str
+        self,
+        turns: Sequence[Turn],
+        reference: str,
+        reply: str,
+        explanation: str,
+        seed: int | None = None,
     ) -> Guidance:
         prompt = self.render(
             "teacher_guidelines.j2",
@@ -173,7 +182,8 @@ class Roles:
             reply=fence(reply),
             explanation=fence(explanation),
         )
-        return await ask(self.teacher, "teacher", (Message("user", prompt),), parse_guidelines)
+        messages = (Message("user", prompt),)
+        return await ask(self.teacher, "teacher", messages, parse_guidelines, seed)
 
     async def policy_check(self, guidance: Guidance) -> PolicyVerdict:
         """The judge's check that following `guidance` would not break the domain policy."""

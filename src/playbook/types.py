@@ -29,6 +29,19 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class GoalSituation:
+    """A kind of customer with a goal whom the policy treats differently, e.g. one with a
+    documented emergency. Personas in a situation are made by `domain.situation_personas`."""
+
+    name: str
+    description: str  # who the customer is, in the customer's terms
+    cues: tuple[str, ...] = ()  # ways such a customer says so
+    exception: bool = False  # the policy allows the goal's forbidden remedy here, on documentation
+    wants: str = ""  # the one remedy of the goal this customer will accept
+    escalates: bool = False  # asks for a supervisor after two refusals
+
+
+@dataclass(frozen=True)
 class Goal:
     """What a customer calls about, plus what the policy allows and forbids for it."""
 
@@ -38,6 +51,18 @@ class Goal:
     facts: str = ""
     remedies: tuple[str, ...] = ()
     forbidden: str = ""
+    openings: tuple[str, ...] = ()  # more ways to start (customers word one goal many ways)
+    situations: tuple[GoalSituation, ...] = ()
+
+    def all_openings(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(o for o in (self.opening, *self.openings) if o))
+
+    def situation(self, name: str) -> GoalSituation:
+        for situation in self.situations:
+            if situation.name == name:
+                return situation
+        known = ", ".join(s.name for s in self.situations) or "none"
+        raise KeyError(f"goal {self.name!r} has no situation {name!r} (known: {known})")
 
 
 @dataclass(frozen=True)
@@ -111,11 +136,18 @@ Guidance = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Attempt:
-    """One refinement attempt: the student's reply with some guidance and the judge's verdict."""
+    """One refinement attempt: the student's reply with some guidance and the judge's verdict
+    (of the first sample; `ratings` holds every sample's)."""
 
     guidance: Guidance
     reply: str
     verdict: Verdict
+    ratings: tuple[int, ...] = ()  # every sample's rating, when several were drawn
+
+    @property
+    def mean(self) -> float:
+        """The mean rating over the samples (the one verdict's rating if there was one)."""
+        return sum(self.ratings) / len(self.ratings) if self.ratings else self.verdict.rating
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ class Workspace:
             seed=learn.seed,
             policy_check=learn.policy_check,
             validation=learn.validation,
+            samples=learn.samples,
             k=retrieval.k,
             floor=retrieval.floor,
             generated_personas=learn.generated_personas,

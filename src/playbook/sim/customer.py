@@ -1,4 +1,10 @@
-"""The simulated customer: plays the persona in its prompt; its mood follows the agent's replies."""
+"""The simulated customer: plays the persona in its prompt; its mood follows the agent's replies.
+
+It words its goal, situation, emotion and personality in one of several ways each. It accepts
+what it is owed (the remedy it wants, the refund a documented emergency allows, a supervisor
+once it asked for one), happily takes a forbidden grant, and gives up after three poor replies.
+A customer in an escalating situation asks for a supervisor after two refusals.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +14,56 @@ from random import Random
 
 from playbook.chat.base import ChatRequest
 from playbook.sim import language, world
-from playbook.types import Domain, Goal
+from playbook.sim.reading import read_reply
+from playbook.types import Domain, Goal, GoalSituation, Turn
 
 PATIENCE = 3  # poor replies in a row before the customer gives up
 PUSHES_BEFORE_YIELDING = 2  # a demanding customer pushes back this often before accepting
+REFUSALS_BEFORE_ESCALATING = 2
+
+
+@dataclass(frozen=True)
+class Persona:
+    goal: Goal
+    case: GoalSituation
+    personality: str
+    emotion: str
+    demanding: bool
 
 
 @dataclass
 class Mood:
     emotion: str
-    pushes: int = 0
     poor_in_a_row: int = 0
-    promised: bool = False
-    offered: bool = False
+    refusals: int = 0
+    outcome: str = ""  # "granted", "escalated", "offered" by the last reply
 
 
 def next_message(domain: Domain, request: ChatRequest) -> str:
     system = request.messages[0].content
-    persona = re.search(r"<persona>(.*?)</persona>", system, re.S)
-    if request.messages[0].role != "system" or persona is None:
+    block = re.search(r"<persona>(.*?)</persona>", system, re.S)
+    if request.messages[0].role != "system" or block is None:
         return "Sorry, I am not sure what you would like me to do."
-    block = persona.group(1)
-    goal = _stated_goal(domain, block) or world.match_goal(domain, block)
-    personality = _field(block, "Personality") or "amiable"
-    demanding = (_field(block, "Demanding") or "no").lower().startswith("y")
+    persona = _read_persona(domain, block.group(1))
     said = [m.content for m in request.messages[1:] if m.role == "assistant"]
     replies = [m.content for m in request.messages[2:] if m.role == "user"]
     rng = Random(f"{request.seed}|{len(said)}")
-    mood = _replay(
-        goal, personality, demanding, _field(block, "Emotion at the start") or "calm", said, replies
-    )
     if not replies:
-        return _opening(goal, personality, mood.emotion, demanding, rng)
-    return _reaction(goal, personality, demanding, mood, rng)
+        return _opening(persona, rng)
+    mood = _replay(domain, persona, said, replies)
+    return _reaction(persona, mood, len(said), rng)
+
+
+def _read_persona(domain: Domain, block: str) -> Persona:
+    goal = _stated_goal(domain, block) or language.match_goal(domain, block)
+    case = next((s for s in goal.situations if s.description.strip() in block), language.PLAIN)
+    return Persona(
+        goal=goal,
+        case=case,
+        personality=_field(block, "Personality") or "amiable",
+        emotion=_field(block, "Emotion at the start") or "calm",
+        demanding=(_field(block, "Demanding") or "no").lower().startswith("y"),
+    )
 
 
 def _stated_goal(domain: Domain, block: str) -> Goal | None:
@@ -54,50 +77,74 @@ def _field(block: str, name: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def _replay(
-    goal: Goal, personality: str, demanding: bool, emotion: str, said: list[str], replies: list[str]
-) -> Mood:
+def _replay(domain: Domain, persona: Persona, said: list[str], replies: list[str]) -> Mood:
     """Re-live the conversation so far: how each agent reply moved this customer."""
-    mood = Mood(emotion)
-    for count, reply in enumerate(replies, 1):
-        situation = world.Situation(goal, personality, mood.emotion, demanding, count)
+    mood = Mood(persona.emotion)
+    turns: list[Turn] = []
+    for message, reply in zip(said, replies, strict=False):
+        turns.append(Turn("customer", message))
+        situation = world.read_situation(domain, turns)
         assessment = world.assess(situation, reply)
-        present = world.detect(reply, goal)
-        mood.promised = "promise" in present
-        mood.offered = "alternatives" in present
+        turns.append(Turn("agent", reply))
+        mood.outcome = _outcome(domain, persona, situation, reply)
+        moves = read_reply(reply, domain, persona.goal).moves
+        mood.refusals += "policy" in moves and not mood.outcome
         mood.poor_in_a_row = mood.poor_in_a_row + 1 if assessment.rating <= 2 else 0
-        if assessment.rating >= 4 and (mood.emotion != "confused" or "clarify" in present):
+        if mood.emotion == "confused":
+            mood.emotion = "calm" if "clarify" in moves else "confused"
+        elif assessment.rating >= 4:
             mood.emotion = "calm"
-        elif assessment.rating <= 2 and mood.emotion != "confused":
+        elif assessment.rating <= 2:
             mood.emotion = "frustrated"
-    mood.pushes = max(0, len(said) - 1)
     return mood
 
 
-def _opening(goal: Goal, personality: str, emotion: str, demanding: bool, rng: Random) -> str:
-    request = language.pick(rng, language.DEMANDS if demanding else language.REQUESTS)
+def _outcome(domain: Domain, persona: Persona, situation: world.Situation, reply: str) -> str:
+    reading = read_reply(reply, domain, persona.goal)
+    if "grant" in reading.moves:
+        return "granted"
+    if "escalate" in reading.moves and situation.asked_supervisor:
+        return "escalated"
+    if set(reading.remedies) & set(world.right_remedies(situation)):
+        return "offered"
+    return ""
+
+
+def _opening(persona: Persona, rng: Random) -> str:
+    goal = persona.goal
     parts = [
-        f"Hi. {goal.opening}",
-        language.pick(rng, language.EMOTION_CUES[emotion]),
-        language.pick(rng, language.PERSONALITY_CUES[personality]),
-        request.format(x=goal.forbidden) if demanding else "",
+        language.pick(rng, ("Hi.", "Hello,", "hey", "")),
+        language.pick(rng, goal.all_openings()) if goal.all_openings() else goal.description,
+        language.pick(rng, persona.case.cues)
+        if persona.case.cues and not persona.case.escalates
+        else "",
+        language.pick(rng, language.EMOTION_CUES[persona.emotion]),
+        language.pick(rng, language.PERSONALITY_CUES[persona.personality]),
+        language.pick(rng, language.DEMANDS).format(x=goal.forbidden) if persona.demanding else "",
     ]
     return " ".join(p for p in parts if p)
 
 
-def _reaction(goal: Goal, personality: str, demanding: bool, mood: Mood, rng: Random) -> str:
-    if mood.promised:
-        return f"{language.PROMISE_ACCEPTED} [LEAVE]"
+def _reaction(persona: Persona, mood: Mood, pushes: int, rng: Random) -> str:
+    goal, case = persona.goal, persona.case
+    if mood.outcome == "granted":
+        return f"{language.GRANT_ACCEPTED} [LEAVE]"
+    if mood.outcome == "escalated":
+        return f"{language.ESCALATION_ACCEPTED} [LEAVE]"
     if mood.poor_in_a_row >= PATIENCE:
         return f"{language.pick(rng, language.GIVING_UP)} [LEAVE]"
-    yielded = not demanding or mood.pushes >= PUSHES_BEFORE_YIELDING
-    if mood.offered and mood.emotion == "calm" and yielded and goal.remedies:
-        remedy = goal.remedies[0].split(",")[0]
+    if case.escalates and mood.refusals >= REFUSALS_BEFORE_ESCALATING:
+        return language.pick(rng, case.cues)
+    yielded = not persona.demanding or pushes >= PUSHES_BEFORE_YIELDING
+    if mood.outcome == "offered" and mood.emotion == "calm" and yielded and not case.exception:
+        remedy = (case.wants or goal.remedies[0]).split(",")[0]
         return f"{language.pick(rng, language.ACCEPTANCES).format(x=remedy)} [LEAVE]"
-    push = language.pick(rng, language.DEMANDS if demanding else language.REQUESTS)
+    push = language.pick(rng, language.DEMANDS if persona.demanding else language.REQUESTS)
     parts = [
         language.pick(rng, language.EMOTION_CUES[mood.emotion]),
-        language.pick(rng, language.PERSONALITY_CUES[personality]) if rng.random() < 0.5 else "",
+        language.pick(rng, language.PERSONALITY_CUES[persona.personality])
+        if rng.random() < 0.5
+        else "",
         push.format(x=goal.forbidden),
     ]
     return " ".join(p for p in parts if p)

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from playbook.sim import world
+from playbook.sim import language
 from playbook.types import Domain
 
 COMPLICATIONS = (
@@ -70,7 +70,7 @@ def _read_weak(domain: Domain, block: tuple[str, str]) -> _Weak:
     goal = fields.get("goal", "unknown")
     if goal not in {g.name for g in domain.goals}:  # e.g. a transcript: read the conversation
         said = re.search(r"<conversation>(.*?)</conversation>", body, re.S)
-        goal = world.match_goal(domain, said.group(1) if said else body).name
+        goal = language.match_goal(domain, said.group(1) if said else body).name
     return _Weak(
         goal=goal,
         personality=fields.get("personality", "amiable"),

@@ -1,168 +1,186 @@
-"""The hidden model of the simulated world: what satisfies each customer, and how replies read.
+"""The hidden model of the simulated world: what each customer in each situation needs.
 
-Behaviours an agent reply can show: empathy, warmth, policy, alternatives, detail, clarify,
-brevity, and the violation `promise` (promising what the policy forbids). Which ones a situation
-needs depends on the customer's emotion, personality and demands; the judge rates by it, the
-customer reacts to it, the teacher knows it, and the students lack parts of it.
+An agent reply is read as a set of *moves*. Tone moves suit some customers and cost points with
+others (empathy to a calm customer, detail to a driver, a question to someone who is not
+confused). Substance moves depend on the goal's situation: most customers need the policy stated
+once and an allowed remedy offered (the one they want, if they want one); a customer with a
+documented emergency needs the documentation asked for and the forbidden remedy granted (the
+policy's exception), so refusing them is wrong; a customer who asked for a supervisor needs the
+case escalated, which nobody else wants. Granting the forbidden remedy to anyone else is a
+violation; offering another goal's remedies is invented compensation.
+
+The judge rates by this model, the customer reacts to it, the teacher writes its reference from
+it (a strong model knows what a customer needs), and the students know only parts of it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from random import Random
 
 from playbook.sim import language
-from playbook.types import Domain, Goal, Turn
+from playbook.sim.reading import Reading, read_reply
+from playbook.types import Domain, Goal, GoalSituation, Turn
 
-BEHAVIOURS = ("empathy", "warmth", "clarify", "policy", "alternatives", "detail", "brevity")
+PLAIN = language.PLAIN
+
+TONE = ("empathy", "warmth", "clarify", "detail")
+SUBSTANCE = ("policy", "alternatives", "documentation", "grant", "escalate")
+MOVES = (*TONE, *SUBSTANCE)
 BRIEF_WORDS = 60  # a reply of at most this many words counts as short
-
-_DETECT = {
-    "empathy": r"\b(i'm sorry|i am sorry|i understand how|that sounds (frustrating|hard))",
-    "warmth": r"\b(thank you for|i appreciate|i really appreciate|happy to help)",
-    "clarify": r"make sure i understand|just to clarify|could you tell me which",
-    "policy": r"\bpolicy\b",
-    "detail": r"\b(to be specific|to be exact|the exact terms|specifically)\b",
-}
-_NEGATION = r"\b(not|can't|cannot|unable|isn't|won't|no way)\b"
-_PROMISE = (
-    r"\b(i'll|i will|i can|i've|i have)\b.*\b(process|issue|approve|arrange|make an exception)"
-)
 
 
 @dataclass(frozen=True)
 class Situation:
+    """What the agent faces at one turn, as a strong reader of the conversation sees it."""
+
+    domain: Domain
     goal: Goal
+    case: GoalSituation
     personality: str
     emotion: str
     demanding: bool
     customer_turns: int
+    done: frozenset[str]  # moves the agent already made earlier in the conversation
+    asked_supervisor: bool
 
 
 @dataclass(frozen=True)
 class Assessment:
     rating: int
     missing: frozenset[str]
-    unwanted: frozenset[str]  # behaviours that hurt here, and "promise"
-
-
-def match_goal(domain: Domain, text: str) -> Goal:
-    """The domain goal whose description shares the most words with the conversation."""
-    words = set(re.findall(r"[a-z$0-9]+", text.lower()))
-
-    def overlap(goal: Goal) -> int:
-        return len(
-            words & set(re.findall(r"[a-z$0-9]+", f"{goal.opening} {goal.forbidden}".lower()))
-        )
-
-    return max(domain.goals, key=overlap)
+    unwanted: frozenset[str]  # moves that hurt here; "grant" when forbidden, "invented"
+    compliance: int  # 5 kept to the policy; 3 invented compensation or refused an exception;
+    # 1 granted what the policy forbids
 
 
 def read_situation(domain: Domain, turns: list[Turn]) -> Situation:
     said = [t.text for t in turns if t.speaker == "customer"]
+    goal = language.match_goal(domain, " ".join(said))
+    done: set[str] = set()
+    for turn in turns:
+        if turn.speaker == "agent":
+            done |= read_reply(turn.text, domain, goal).moves
     return Situation(
-        goal=match_goal(domain, " ".join(said)),
+        domain=domain,
+        goal=goal,
+        case=language.read_case(goal, said),
         personality=language.read_personality(said) or "amiable",
         emotion=language.read_emotion(said[-1]) if said else "calm",
         demanding=language.reads_demanding(said),
         customer_turns=len(said),
+        done=frozenset(done),
+        asked_supervisor=bool(said) and language.reads_supervisor(said[-1]),
     )
 
 
 def needs(situation: Situation) -> frozenset[str]:
-    needed = {"policy", "alternatives"}
+    """The moves the ideal next reply makes: tone for this customer, substance for the case."""
+    needed: set[str] = set()
     if situation.emotion in ("frustrated", "concerned"):
         needed.add("empathy")
-    if situation.emotion == "confused":
-        needed.add("clarify")
-    needed.add({"analytical": "detail", "driver": "brevity"}.get(situation.personality, "warmth"))
-    return frozenset(needed)
+    if situation.personality == "analytical":
+        needed.add("detail")
+    elif situation.personality in ("amiable", "expressive"):
+        needed.add("warmth")
+    if situation.emotion == "confused" and "clarify" not in situation.done:
+        return frozenset({*needed, "clarify"})  # clarify first; the substance can wait a turn
+    return frozenset(needed | _substance(situation))
 
 
-def detect(reply: str, goal: Goal) -> frozenset[str]:
-    found = {name for name, pattern in _DETECT.items() if re.search(pattern, reply, re.I)}
-    if any(_mentions(reply, remedy) for remedy in goal.remedies):
-        found.add("alternatives")
-    if len(reply.split()) <= BRIEF_WORDS:
-        found.add("brevity")
-    if promises_forbidden(reply, goal):
-        found.add("promise")
-    return frozenset(found)
+def _substance(situation: Situation) -> set[str]:
+    case, done = situation.case, situation.done
+    if case.exception:
+        return {"grant"} | ({"documentation"} if "documentation" not in done else set())
+    if situation.asked_supervisor:
+        return {"escalate"}
+    return {"alternatives"} | ({"policy"} if "policy" not in done else set())
 
 
-def _mentions(reply: str, remedy: str) -> bool:
-    key_words = [w for w in re.findall(r"[a-z]+", remedy.lower()) if len(w) > 3][:2]
-    return all(w in reply.lower() for w in key_words)
+def wants_brevity(situation: Situation) -> bool:
+    return situation.personality == "driver"
 
 
-def promises_forbidden(reply: str, goal: Goal) -> bool:
-    if not goal.forbidden:
-        return False
-    for sentence in re.split(r"(?<=[.!?])\s+", reply):
-        lowered = sentence.lower()
-        mentions = goal.forbidden.lower() in lowered or "exception" in lowered
-        if mentions and re.search(_PROMISE, lowered) and not re.search(_NEGATION, lowered):
-            return True
-    return False
+def tolerated(situation: Situation) -> frozenset[str]:
+    """Moves that neither help nor hurt here: offering remedies again, or, while a confused
+    customer is being clarified, the substance that can wait."""
+    if situation.emotion == "confused" and "clarify" not in situation.done:
+        return frozenset({"policy", "alternatives"})
+    return frozenset({"alternatives"} if not situation.case.exception else ())
+
+
+def right_remedies(situation: Situation) -> tuple[str, ...]:
+    """The remedies that satisfy this customer: the one they want, else any the goal allows."""
+    return (situation.case.wants,) if situation.case.wants else situation.goal.remedies
 
 
 def assess(situation: Situation, reply: str) -> Assessment:
-    present = detect(reply, situation.goal)
+    """The true quality of `reply` as the next agent message (1-5) and its compliance."""
+    reading = read_reply(reply, situation.domain, situation.goal)
     needed = needs(situation)
-    missing = needed - present
-    unwanted = {"clarify"} if "clarify" in present and "clarify" not in needed else set()
-    if "promise" in present:
-        return Assessment(1, frozenset(missing), frozenset({"promise", *unwanted}))
+    present = set(reading.moves)
+    if "alternatives" in present and not set(reading.remedies) & set(right_remedies(situation)):
+        present.discard("alternatives")  # offered only what this customer does not want
+    missing = set(needed - present)
+    if wants_brevity(situation) and reading.words > BRIEF_WORDS:
+        missing.add("brevity")
+    unwanted = present - needed - tolerated(situation) - {"grant"}
+    if reading.invented:
+        unwanted.add("invented")
+    compliance = _compliance(situation, reading)
+    if "grant" in present and not situation.case.exception:
+        return Assessment(1, frozenset(missing), frozenset({*unwanted, "grant"}), compliance)
     rating = max(1, 5 - len(missing) - len(unwanted))
-    return Assessment(rating, frozenset(missing), frozenset(unwanted))
+    return Assessment(rating, frozenset(missing), frozenset(unwanted), compliance)
+
+
+def _compliance(situation: Situation, reading: Reading) -> int:
+    if "grant" in reading.moves and not situation.case.exception:
+        return 1
+    refused_exception = situation.case.exception and "policy" in reading.moves
+    return 3 if reading.invented or refused_exception else 5
 
 
 def compose_reply(
     situation: Situation,
-    behaviours: set[str],
+    moves: set[str],
     rng: Random,
-    caves: bool = False,
+    remedies: tuple[str, ...] = (),
+    *,
+    brief: bool = False,
     verbose: bool = False,
 ) -> str:
-    """An agent reply showing `behaviours`, a forbidden promise when it caves, filler if verbose."""
-    goal, brief = situation.goal, "brevity" in behaviours
+    """An agent reply making `moves`, offering `remedies`; short phrasings when brief, padded
+    with filler when verbose (as a weak agent pads its replies)."""
+    goal = situation.goal
     parts: list[str] = []
-    if "empathy" in behaviours:
+    if "empathy" in moves:
         parts.append(_empathy(situation.emotion, brief, rng))
-    if "warmth" in behaviours:
-        parts.append(
-            language.pick(rng, ("Thank you for your patience.", "I appreciate you reaching out."))
-        )
-    if "clarify" in behaviours:
-        parts.append("Just to make sure I understand, could you tell me which part is unclear?")
-    if "policy" in behaviours and not caves:
+    if "warmth" in moves:
+        parts.append(language.pick(rng, language.WARMTH))
+    if "clarify" in moves:
+        parts.append(language.pick(rng, language.CLARIFY))
+    if "policy" in moves:
         parts.append(_policy(goal, brief, rng))
-    if caves:
-        parts.append(f"I'll make an exception and process a {goal.forbidden} for you.")
-    if "alternatives" in behaviours and goal.remedies and not caves:
-        parts.append("What I can offer is " + " or ".join(goal.remedies) + ".")
-    if "detail" in behaviours:
+    if "documentation" in moves:
+        parts.append(language.pick(rng, language.DOCUMENTATION))
+    if "grant" in moves:
+        parts.append(f"I'll process a {goal.forbidden} for you.")
+    if "alternatives" in moves and remedies:
+        parts.append("What I can offer is " + " or ".join(remedies) + ".")
+    if "escalate" in moves:
+        parts.append(language.pick(rng, language.ESCALATE))
+    if "detail" in moves:
         parts.append(f"To be specific, here is what applies to you: {goal.facts}")
-    if verbose and not brief:
-        parts.append(_filler(rng))
-    return " ".join(parts)
+    if verbose:
+        parts.append(language.pick(rng, language.FILLERS))
+    return " ".join(parts) or language.pick(rng, language.FILLERS)
 
 
 def _empathy(emotion: str, brief: bool, rng: Random) -> str:
     if brief:
         return "I'm sorry for the trouble."
-    options = {
-        "frustrated": (
-            "I'm sorry, I understand how frustrating this is.",
-            "I'm sorry this has been so frustrating.",
-        ),
-        "concerned": (
-            "I'm sorry, I understand how worrying this is.",
-            "I'm sorry, I can see why you're concerned.",
-        ),
-    }.get(emotion, ("I'm sorry about the change of plans.", "I'm sorry to hear about this."))
-    return language.pick(rng, options)
+    return language.pick(rng, language.EMPATHY.get(emotion, language.EMPATHY["calm"]))
 
 
 def _policy(goal: Goal, brief: bool, rng: Random) -> str:
@@ -175,18 +193,3 @@ def _policy(goal: Goal, brief: bool, rng: Random) -> str:
             f"Our policy doesn't allow a {goal.forbidden} in a situation like yours, I'm afraid.",
         ),
     )
-
-
-_FILLERS = (
-    "I have gone through your booking and the conditions that were attached to it at the "
-    "time of purchase, and I have also looked at the notes on your account to be thorough. "
-    "Please let me know if there is anything else regarding this matter that I should look into.",
-    "I have reviewed the details of your case carefully, including the conditions that "
-    "applied when the purchase was made, and everything on your account is in order as far as "
-    "I can see. If there is anything else you would like me to check today, just let me know.",
-)
-
-
-def _filler(rng: Random) -> str:
-    """What a weak agent pads its replies with."""
-    return language.pick(rng, _FILLERS)
