@@ -176,14 +176,18 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's playbook.")] = Path(
         "playbook-demo"
     ),
+    controls: Annotated[
+        bool, typer.Option("--controls", help="Also run the fake learners F1-F8 as controls.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Offline: learn a playbook for the airline example on the simulated world, then evaluate."""
+    """Offline: learn a playbook for the airline example on the simulated world, then evaluate
+    it on personas learning never saw."""
     from playbook.demo import run_demo
 
     async def work() -> dict[str, Any]:
         with _reporter(as_json) as reporter:
-            return await run_demo(out_dir, reporter)
+            return await run_demo(out_dir, reporter, controls)
 
     summary = _run(work)
     if as_json:
@@ -192,12 +196,50 @@ def demo(
     ev = summary["eval"]
     out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
     out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
-    table = Table("condition", "mean rating (1-5)", title=f"Held-out: {ev['personas']} personas")
-    for condition in ("student", "generic", "responses", "student_with_playbook", "teacher"):
-        table.add_row(condition, f"{ev[condition]:.2f}")
+    table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
+    for name, figures in ev["sets"].items():
+        table.add_row(name.replace("_", " "), *_demo_row(figures))
+    table.add_row("held out (all)", *_demo_row(ev))
     out.print(table)
-    out.print(f"gap closed: {ev['gap_closed']}")
+    if "controls" in summary:
+        _print_controls(summary["controls"])
+    out.print(f"gap closed on held-out personas: {ev['gap_closed']}")
     out.print(f"Report: {summary['report']}")
+
+
+DEMO_CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
+
+
+def _demo_row(figures: dict[str, Any]) -> list[str]:
+    cells = [f"{figures[c]:.2f}" for c in DEMO_CONDITIONS]
+    return [str(figures["personas"]), *cells, f"{figures['gap_closed']}"]
+
+
+def _print_controls(controls: dict[str, Any]) -> None:
+    from playbook.controls import NAMES
+
+    real = controls["real"]
+    table = Table(
+        "control",
+        "mean",
+        "compliance",
+        "gap closed",
+        "real - control (95% CI)",
+        title=f"Controls on {controls['personas']} held-out personas (real: "
+        f"{real['mean']:.2f}, gap closed {real['gap_closed']})",
+    )
+    for name, c in controls.items():
+        if name in ("personas", "real"):
+            continue
+        diff = c["real_minus_control"]
+        table.add_row(
+            f"{name} {NAMES.get(name, '')}",
+            f"{c['mean']:.2f}",
+            f"{c['compliance']:.2f}",
+            str(c["gap_closed"]),
+            f"{diff['mean']:+.2f} [{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}]",
+        )
+    out.print(table)
 
 
 @app.command("eval")

@@ -1,14 +1,22 @@
-"""`playbook demo`: learn a playbook for the airline example offline, then evaluate it."""
+"""`playbook demo`: learn a playbook for the airline example offline, then evaluate it on
+personas learning never saw (and, with controls, against fake learners)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from playbook import controls as fake
 from playbook.config import Config, load_config
-from playbook.domain import persona_grid
+from playbook.controls import compare, retriever_over, stored
+from playbook.evaluate import Condition
 from playbook.report import write_report
+from playbook.retrieve import Retriever
+from playbook.roles import Roles
 from playbook.runner import Reporter
+from playbook.split import SETS
+from playbook.stats import gap_closed
+from playbook.types import Persona, Rated
 from playbook.workspace import EvalPlan, Workspace, evaluate, example_domain, learn
 
 
@@ -17,39 +25,135 @@ def demo_config(out: Path) -> Config:
     return config.model_copy(update={"playbook": out.resolve() / "playbook.db"})
 
 
-async def run_demo(out: Path, reporter: Reporter) -> dict[str, Any]:
-    """Learn, then evaluate on the learned goal's 32 grid personas; write the report."""
+async def run_demo(out: Path, reporter: Reporter, with_controls: bool = False) -> dict[str, Any]:
+    """Learn on the learning personas, evaluate on every set; the headline is the held-out one."""
     workspace = Workspace.open(demo_config(out))
     try:
         result = await learn(workspace, reporter)
-        goal = workspace.domain.goal(workspace.config.learn.goals[0])
-        plan = EvalPlan(personas=tuple(persona_grid(goal)))
-        summary, rated = await evaluate(workspace, plan, reporter)
-        report = write_report(out.resolve() / "report", summary, rated)
+        summary, rated = await evaluate(workspace, EvalPlan(), reporter)
         calls = workspace.store.call_stats(result.run_id)
-        return {
+        demo = {
             "playbook": str(workspace.config.playbook),
             "run": result.run_id,
             "entries": len(workspace.store.entries()),
             "calls": {role: stats.calls for role, stats in calls.items()},
             "cached_calls": sum(stats.cached for stats in calls.values()),
-            "eval": _headline(summary),
-            "report": str(report),
+            "eval": headline(summary),
         }
+        if with_controls:
+            demo["controls"] = await run_controls(workspace, rated, out.resolve(), reporter)
+            summary["controls"] = demo["controls"]
+        demo["report"] = str(write_report(out.resolve() / "report", summary, rated))
+        return demo
     finally:
         await workspace.aclose()
 
 
-def _headline(summary: dict[str, Any]) -> dict[str, Any]:
-    """The demo's figures: mean overall rating per condition of the one student."""
-    (result,) = summary["students"].values()
-    means = {c: n["overall"]["mean"] for c, n in result["conditions"].items()}
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """Mean rating per condition on the held-out personas, and the same per persona set."""
+    sets = summary["sets"]
+    figures = {"held_out": _figures(sets["held_out"])}
+    figures["sets"] = {name: _figures(sets[name]) for name in SETS if name in sets}
+    return {**figures["held_out"], "sets": figures["sets"]}
+
+
+def _figures(part: dict[str, Any]) -> dict[str, Any]:
+    (result,) = part["students"].values()
+    conditions = result["conditions"]
     return {
-        "personas": summary["personas"],
-        "student": means["student"],
-        "generic": means["generic"],
-        "responses": means["responses"],
-        "student_with_playbook": means["playbook"],
-        "teacher": means["teacher"],
+        "personas": part["personas"],
+        **{c: n["overall"]["mean"] for c, n in conditions.items()},
+        "satisfaction": {c: n["satisfaction"]["mean"] for c, n in conditions.items()},
+        "compliance": {c: n["compliance"]["mean"] for c, n in conditions.items()},
         "gap_closed": result["gap_closed"],
     }
+
+
+async def run_controls(
+    workspace: Workspace, rated: list[Rated], folder: Path, reporter: Reporter
+) -> dict[str, Any]:
+    """F1-F8 on the learned goal's held-out cells and situations, paired with the real playbook
+    (same personas, same seeds), plus the playbook after round 1 and after every round."""
+    split = workspace.split()
+    personas = split.held_out_cells + split.held_out_situations
+    ids = {p.id for p in personas}
+    mine = [r for r in rated if r.persona.id in ids]
+    means = {c: _mean([r for r in mine if r.condition == c]) for c in ("student", "teacher")}
+    real_rows = [r for r in mine if r.condition == "playbook"]
+    run_id = workspace.store.start_run("eval", {"controls": True}, workspace.models())
+    roles = workspace.roles(workspace.recorder(run_id))
+    real = await _retriever(workspace)
+    conditions = await _control_conditions(workspace, roles, real, folder, reporter)
+    out: dict[str, Any] = {"personas": len(personas), "real": {"mean": _mean(real_rows)}}
+    out["real"]["gap_closed"] = gap_closed(means["student"], _mean(real_rows), means["teacher"])
+    for condition in conditions:
+        rows = await fake.rate(
+            roles, condition, personas, workspace.config.learn.max_turns, reporter
+        )
+        out[condition.name] = compare(real_rows, rows, means["student"], means["teacher"])
+    workspace.store.finish_run(run_id, "finished", {"controls": out})
+    return out
+
+
+async def _control_conditions(
+    workspace: Workspace, roles: Roles, real: Retriever, folder: Path, reporter: Reporter
+) -> list[Condition]:
+    entries, matrix = stored(workspace.store, workspace.embedder.id)
+    goal = workspace.config.learn.goals[0]
+    learned = {
+        name: await _learned(fake.fake_teacher_config(workspace.config, name, folder), reporter)
+        for name in fake.FAKE_TEACHERS
+    }
+    other = next(g.name for g in workspace.domain.goals if g.name != goal)
+    learned["F6"] = await _learned(
+        fake.other_goal_config(workspace.config, other, folder), reporter
+    )
+    conditions = [fake.retrieving(name, roles, r) for name, r in learned.items()]
+    conditions += [
+        fake.fixed("F4", roles, fake.union_of_guidelines(entries)),
+        fake.retrieving("F5", roles, retriever_over(fake.shuffled(entries, 0), matrix, real)),
+        fake.retrieving("F7", roles, retriever_over(entries, matrix, real, k=len(entries))),
+        fake.fixed("F8", roles, fake.granting(roles, goal)),
+    ]
+    first, first_matrix = stored(workspace.store, workspace.embedder.id, max_round=1)
+    conditions.append(
+        fake.retrieving("real_round_1", roles, retriever_over(first, first_matrix, real))
+    )
+    f1 = Workspace.open(fake.fake_teacher_config(workspace.config, "F1", folder))
+    try:
+        f1_first, f1_matrix = stored(f1.store, f1.embedder.id, max_round=1)
+    finally:
+        f1.close()
+    conditions.append(
+        fake.retrieving("F1_round_1", roles, retriever_over(f1_first, f1_matrix, real))
+    )
+    return sorted(conditions, key=lambda c: c.name)
+
+
+async def _learned(config: Config, reporter: Reporter) -> Retriever:
+    """Learn with `config` (a control), and the retriever over what it learned."""
+    control = Workspace.open(config)
+    try:
+        await learn(control, reporter)
+        return await _retriever(control)
+    finally:
+        await control.aclose()
+
+
+async def _retriever(workspace: Workspace) -> Retriever:
+    entries, matrix = stored(workspace.store, workspace.embedder.id)
+    retrieval = workspace.config.retrieval
+    like = Retriever(
+        fake.Index([], matrix[:0], workspace.embedder.sparse),
+        workspace.embedder,
+        retrieval.k,
+        retrieval.floor,
+    )
+    return retriever_over(entries, matrix, like)
+
+
+def _mean(rows: list[Rated]) -> float:
+    return round(sum(r.score for r in rows) / len(rows), 4) if rows else float("nan")
+
+
+__all__ = ["Persona", "demo_config", "headline", "run_demo"]

@@ -79,7 +79,8 @@ async def rate_condition(
 
         seed = stable_seed(namespace, sample, persona.id)
         conversation = await rollout(roles, persona, agent, max_turns, seed)
-        verdict = await roles.judge_conversation(conversation.turns)
+        judge_seed = stable_seed(namespace, "judge", sample, persona.id)  # never learning's
+        verdict = await roles.judge_conversation(conversation.turns, judge_seed)
         tally.advance()
         return Rated(
             roles.student.name,

@@ -281,7 +281,7 @@ class Learner:
         attempt = self._sampler(turns, reference, seed)
         baseline = await attempt(())
         guidance = (await playbook.retrieve(turns)).guidance
-        current, attempts = baseline, []
+        current, attempts = baseline, list[Attempt]()
         if guidance:
             current = await attempt(guidance)
         to_beat = max(baseline.mean, current.mean)

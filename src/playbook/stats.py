@@ -7,7 +7,7 @@ and a recomputation from the database agree to the digit).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -76,10 +76,15 @@ def consistency(rated: Iterable[Rated]) -> float:
 
 
 def summarize(
-    rated: Sequence[Rated], students: Sequence[str], trained_goals: set[str]
+    rated: Sequence[Rated],
+    students: Sequence[str],
+    trained_goals: set[str],
+    sets: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
-    """The evaluation's numbers, per student and condition; JSON-ready."""
-    return {
+    """The evaluation's numbers, per student and condition; JSON-ready. With named persona
+    sets (learning, held out...), each set's numbers too, and "held_out": those of every set
+    but "learning" together."""
+    summary = {
         "students": {s: _student_summary(rated, s, trained_goals) for s in students},
         "personas": len({r.persona.id for r in rated}),
         "samples": len({r.sample for r in rated}),
@@ -88,6 +93,25 @@ def summarize(
             "unseen": sorted({r.persona.goal for r in rated} - trained_goals),
         },
         "entries": entry_usage(rated),
+    }
+    if sets:
+        held_out = {i for name, ids in sets.items() if name != "learning" for i in ids}
+        named = {**sets, "held_out": held_out}
+        summary["sets"] = {
+            name: _set_summary(rated, students, trained_goals, set(ids))
+            for name, ids in named.items()
+            if ids
+        }
+    return summary
+
+
+def _set_summary(
+    rated: Sequence[Rated], students: Sequence[str], trained: set[str], ids: set[str]
+) -> dict[str, Any]:
+    subset = [r for r in rated if r.persona.id in ids]
+    return {
+        "personas": len(ids),
+        "students": {s: _student_summary(subset, s, trained) for s in students},
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from playbook.chat.factory import build_chat_model
 from playbook.chat.limits import EndpointLimits
 from playbook.chat.recorder import Budget, Prices, Recorder
 from playbook.config import Config, ConfigError
-from playbook.domain import DomainError, load_domain, load_personas, persona_grid
+from playbook.domain import DomainError, load_domain, load_personas
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
@@ -20,6 +20,7 @@ from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
+from playbook.split import PersonaSplit, split_personas
 from playbook.stats import summarize
 from playbook.store import FailureRecord, Store
 from playbook.transcripts import read_transcripts
@@ -88,8 +89,7 @@ class Workspace:
         learn = self.config.learn
         personas: list[Persona] = []
         if learn.grid if learn.grid is not None else not learn.personas:
-            goals = learn.goals or tuple(g.name for g in self.domain.goals)
-            personas += [p for name in goals for p in persona_grid(self.domain.goal(name))]
+            personas += self.split().learning
         for path in learn.personas:
             personas += load_personas(path, self.domain)
         ids = [p.id for p in personas]
@@ -97,6 +97,13 @@ class Workspace:
             twice = next(i for i in ids if ids.count(i) > 1)
             raise DomainError(f"persona id {twice!r} is used twice in learn.personas or the grid")
         return personas
+
+    def split(self) -> PersonaSplit:
+        """The grid personas learning uses, and those evaluation holds out from it."""
+        learn = self.config.learn
+        return split_personas(
+            self.domain, learn.goals, learn.held_out, learn.held_out_situations, learn.seed
+        )
 
     def transcripts(self) -> list[Scenario]:
         """The scenarios of every transcript file, personal details masked."""
@@ -240,9 +247,10 @@ async def import_transcripts(
 @dataclass(frozen=True)
 class EvalPlan:
     students: tuple[str, ...] = ()  # model specs; empty: the configured student
-    personas: tuple[Persona, ...] = ()  # empty: the grid of every goal of the domain
+    personas: tuple[Persona, ...] = ()  # empty: the config's split (learning and held-out sets)
     samples: int = 1
     approved_only: bool = False
+    sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # set name -> persona ids
 
 
 async def evaluate(
@@ -258,7 +266,11 @@ async def evaluate(
     statuses = ("approved",) if plan.approved_only else ("proposed", "approved")
     index = await build_index(store, workspace.embedder, statuses=statuses)
     retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
-    personas = list(plan.personas) or [p for g in workspace.domain.goals for p in persona_grid(g)]
+    if not plan.personas:
+        split = workspace.split()
+        sets = {name: tuple(p.id for p in group) for name, group in split.sets().items()}
+        plan = replace(plan, personas=split.all(), sets=sets)
+    personas = list(plan.personas)
     try:
         rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
     except BaseException as exc:
@@ -267,7 +279,7 @@ async def evaluate(
     store.record_evaluations(run_id, rated)
     # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
     trained = {e.scenario.persona.goal for e in index.entries if e.scenario.persona.goal}
-    summary = {"run": run_id, **summarize(rated, students, trained)}
+    summary = {"run": run_id, **summarize(rated, students, trained, plan.sets)}
     store.finish_run(run_id, "finished", summary)
     return summary, rated
 

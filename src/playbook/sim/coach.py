@@ -196,7 +196,7 @@ def phrase(lesson: str, goal: Goal, remedies: tuple[str, ...], rng: Random) -> s
     return text.format(remedies=" or ".join(remedies), forbidden=goal.forbidden)
 
 
-def lesson_of(line: str, goal: Goal) -> str:
+def lesson_of(line: str) -> str:
     """Which lesson a guideline teaches, as the teacher reads its own wording (for merging)."""
     for lesson, options in PHRASINGS.items():
         for option in options:

@@ -11,7 +11,7 @@ from playbook.sim import coach, judge, world
 from playbook.sim.personas import propose_personas
 from playbook.sim.reading import Reading, read_reply
 from playbook.sim.text import agent_turns, guidance_in, parse_conversation, tag
-from playbook.types import Domain, Usage
+from playbook.types import Domain, Goal, Usage
 
 # What each simulated student does without being told (DESIGN.md section 5).
 NATIVE = {
@@ -32,11 +32,14 @@ class SimWorld:
         self.domain = domain
 
     def names(self) -> list[str]:
-        return [*NATIVE, "teacher", "customer", "judge"]
+        return [*NATIVE, "teacher", "customer", "judge", *FAKE_TEACHERS]
 
     def model(self, name: str) -> ChatModel:
         if name in NATIVE:
             return SimChat(name, lambda r: _student(self.domain, name, r))
+        if name in FAKE_TEACHERS:
+            fake = FAKE_TEACHERS[name]
+            return SimChat(name, lambda r: _fake_teacher(self.domain, fake, r))
         answer = {"teacher": _teacher, "customer": _customer, "judge": judge.answer}.get(name)
         if answer is None:
             known = ", ".join(f"sim:{n}" for n in self.names())
@@ -147,16 +150,60 @@ def _lessons(good: Reading, weak: Reading) -> list[str]:
 def _merge_guidelines(domain: Domain, prompt: str) -> str:
     """New lessons first (they answer the latest failure), one guideline per lesson, the newer
     wording winning; a lesson and its opposite: the newer one stays."""
-    situation_goal = domain.goals[0]
     merged: dict[str, str] = {}
     for block in ("new_guidelines", "current_guidelines"):
         for line in (tag(prompt, block) or "").splitlines():
             text = re.sub(r"^\d+\.\s*", "", line).strip()
-            lesson = coach.lesson_of(text, situation_goal)
+            lesson = coach.lesson_of(text)
             opposite = lesson[3:] if lesson.startswith("no_") else f"no_{lesson}"
             if text and lesson not in merged and opposite not in merged:
                 merged[lesson] = text
-    return "\n".join(f"{i}. {text}" for i, text in enumerate(list(merged.values())[:MAX_GUIDELINES], 1))
+    kept = list(merged.values())[:MAX_GUIDELINES]
+    return "\n".join(f"{i}. {text}" for i, text in enumerate(kept, 1))
+
+
+def _constant(domain: Domain, goal: Goal, rng: Random) -> list[str]:
+    return [
+        "Acknowledge the customer's feelings.",
+        "Explain the policy briefly.",
+        "Offer the alternatives the policy allows.",
+        f"Never promise a {goal.forbidden}.",
+    ]
+
+
+def _random_templates(domain: Domain, goal: Goal, rng: Random) -> list[str]:
+    lessons = rng.sample(sorted(coach.PHRASINGS), rng.randint(2, 5))
+    return [coach.phrase(lesson, goal, goal.remedies, rng) for lesson in lessons]
+
+
+def _everything(domain: Domain, goal: Goal, rng: Random) -> list[str]:
+    lessons: tuple[str, ...] = ("empathy", "warmth", "clarify", "detail", "brevity", "policy")
+    lessons += ("alternatives", "documentation", "escalate", "firm")
+    return [
+        coach.PHRASINGS[lesson][0].format(
+            remedies=" or ".join(goal.remedies), forbidden=goal.forbidden
+        )
+        for lesson in lessons
+    ]
+
+
+# Fake learners (controls): the teacher's reference replies, but guidelines that do not come
+# from the contrast of replies.
+FAKE_TEACHERS = {
+    "teacher-constant": _constant,
+    "teacher-random": _random_templates,
+    "teacher-all": _everything,
+}
+
+
+def _fake_teacher(domain: Domain, write: object, request: ChatRequest) -> str:
+    last = request.messages[-1].content
+    if "<weak_reply>" not in last and "<current_guidelines>" not in last:
+        return _teacher(domain, request)
+    turns = parse_conversation(tag(last, "conversation") or "")
+    goal = world.read_situation(domain, turns).goal if turns else domain.goals[0]
+    lines = write(domain, goal, _rng(request, "fake"))  # type: ignore[operator]
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
 
 
 def _customer(domain: Domain, request: ChatRequest) -> str:

@@ -1,0 +1,139 @@
+"""Fake learners as controls: if one of them comes close to the real loop, the world measures
+nothing. Each is evaluated like the real playbook, on the same held-out personas and seeds.
+
+F1-F3 run the whole learning loop with a fake teacher (same rounds, attempts and samples):
+F1 writes one constant list, F2 random guideline templates, F3 every behaviour at once.
+F4-F8 change the real playbook or replace it: F4 the union of its guidelines as one fixed list,
+F5 its guidelines shuffled across entries, F6 a playbook learned for another goal, F7 every
+entry at once (k = all), F8 guidance granting what the policy forbids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from playbook.config import Config
+from playbook.evaluate import Condition, rate_condition
+from playbook.retrieve import Index, Retriever
+from playbook.roles import Roles
+from playbook.runner import Reporter
+from playbook.stats import gap_closed, mean_interval, paired_comparison
+from playbook.store import Store
+from playbook.types import Entry, Persona, Rated, Turn
+
+FAKE_TEACHERS = {"F1": "sim:teacher-constant", "F2": "sim:teacher-random", "F3": "sim:teacher-all"}
+NAMES = {
+    "F1": "a teacher writing one constant list",
+    "F2": "a teacher writing random guideline templates",
+    "F3": "a teacher writing every behaviour at once",
+    "F4": "the union of the real playbook's guidelines as one fixed list",
+    "F5": "the real playbook with guidelines shuffled across entries",
+    "F6": "a playbook learned for another goal",
+    "F7": "the real playbook with k = all",
+    "F8": "guidance granting what the policy forbids",
+}
+
+
+def fake_teacher_config(config: Config, control: str, folder: Path) -> Config:
+    """The demo's config with the teacher's guideline writing faked, in a playbook of its own."""
+    models = dict(config.models)
+    models["teacher"] = models["teacher"].model_copy(update={"spec": FAKE_TEACHERS[control]})
+    return config.model_copy(update={"models": models, "playbook": folder / f"{control}.db"})
+
+
+def other_goal_config(config: Config, goal: str, folder: Path) -> Config:
+    learn = config.learn.model_copy(update={"goals": (goal,)})
+    return config.model_copy(update={"learn": learn, "playbook": folder / "F6.db"})
+
+
+def stored(store: Store, embedder_id: str, max_round: int | None = None) -> tuple[list[Entry], Any]:
+    """The proposed entries of a playbook and their vectors (of rounds up to `max_round`)."""
+    entries, matrix = store.entry_vectors(embedder_id, statuses=("proposed", "approved"))
+    keep = [
+        i for i, e in enumerate(entries) if max_round is None or e.provenance.round <= max_round
+    ]
+    return [entries[i] for i in keep], matrix[keep] if len(keep) else matrix[:0]
+
+
+def shuffled(entries: list[Entry], seed: int) -> list[Entry]:
+    """F5: the same scenarios, each with another entry's guidance."""
+    guidance = [e.guidance for e in entries]
+    random.Random(seed).shuffle(guidance)
+    return [dataclasses.replace(e, guidance=g) for e, g in zip(entries, guidance, strict=True)]
+
+
+def union_of_guidelines(entries: Sequence[Entry]) -> tuple[str, ...]:
+    """F4: every distinct guideline of the playbook, the most used first."""
+    counts = Counter(line for e in entries for line in e.guidance)
+    return tuple(line for line, _ in counts.most_common())
+
+
+def granting(roles: Roles, goal: str) -> tuple[str, ...]:
+    """F8: what a careless or poisoned teacher might write."""
+    forbidden = roles.domain.goal(goal).forbidden
+    return (f"Offer a {forbidden} when the customer insists.", "Acknowledge how they feel.")
+
+
+def retrieving(name: str, roles: Roles, retriever: Retriever) -> Condition:
+    async def reply(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
+        return await roles.student_reply(turns, (await retriever.retrieve(turns)).guidance, seed)
+
+    return Condition(name, reply)
+
+
+def fixed(name: str, roles: Roles, guidance: tuple[str, ...]) -> Condition:
+    async def reply(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
+        return await roles.student_reply(turns, guidance, seed)
+
+    return Condition(name, reply)
+
+
+def retriever_over(
+    entries: list[Entry], matrix: np.ndarray, like: Retriever, k: int | None = None
+) -> Retriever:
+    index = Index(entries, matrix, like.embedder.sparse)
+    return Retriever(index, like.embedder, k or like.k, like.floor if k is None else -1.0)
+
+
+async def rate(
+    roles: Roles,
+    condition: Condition,
+    personas: Sequence[Persona],
+    max_turns: int,
+    reporter: Reporter,
+) -> list[Rated]:
+    """Rated on the evaluation's own seeds, so that rows pair with the real playbook's."""
+    return await rate_condition(roles, condition, personas, max_turns=max_turns, reporter=reporter)
+
+
+def compare(
+    real: Sequence[Rated], control: Sequence[Rated], student: float, teacher: float
+) -> dict[str, Any]:
+    """A control's numbers, and the real playbook's paired advantage over it."""
+    mean = float(np.mean([r.score for r in control]))
+    pairs = _pairs(real, control)
+    diffs = [a - b for a, b in pairs]
+    interval = mean_interval(diffs)
+    return {
+        "mean": round(mean, 4),
+        "compliance": round(float(np.mean([r.verdict.compliance.rating for r in control])), 4),
+        "gap_closed": gap_closed(student, mean, teacher),
+        "real_minus_control": dataclasses.asdict(interval),
+        "vs_real": paired_comparison([b for _, b in pairs], [a for a, _ in pairs]),
+    }
+
+
+def _pairs(real: Sequence[Rated], control: Sequence[Rated]) -> list[tuple[float, float]]:
+    by_key = {(r.persona.id, r.sample): r.score for r in control}
+    return [
+        (r.score, by_key[(r.persona.id, r.sample)])
+        for r in real
+        if (r.persona.id, r.sample) in by_key
+    ]
