@@ -33,7 +33,7 @@ FRUSTRATED_DEMAND = (
 )
 
 
-async def test_teacher_far_above_student_and_generic_guidance_helps_a_little(
+async def test_teacher_far_above_student_and_a_fixed_generic_prompt_does_not_close_the_gap(
     sim_roles: Roles, airline: Domain
 ) -> None:
     personas = persona_grid(airline.goals[0])
@@ -51,7 +51,8 @@ async def test_teacher_far_above_student_and_generic_guidance_helps_a_little(
     alone, with_generic = await mean(student_alone(sim_roles)), await mean(generic)
     best = await mean(teacher(sim_roles))
     assert best - alone >= 1.5
-    assert alone < with_generic < alone + 0.5 * (best - alone)
+    # generic advice helps the customers it fits and costs with the others
+    assert abs(with_generic - alone) < 0.25 * (best - alone)
 
 
 async def test_guideline_in_the_prompt_changes_the_student_and_its_rating(sim_roles: Roles) -> None:
@@ -84,12 +85,21 @@ async def test_teachers_guidelines_from_the_contrast_fix_the_student(sim_roles: 
 
 async def test_guidance_for_another_situation_can_hurt(sim_roles: Roles) -> None:
     reference = await sim_roles.teacher_reply(FRUSTRATED_DEMAND)
-    plain = await sim_roles.student_reply(FRUSTRATED_DEMAND)
-    confused_advice = ("Ask one clarifying question to make sure you understand what they need.",)
-    misled = await sim_roles.student_reply(FRUSTRATED_DEMAND, confused_advice)
-    before = await sim_roles.judge_reply(FRUSTRATED_DEMAND, reference, plain)
-    after = await sim_roles.judge_reply(FRUSTRATED_DEMAND, reference, misled)
-    assert after.rating < before.rating
+    fitting = (
+        "Start by acknowledging how the customer feels, in one sentence.",
+        "Thank the customer and keep a warm, friendly tone.",
+        "Offer travel credit for the full fare, valid for 12 months.",
+    )
+    confused_advice = ("Ask one clarifying question before explaining anything.",)
+    means = []
+    for guidance in (fitting, confused_advice + fitting):
+        ratings = []
+        for seed in range(10):
+            reply = await sim_roles.student_reply(FRUSTRATED_DEMAND, guidance, seed)
+            verdict = await sim_roles.judge_reply(FRUSTRATED_DEMAND, reference, reply, seed)
+            ratings.append(verdict.rating)
+        means.append(statistics.fmean(ratings))
+    assert means[1] < means[0]
 
 
 async def test_students_lack_different_behaviours(airline: Domain, sim_roles: Roles) -> None:

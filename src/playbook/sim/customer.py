@@ -51,7 +51,7 @@ def next_message(domain: Domain, request: ChatRequest) -> str:
     if not replies:
         return _opening(persona, rng)
     mood = _replay(domain, persona, said, replies)
-    return _reaction(persona, mood, len(said), rng)
+    return _reaction(persona, mood, len(said) - 1, rng)  # pushes after the opening
 
 
 def _read_persona(domain: Domain, block: str) -> Persona:
