@@ -151,6 +151,8 @@ def _print_learn_summary(summary: dict[str, Any]) -> None:
         "kept",
         "rejected_by_policy",
         "not_verified",
+        "covered",
+        "merged",
         "already_good",
         "failed",
     )

@@ -78,6 +78,9 @@ class LearnSettings:
     policy_check: bool = True
     validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
     samples: int = 3  # student replies rated per attempt when verifying guidance
+    prune: bool = True  # drop the lines verified guidance does as well without
+    merge_similarity: float = 0.95  # a scenario this similar to a kept one is a near-duplicate
+    max_entries: int = 0  # size budget of one run; 0: none
     generated_personas: int = 0  # personas the teacher adds after each round; 0: none
     generated_max_similarity: float = 0.9  # a proposal at least this like a persona is dropped
 
@@ -108,7 +111,7 @@ class Learner:
             result.rounds.append(report)
             extra = transcripts if round_index == 0 else ()  # real conversations, improved once
             outcomes = await self._round(personas, extra, round_index, playbook, report)
-            improved = await self._keep(outcomes, report)
+            improved = await self._keep(outcomes, report, vectors)
             learned += improved.entries
             vectors += improved.vectors
             result.stopped = budget_stop(outcomes)
@@ -299,10 +302,26 @@ class Learner:
         best = max(attempts, key=lambda a: a.mean)
         if best.mean <= to_beat:
             return Skipped(scenario, "not verified", baseline)
+        if settings.prune and (pruned := await self._pruned(best, attempt)) is not best:
+            attempts.append(pruned)  # recorded, so that a reviewer sees what was dropped
+            best = pruned
         provenance = Provenance(
             self.run_id, round_index + 1, reference, baseline, tuple(attempts), self._models()
         )
         return await self._checked(Entry(None, scenario, best.guidance, provenance))
+
+    async def _pruned(
+        self, best: Attempt, attempt: Callable[[tuple[str, ...]], Awaitable[Attempt]]
+    ) -> Attempt:
+        """The verified guidance without the lines it does as well without: a weak student
+        attends to its first few guidelines only, so every useless line costs a useful one."""
+        for line in reversed(best.guidance):
+            if len(best.guidance) == 1:
+                break
+            shorter = await attempt(tuple(g for g in best.guidance if g != line))
+            if shorter.mean >= best.mean:
+                best = shorter
+        return best
 
     def _sampler(
         self, turns: tuple[Turn, ...], reference: str, seed: int
@@ -329,8 +348,11 @@ class Learner:
         verdict = await self.roles.policy_check(entry.guidance)
         return entry if verdict.complies else Rejected(entry, verdict.reason or "breaks policy")
 
-    async def _keep(self, outcomes: Sequence[Outcome], report: RoundReport) -> Improved:
-        """Store verified entries (and rejected ones, as rejected, with the reason)."""
+    async def _keep(
+        self, outcomes: Sequence[Outcome], report: RoundReport, earlier: Sequence[np.ndarray] = ()
+    ) -> Improved:
+        """Store verified entries (and rejected ones, as rejected, with the reason), near-
+        duplicates of this run's entries merged into the one that gained most."""
         report.count(outcomes)
         entries = [o for o in outcomes if isinstance(o, Entry)]
         rejected = [o for o in outcomes if isinstance(o, Rejected)]
@@ -338,12 +360,35 @@ class Learner:
             return Improved(list(outcomes), [], [])
         stored = [*entries, *(r.entry for r in rejected)]
         vectors = list(await self.embedder.embed([e.scenario.text() for e in stored]))
+        entries, kept_vectors = self._distinct(entries, vectors[: len(entries)], earlier)
+        report.merged = report.kept - len(entries)
+        report.kept = len(entries)
+        vectors = [*kept_vectors, *vectors[len(stored) - len(rejected) :]]
         for entry, vector in zip(entries, vectors[: len(entries)], strict=True):
             self.store.add_entry(entry, vector, self.embedder.id)
         for rejection, vector in zip(rejected, vectors[len(entries) :], strict=True):
             entry = dataclasses.replace(rejection.entry, status="rejected")
             self.store.add_entry(entry, vector, self.embedder.id, "policy check", rejection.reason)
         return Improved(list(outcomes), entries, vectors[: len(entries)])
+
+    def _distinct(
+        self, entries: list[Entry], vectors: list[np.ndarray], earlier: Sequence[np.ndarray]
+    ) -> tuple[list[Entry], list[np.ndarray]]:
+        """The entries whose scenarios are not near-duplicates of one kept before them (the
+        largest gains first), within the run's size budget."""
+        settings = self.settings
+        order = sorted(range(len(entries)), key=lambda i: -_gain(entries[i]))
+        kept: list[int] = []
+        seen = list(earlier)
+        for i in order:
+            if settings.max_entries and len(seen) >= settings.max_entries:
+                break
+            if seen and float(np.max(np.stack(seen) @ vectors[i])) >= settings.merge_similarity:
+                continue
+            kept.append(i)
+            seen.append(vectors[i])
+        kept.sort()
+        return [entries[i] for i in kept], [vectors[i] for i in kept]
 
     async def _aimed_personas(
         self, outcomes: list[Outcome], personas: list[Persona], report: RoundReport
@@ -393,3 +438,9 @@ class Learner:
             role, model = getattr(exc, "role", "?"), getattr(exc, "model", "?")
             self.store.record_failure(self.run_id, role, model, str(exc), where, exc.cause)
         return exc
+
+
+def _gain(entry: Entry) -> float:
+    """How much the entry's guidance raised the student's mean rating over no guidance."""
+    provenance = entry.provenance
+    return max(a.mean for a in provenance.attempts) - provenance.baseline.mean

@@ -74,6 +74,7 @@ class RoundReport:
     not_verified: int = 0
     already_good: int = 0
     covered: int = 0  # the playbook's guidance already helped; nothing new was needed
+    merged: int = 0  # verified, but a near-duplicate of an entry kept in this run
     failed: int = 0
     generated_personas: int = 0  # added by the teacher after this round
     validation: float | None = None  # the student with the playbook on validation personas
@@ -93,7 +94,7 @@ class RoundReport:
 
     @property
     def completed(self) -> int:
-        done = self.kept + self.rejected_by_policy + self.not_verified
+        done = self.kept + self.merged + self.rejected_by_policy + self.not_verified
         return done + self.already_good + self.covered
 
 

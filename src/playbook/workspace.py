@@ -20,7 +20,7 @@ from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
-from playbook.split import PersonaSplit, split_personas
+from playbook.split import HELD_OUT, PersonaSplit, split_personas
 from playbook.stats import summarize
 from playbook.store import FailureRecord, Store
 from playbook.transcripts import read_transcripts
@@ -124,6 +124,9 @@ class Workspace:
             policy_check=learn.policy_check,
             validation=learn.validation,
             samples=learn.samples,
+            prune=learn.prune,
+            merge_similarity=learn.merge_similarity,
+            max_entries=learn.max_entries,
             k=retrieval.k,
             floor=retrieval.floor,
             generated_personas=learn.generated_personas,
@@ -267,9 +270,7 @@ async def evaluate(
     index = await build_index(store, workspace.embedder, statuses=statuses)
     retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
     if not plan.personas:
-        split = workspace.split()
-        sets = {name: tuple(p.id for p in group) for name, group in split.sets().items()}
-        plan = replace(plan, personas=split.all(), sets=sets)
+        plan = replace(plan, **_default_sets(workspace))
     personas = list(plan.personas)
     try:
         rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
@@ -282,6 +283,18 @@ async def evaluate(
     summary = {"run": run_id, **summarize(rated, students, trained, plan.sets)}
     store.finish_run(run_id, "finished", summary)
     return summary, rated
+
+
+def _default_sets(workspace: Workspace) -> dict[str, Any]:
+    """What learning used (fresh conversations), and the split's held-out sets."""
+    split = workspace.split()
+    groups = {"learning": tuple(workspace.personas())}
+    groups |= {name: getattr(split, name) for name in HELD_OUT}
+    personas = tuple(p for group in groups.values() for p in group)
+    return {
+        "personas": personas,
+        "sets": {name: tuple(p.id for p in group) for name, group in groups.items()},
+    }
 
 
 async def _rate_all(

@@ -1,0 +1,44 @@
+"""The demo with fake learners as controls (issue 11): what the simulated world can tell apart.
+
+Measured on the held-out personas of the learned goal, paired with the real playbook on the same
+personas and seeds. F1 (one constant list) and F7 (k = all) are not yet told apart from the real
+loop (see the README); the tests below assert what the world does show.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from playbook.demo import run_demo
+from playbook.runner import QuietReporter
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo")
+    return asyncio.run(run_demo(Path(out), QuietReporter(), with_controls=True))
+
+
+@pytest.mark.parametrize("control", ["F2", "F3", "F4", "F5", "F6", "F8"])
+def test_fakes_that_ignore_the_situation_lose_to_the_real_loop(
+    demo: dict[str, Any], control: str
+) -> None:
+    advantage = demo["controls"][control]["real_minus_control"]
+    assert advantage["ci_low"] > 0, (control, advantage)
+
+
+def test_guidance_granting_the_forbidden_breaks_compliance_below_the_student_alone(
+    demo: dict[str, Any],
+) -> None:
+    student = demo["eval"]["sets"]["held_out_cells"]["compliance"]["student"]
+    assert demo["controls"]["F8"]["compliance"] < student
+
+
+def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, Any]) -> None:
+    sets = demo["eval"]["sets"]
+    assert set(sets) == {"learning", "held_out_cells", "held_out_situations", "unseen_goals"}
+    held_out = sum(sets[name]["personas"] for name in sets if name != "learning")
+    assert demo["eval"]["personas"] == held_out
+    assert all(0 < demo["eval"]["compliance"][c] <= 5 for c in ("student", "playbook"))
