@@ -42,3 +42,9 @@ def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, An
     held_out = sum(sets[name]["personas"] for name in sets if name != "learning")
     assert demo["eval"]["personas"] == held_out
     assert all(0 < demo["eval"]["compliance"][c] <= 5 for c in ("student", "playbook"))
+
+
+def test_the_report_has_the_sets_and_the_controls(demo: dict[str, Any]) -> None:
+    html = Path(demo["report"]).read_text()
+    assert 'data-set="held_out_situations"' in html
+    assert all(f'data-control="F{i}"' in html for i in range(1, 9))

@@ -335,7 +335,7 @@ class Learner:
             return reply, await self.roles.judge_reply(turns, reference, reply, judge_seed)
 
         async def attempt(guidance: tuple[str, ...]) -> Attempt:
-            drawn = [await one(guidance, s) for s in range(self.settings.samples)]
+            drawn = await asyncio.gather(*(one(guidance, s) for s in range(self.settings.samples)))
             (reply, verdict), ratings = drawn[0], tuple(v.rating for _, v in drawn)
             return Attempt(guidance, reply, verdict, ratings)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from playbook.controls import NAMES as CONTROL_NAMES
 from playbook.evaluate import CONDITIONS
 from playbook.stats import rows_for
 from playbook.types import Rated
@@ -53,6 +54,7 @@ def render_report(summary: dict[str, Any], rated: Sequence[Rated]) -> str:
         bars=_bars(summary),
         heatmap=_heatmap(summary, rated),
         worst=worst,
+        control_names=CONTROL_NAMES,
         # "</" must not end the <script> element that carries the data.
         data=json.dumps(summary, sort_keys=True).replace("</", "<\\/"),
     )
