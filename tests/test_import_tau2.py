@@ -61,7 +61,7 @@ async def test_every_train_task_is_a_persona_the_simulator_plays(
         said = [t.text for t in conversation.turns if t.speaker == "customer"]
         replies = [t.text for t in conversation.turns if t.speaker == "agent"]
         assert said and replies, persona.id
-        assert agent_goal.opening in said[0], persona.id  # plays the goal it was given
+        assert any(o in said[0] for o in agent_goal.all_openings()), persona.id  # its goal
 
 
 def test_a_persona_records_where_it_came_from_and_what_was_inferred() -> None:

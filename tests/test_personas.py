@@ -136,7 +136,7 @@ def _config(folder: Path, learn: str) -> Path:
 @pytest.mark.parametrize(
     ("learn", "sources"),
     [
-        ('goals = ["refund_restricted_ticket"]', {"grid": 32}),
+        ('goals = ["refund_restricted_ticket"]', {"grid": 60}),
         ('personas = "mine.yaml"', {"file": 2}),
         ('personas = ["mine.yaml"]\ngrid = true\ngoals = ["refund_restricted_ticket"]', None),
     ],
@@ -154,7 +154,8 @@ def test_config_mixes_the_grid_and_persona_files(
             found[persona.source] = found.get(persona.source, 0) + 1
     finally:
         space.close()
-    assert found == (sources or {"grid": 32, "file": 2})
+    # the learning part of the split: 24 of 32 grid cells, 12 of 16 per situation (3)
+    assert found == (sources or {"grid": 60, "file": 2})
 
 
 def test_the_same_id_in_two_files_is_an_error(tmp_path: Path) -> None:

@@ -43,12 +43,14 @@ def split_personas(
     seed: int = 0,
 ) -> PersonaSplit:
     """The split for learning on `goals` (all goals when empty)."""
-    learned = [domain.goal(name) for name in goals] or list(domain.goals)
-    known = {s.name for goal in learned for s in goal.situations}
+    named = {g.name: g for g in domain.goals}
+    # A config used with another domain (transfer) names goals that domain lacks: all goals.
+    learned = [named[name] for name in goals if name in named] or list(domain.goals)
+    known = {s.name for goal in domain.goals for s in goal.situations}
     for name in held_out_situations:
         if name not in known:
             raise DomainError(
-                f"learn.held_out_situations: {name!r} is not a situation of the learned goals "
+                f"learn.held_out_situations: {name!r} is not a situation of the domain's goals "
                 f"(known: {', '.join(sorted(known)) or 'none'})"
             )
     learning: list[Persona] = []

@@ -158,6 +158,9 @@ async def test_fake_teachers_are_simulated_models(airline: Domain) -> None:
     from playbook.chat.base import Message
 
     fake = SimWorld(airline).model("teacher-constant")
-    prompt = "<conversation>\nCustomer: I want a full refund.\n</conversation>\n<weak_reply>\nno\n</weak_reply>"
+    prompt = (
+        "<conversation>\nCustomer: I want a full refund.\n</conversation>\n"
+        "<weak_reply>\nno\n</weak_reply>"
+    )
     answer = await fake.complete(ChatRequest((Message("user", prompt),)))
     assert answer.text.startswith("1. Acknowledge")
