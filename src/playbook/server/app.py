@@ -42,7 +42,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         key = settings.upstream_key
         async with make_client(settings.upstream_url, settings.timeout, key) as client:
-            upstream = Upstream(client, settings.timeout, key)
+            held = [*settings.api_keys, *([settings.reviewer_key] if settings.reviewer_key else [])]
+            upstream = Upstream(client, settings.timeout, key, held)
             app.state.services = _services(settings, store, embedder, upstream, metrics)
             async with _background_tasks(app.state.services):
                 yield

@@ -3,14 +3,14 @@ operational ones (/healthz, /metrics) that monitoring reaches without a key."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from playbook.server.errors import bad_request, too_large
+from playbook.server.body import parsed_json
+from playbook.server.errors import too_large
 from playbook.server.messages import checked_body, conversation
 from playbook.server.metrics import CONTENT_TYPE
 from playbook.server.services import services
@@ -120,7 +120,4 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise too_large(limit)
         chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError:  # includes bad UTF-8
-        raise bad_request("the request body is not valid JSON") from None
+    return parsed_json(b"".join(chunks))

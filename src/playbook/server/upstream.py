@@ -4,8 +4,10 @@ Transport failures and the upstream's own failures become 502/504 errors in Open
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import httpx
+from fastapi.responses import Response
 
 from playbook.server.errors import ApiError, upstream_failed, upstream_timed_out
 
@@ -27,10 +29,21 @@ def make_client(base_url: str, timeout: float, key: str | None) -> httpx.AsyncCl
 class Upstream:
     """Chat completions and the model list of the upstream server."""
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float, key: str | None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        timeout: float,
+        key: str | None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        """`secrets`: every other key the proxy holds (its clients', the reviewer's); an
+        upstream that echoes one in an answer must not hand it to a client."""
         self._client = client
         self._timeout = timeout
         self._key = key
+        # Longest first, so a key that contains another is masked whole.
+        held = {key, *secrets} - {None, ""}
+        self._secrets = sorted((s for s in held if s), key=len, reverse=True)
 
     async def post_chat(self, body: bytes) -> httpx.Response:
         """The upstream's whole answer, or ApiError (502/504) if there is none."""
@@ -47,9 +60,15 @@ class Upstream:
         """The 502 an answer means for our client, or None if it is the client's to see.
 
         A 4xx about the request (unknown model, bad parameter, rate limit) is passed through
-        as the upstream gave it; a refused key or a 5xx is the proxy's problem, not the client's.
+        (see `passed_through`); a refused key, a redirect or a 5xx is the proxy's problem.
         """
         status = response.status_code
+        if 300 <= status < 400:
+            where = self.masked(response.headers.get("location", "nowhere"))
+            return upstream_failed(
+                f"the model server answered {status}, a redirect to {where}; the proxy does not "
+                "follow redirects: set serve.upstream_base_url to the final URL"
+            )
         if status in (401, 403):
             log.warning("upstream refused the proxy's key (%d)", status)
             return upstream_failed(
@@ -57,8 +76,24 @@ class Upstream:
                 "check serve.upstream_api_key_env"
             )
         if status >= 500:
-            return upstream_failed(f"the model server answered {status}: {self._detail(response)}")
+            detail = f"the model server answered {status}: {self._detail(response)}"
+            return upstream_failed(detail, _retry_after(response))
         return None
+
+    def passed_through(self, response: httpx.Response, headers: dict[str, str]) -> Response:
+        """The upstream's answer for the client, with every key the proxy holds masked (an
+        upstream may echo the request's Authorization in an error) and its Retry-After kept."""
+        media_type = response.headers.get("content-type", "application/json")
+        content = response.content
+        for secret in self._secrets:
+            content = content.replace(secret.encode(), b"***")
+        headers = {**headers, **_retry_after(response)}
+        return Response(content, response.status_code, headers, media_type=media_type)
+
+    def masked(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _chat_request(self, body: bytes) -> httpx.Request:
         headers = {"Content-Type": "application/json"}
@@ -88,10 +123,16 @@ class Upstream:
             text = error.get("message") if isinstance(error, dict) else str(error)
         except (ValueError, AttributeError):
             text = response.text
-        text = " ".join(str(text or response.reason_phrase or "no message").split())
-        if self._key:
-            text = text.replace(self._key, "***")
+        text = self.masked(" ".join(str(text or response.reason_phrase or "no message").split()))
         return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+def _retry_after(response: httpx.Response) -> dict[str, str]:
+    """The upstream's Retry-After on a 429 or 503, for the client to honour (SDKs do)."""
+    value = response.headers.get("retry-after")
+    if response.status_code in (429, 503) and value and len(value) <= 64:
+        return {"Retry-After": value}
+    return {}
 
 
 def _reason(exc: httpx.TransportError) -> str:
