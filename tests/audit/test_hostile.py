@@ -78,3 +78,45 @@ def read_only(store: Any) -> None:
 
     sa.event.listen(store._engine, "connect", refuse_writes)
     store._engine.dispose()  # pooled connections are made again, read-only
+
+
+def test_a_copied_session_cookie_is_refused_after_sign_out(server: str, kit: Any) -> None:
+    # Bug: sign-out only deleted the cookie in that browser; a copy of it still worked.
+    reviewer = kit.sign_in(server)
+    stolen = dict(reviewer.client.cookies)
+    assert reviewer.post("/signout").status_code == 303
+    with httpx.Client(base_url=server, cookies=stolen, headers=kit.html) as thief:
+        page = thief.get("/entries")
+        assert page.status_code == 303 and page.headers["location"].startswith("/signin")
+        assert thief.get("/entries.json").status_code == 401
+
+
+def failed_sign_in(server: str, kit: Any, name: str, key: str, source: str) -> httpx.Response:
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=server, headers=kit.html, transport=transport) as client:
+        token = kit.csrf_of(client.get("/signin").text)
+        form = {"csrf": token, "reviewer": name, "key": key, "next": "/entries"}
+        return client.post("/signin", data=form)
+
+
+def test_failed_sign_ins_are_throttled_per_client_and_per_name(server: str, kit: Any) -> None:
+    # Bug: the reviewer key could be guessed as fast as the server answered.
+    for attempt in range(5):
+        answer = failed_sign_in(server, kit, "Mallory", f"guess-{attempt}", "127.0.0.1")
+        assert answer.status_code == 401
+    refused = failed_sign_in(server, kit, "Mallory", kit.reviewer_key, "127.0.0.1")
+    assert refused.status_code == 429 and "too many failed sign-ins" in refused.text
+    other_name = failed_sign_in(server, kit, "Ann", kit.reviewer_key, "127.0.0.1")
+    assert other_name.status_code == 429  # the same client, whatever name it gives
+    same_name = failed_sign_in(server, kit, "mallory", kit.reviewer_key, "127.0.0.2")
+    assert same_name.status_code == 429  # the same name, from elsewhere
+    elsewhere = failed_sign_in(server, kit, "Ann", kit.reviewer_key, "127.0.0.2")
+    assert elsewhere.status_code == 303  # another person is not locked out
+
+
+def test_scripts_guessing_the_key_are_throttled_too(server: str, kit: Any) -> None:
+    for attempt in range(5):
+        wrong = {"Authorization": f"Bearer guess-{attempt}-0123456789"}
+        assert httpx.get(f"{server}/entries.json", headers=wrong).status_code == 401
+    answer = httpx.get(f"{server}/entries.json", headers=kit.bearer)
+    assert answer.status_code == 429 and "too many failed sign-ins" in answer.json()["error"]
