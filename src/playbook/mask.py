@@ -121,7 +121,8 @@ _LABELLED = [
     (r"password|passwd|pwd", r"(?=\S*[\d\W_])[^\s]{4,64}(?<![.,;!?])", "[SECRET]"),
 ]
 _LABELLED_RULES = [
-    (re.compile(rf"(?i)\b(?:{label})\b{_SEP}({value})(?![\w])"), placeholder)
+    # Not followed by more digits: "pin 4111 1111 1111 1111" is a card, not a PIN.
+    (re.compile(rf"(?i)\b(?:{label})\b{_SEP}({value})(?![\w])(?![ -]?\d|[.:/]\w)"), placeholder)
     for label, value, placeholder in _LABELLED
 ]
 
@@ -144,13 +145,15 @@ def mask_pii(text: str, counts: Counter[str] | None = None) -> str:
     text = _EMAIL.sub(_replace("[EMAIL]", tally), text)
     text = _SPELLED_EMAIL.sub(_replace("[EMAIL]", tally, _is_spelled_email), text)
     text = _IBAN.sub(_replace("[IBAN]", tally, _is_iban), text)
+    text = _IPV4.sub(_replace("[IP]", tally), text)
+    text = _IPV6.sub(_replace("[IP]", tally, _is_ipv6), text)
     for rule, placeholder in _LABELLED_RULES:
         text = rule.sub(lambda m, p=placeholder: _mask_group(m, p, tally), text)  # type: ignore[misc]
     text = _SSN.sub(_replace("[SSN]", tally), text)
-    text = _IPV4.sub(_replace("[IP]", tally), text)
-    text = _IPV6.sub(_replace("[IP]", tally, _is_ipv6), text)
-    text = _CARD.sub(_replace("[CARD]", tally, _is_card), text)
+    # Any grouping first, so a stray leading group is not left behind; then the printed
+    # groupings, for a card the loose match ran into a neighbouring number with.
     text = _LOOSE_CARD.sub(_replace("[CARD]", tally, _is_card), text)
+    text = _CARD.sub(_replace("[CARD]", tally, _is_card), text)
     text = _INTERNATIONAL_PHONE.sub(_replace("[PHONE]", tally, _has_phone_digits), text)
     text = _NANP_PHONE.sub(_replace("[PHONE]", tally), text)
     text = _NATIONAL_PHONE.sub(_replace("[PHONE]", tally, _is_national_phone), text)
