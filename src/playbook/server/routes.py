@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from playbook.server.body import parsed_json
-from playbook.server.errors import too_large
+from playbook.server.errors import bad_request, too_large
 from playbook.server.messages import checked_body, conversation
 from playbook.server.metrics import CONTENT_TYPE
 from playbook.server.services import services
@@ -115,9 +116,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer; not a failure of the proxy's
+        raise bad_request(
+            "the client closed the connection before sending the whole body"
+        ) from None
     return parsed_json(b"".join(chunks))
