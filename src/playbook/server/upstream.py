@@ -1,4 +1,4 @@
-"""The upstream student: any OpenAI-compatible server, reached through one shared httpx client.
+"""The upstream student: any OpenAI-compatible server, reached through a few shared httpx clients.
 Transport failures and the upstream's own failures become 502/504 errors in OpenAI's shape."""
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ async def upstream_clients(
 ) -> AsyncIterator[list[httpx.AsyncClient]]:
     """The clients for the app's lifetime: pooled keep-alive connections to the upstream."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    tls = httpx.create_ssl_context()  # one for all: loading the CA bundle takes ~0.2 s each
     async with AsyncExitStack() as stack:
         clients = [
             httpx.AsyncClient(
@@ -38,6 +39,7 @@ async def upstream_clients(
                 headers=headers,
                 timeout=httpx.Timeout(timeout),
                 limits=_SHARD,
+                verify=tls,
             )
             for _ in range(shards)
         ]
