@@ -7,7 +7,7 @@ prompt (system prompt with the policy, a three-turn conversation) to both, inter
 warm-up. Added latency is the proxy's percentile minus the direct one; the throughput ratio is
 requests per second through the proxy over direct, with several requests in flight.
 
-    .venv/bin/python bench/bench_proxy.py [--entries 10000] [--requests 500]
+    .venv/bin/python bench/bench_proxy.py [--entries 10000] [--requests 500] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -178,10 +178,11 @@ def latencies(direct: str, proxy: str, requests: int) -> tuple[list[float], list
     return alone, through
 
 
-async def requests_per_second(url: str, requests: int) -> float:
+async def requests_per_second(url: str, requests: int, concurrency: int) -> float:
     body, left = chat_body(), requests
     headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
 
         async def worker() -> None:
             nonlocal left
@@ -190,16 +191,18 @@ async def requests_per_second(url: str, requests: int) -> float:
                 (await client.post(f"{url}/chat/completions", json=body)).raise_for_status()
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         return requests / (time.perf_counter() - started)
 
 
-def throughput_ratio(direct: str, proxy: str, requests: int) -> tuple[float, float]:
+def throughput_ratio(
+    direct: str, proxy: str, requests: int, concurrency: int
+) -> tuple[float, float]:
     """(direct, proxy) requests per second: best of two alternating rounds each."""
     rates: dict[str, list[float]] = {"direct": [], "proxy": []}
     for _ in range(2):
         for name, url in (("direct", direct), ("proxy", proxy)):
-            rates[name].append(asyncio.run(requests_per_second(url, requests)))
+            rates[name].append(asyncio.run(requests_per_second(url, requests, concurrency)))
     return max(rates["direct"]), max(rates["proxy"])
 
 
@@ -232,7 +235,7 @@ def print_table(
     )
 
 
-def run(entries: int, requests: int) -> dict[str, Any]:
+def run(entries: int, requests: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
     """Measure and print the table; the figures, keyed as run_all.py reads them."""
     with tempfile.TemporaryDirectory() as folder:
         playbook = Path(folder) / "playbook.db"
@@ -242,9 +245,9 @@ def run(entries: int, requests: int) -> dict[str, Any]:
         with sim_server() as upstream, proxy_server(playbook, upstream.base_url) as proxy:
             progress("measuring latency, interleaved")
             alone, through = latencies(upstream.base_url, proxy, requests)
-            progress(f"measuring throughput, {CONCURRENCY} requests in flight")
-            rates = throughput_ratio(upstream.base_url, proxy, requests)
-    result = summary(alone, through, rates)
+            progress(f"measuring throughput, {concurrency} requests in flight")
+            rates = throughput_ratio(upstream.base_url, proxy, requests, concurrency)
+    result = {**summary(alone, through, rates), "proxy_rps": round(rates[1], 1)}
     print_table(entries, result, alone, through)
     return {"proxy": {f"entries_{entries}": result}}
 
@@ -253,8 +256,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     args = parser.parse_args()
-    emit(run(args.entries, args.requests))
+    emit(run(args.entries, args.requests, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,25 @@
-"""Shared fixtures: the airline example domain and its simulated roles."""
+"""Shared fixtures: the airline example domain and its simulated roles; hypothesis profiles."""
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from playbook.domain import load_domain
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.types import PERSONALITIES, Domain
 from playbook.workspace import example_domain
+
+# `make test` and CI draw the same examples on every run (a seed per test, no example database,
+# no deadline: a loaded machine is not a failure), so a red build is a real failure that
+# reproduces. HYPOTHESIS_PROFILE=explore draws new, and more, examples to look for new bugs.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 ending with a customer message improved, and a bad line named with nothing stored."""
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def write(path: Path, conversations: list[object]) -> Path:
 def test_every_prefix_ending_with_a_customer_message_is_a_scenario(tmp_path: Path) -> None:
     imported = read_transcripts(write(tmp_path / "chats.jsonl", CHATS))
     assert imported.conversations == 2 and imported.skipped_messages == 1
-    first = [s for s in imported.scenarios if s.persona.id.endswith("/1")]
+    first = [s for s in imported.scenarios if s.persona.id.startswith("transcript/[EMAIL]/1")]
     second = [s for s in imported.scenarios if s.persona.id == "transcript/2"]
     assert [len(s.turns) for s in first] == [2, 4] and [len(s.turns) for s in second] == [1, 3]
     assert all(s.turns[-1].speaker == "customer" for s in imported.scenarios)
@@ -86,7 +87,8 @@ def test_personal_details_are_masked_before_anything_is_kept(tmp_path: Path) -> 
         "[PHONE]": 1,
         "[CARD]": 1,
     }
-    assert imported.scenarios[0].persona.id == "transcript/[EMAIL]/1"
+    # A masked id carries a digest of the original, so ids stay distinct (issue 13).
+    assert re.fullmatch(r"transcript/\[EMAIL\]/1~[0-9a-f]{10}", imported.scenarios[0].persona.id)
 
 
 async def test_import_learns_entries_and_no_model_or_store_sees_a_detail(

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from playbook.config import describe_validation_error
+from playbook.files import ImportFileError, parse_json, short
 from playbook.types import EMOTIONS, PERSONALITIES, Domain, Goal, GoalSituation, Persona
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -217,7 +218,7 @@ def load_personas(path: Path, domain: Domain) -> list[Persona]:
 
 def _read_personas_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte order mark is not text
     except FileNotFoundError:
         raise DomainError(f"personas {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -230,29 +231,42 @@ def _is_yaml(path: Path) -> bool:
 
 def _json(text: str, path: Path) -> object:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DomainError(
-            f"personas {path}: not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
+        return parse_json(text, f"personas {path}")
+    except ImportFileError as exc:
+        raise DomainError(str(exc)) from None
 
 
 def _yaml_records(text: str, path: Path) -> tuple[object, list[int]]:
     """The parsed YAML and, for a list, the line each record starts on."""
-    loader = yaml.SafeLoader(text)
+    loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = short(getattr(exc, "problem", None) or str(exc))
         raise DomainError(f"personas {path}: not valid YAML ({line}{problem})") from None
+    except RecursionError:
+        raise DomainError(f"personas {path}: nested too deeply to be a persona file") from None
     finally:
         loader.dispose()
     if not isinstance(node, yaml.SequenceNode):
         return data, []
     return data, [item.start_mark.line + 1 for item in node.value]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases (*name): a persona file has no use for them, and a few hundred
+    bytes of nested aliases expand to gigabytes (the "billion laughs")."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a persona file", mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _persona(record: object, where: str, domain: Domain) -> Persona:
@@ -280,7 +294,7 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "literal_error":
             allowed = str(error.get("ctx", {}).get("expected", "")).replace("'", "")
             allowed = allowed.replace(" or ", ", ")
-            problems.append(f"{field} must be one of {allowed} (not {error['input']!r})")
+            problems.append(f"{field} must be one of {allowed} (not {short(repr(error['input']))})")
         else:
             problems.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)

@@ -238,7 +238,9 @@ def _cell(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    return text.replace("`", "'")
+    """Untrusted text inside a code span: on one line (a line break would end the span and let
+    the rest render as Markdown or HTML) and without backticks (which would close it)."""
+    return " ".join(text.split()).replace("`", "'") or " "
 
 
 def _fenced(text: str) -> str:

@@ -57,6 +57,10 @@ class StoreError(Exception):
     """The playbook file cannot be used as asked; the message names the file and the problem."""
 
 
+class StoreUnwritable(StoreError):
+    """The playbook can be read but not written: a read-only file or folder, or a full disk."""
+
+
 # Everything an Entry is made of; the embedding blob is read only when vectors are wanted.
 _ENTRY_COLUMNS = [
     db.entries.c[name] for name in ("id", "scenario", "guidance", "provenance", "status")
@@ -89,6 +93,9 @@ class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, Exch
         except sa.exc.DBAPIError as exc:
             engine.dispose()
             raise StoreError(f"playbook {path}: cannot be opened ({exc.orig})") from None
+        except StoreError:
+            engine.dispose()
+            raise
         return store
 
     def close(self) -> None:
@@ -104,8 +111,11 @@ class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, Exch
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._write_lock, self._engine.begin() as conn:
-            yield conn
+        try:
+            with self._write_lock, self._engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise unwritable(self.path, exc.orig) from None
 
     # runs
 
@@ -349,6 +359,18 @@ class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, Exch
 
     def _missing(self, what: str, key: object) -> StoreError:
         return StoreError(f"no {what} {key} in {self.path}")
+
+
+def unwritable(path: Path, problem: BaseException | None) -> StoreUnwritable:
+    """One line saying why a write to the playbook failed; the transaction was rolled back."""
+    reason = str(problem)
+    if "readonly" in reason or "read-only" in reason:
+        what = "is read-only (the file or its folder); nothing was written"
+    elif "full" in reason:
+        what = "the disk is full; nothing was written"
+    else:
+        what = f"cannot be written ({reason}); nothing was written"
+    return StoreUnwritable(f"playbook {path}: {what}")
 
 
 def _make_engine(path: Path) -> sa.Engine:

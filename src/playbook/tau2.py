@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
-from playbook.files import ImportFileError, read_text
+from playbook.files import ImportFileError, parse_json, read_text
 from playbook.traits import infer_traits
 from playbook.types import Domain, Persona
 
@@ -104,13 +104,7 @@ def import_tasks(path: Path, domain: Domain, goal: str) -> Tau2Import:
 
 
 def _read_tasks(path: Path) -> list[Any]:
-    text = read_text(path, "tau2 tasks")
-    try:
-        tasks = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            f"tau2 tasks {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+    tasks = parse_json(read_text(path, "tau2 tasks"), f"tau2 tasks {path}")
     if not isinstance(tasks, list):
         raise ImportFileError(f"tau2 tasks {path}: expected a JSON list of tasks (a tasks.json)")
     if not tasks:

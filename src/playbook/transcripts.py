@@ -15,6 +15,7 @@ is used, and a bad line is named by its number.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +85,23 @@ def read_transcripts(path: Path) -> TranscriptImport:
         record = _record(line, where)
         turns, dropped = _turns(record, where, masked)
         skipped += dropped
-        name = mask_pii(str(record.id), masked) if record.id is not None else f"line-{number}"
+        name = _masked_id(str(record.id), masked) if record.id is not None else f"line-{number}"
         conversations.append((name, turns, number))
     if not conversations:
         raise ImportFileError(f"transcripts {path}: no conversations (one JSON object per line)")
     _check_unique([name for name, _, _ in conversations], path)
     scenarios = [s for c in conversations for s in _scenarios(*c, path)]
     return TranscriptImport(scenarios, len(conversations), skipped, dict(masked))
+
+
+def _masked_id(conversation_id: str, masked: Counter[str]) -> str:
+    """The id with personal details masked, plus a short digest of the original when masking
+    changed it: ids made of emails stay distinct and stable across imports, yet hold no email."""
+    name = mask_pii(conversation_id, masked)
+    if name == conversation_id:
+        return name
+    digest = hashlib.sha256(conversation_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{name}~{digest}"
 
 
 def _record(line: str, where: str) -> _Conversation:

@@ -40,12 +40,14 @@ def test_without_the_key_scripts_get_401_and_nothing_changes(
     twins = [p + ".json" for p in paths(playbook, PAGES)]
     wrong = {"Authorization": "Bearer not-the-key-at-all"}
     proxy_key = {"Authorization": f"Bearer {kit.api_key}"}  # a client key opens only /v1
+    # After 5 wrong keys from one address the answer is 429 (sign-ins throttled, issue 13).
+    refused = {401, 429}
     for headers in ({}, wrong, proxy_key):
         for path in twins:
-            assert httpx.get(server + path, headers=headers).status_code == 401, path
+            assert httpx.get(server + path, headers=headers).status_code in refused, path
         for path in paths(playbook, ACTIONS):
             answer = httpx.post(server + path, json={"reason": "x", "ids": [1]}, headers=headers)
-            assert answer.status_code == 401, path
+            assert answer.status_code in refused, path
     assert playbook.store.entry(playbook.learned[0]).status == "proposed"
 
 

@@ -23,8 +23,6 @@ def check_operation(operation: Any, mode: GenerationMode) -> tuple[list[str], in
         max_examples=30,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        database=None,
-        derandomize=True,
     )
     def send(case: Any) -> None:
         nonlocal sent

@@ -24,7 +24,7 @@ from playbook.server.proxy import ChatProxy
 from playbook.server.recording import ServedLog
 from playbook.server.services import Services
 from playbook.server.settings import ServeSettings
-from playbook.server.upstream import Upstream, make_client
+from playbook.server.upstream import Upstream, upstream_clients
 from playbook.store import Store
 
 
@@ -41,8 +41,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         key = settings.upstream_key
-        async with make_client(settings.upstream_url, settings.timeout, key) as client:
-            upstream = Upstream(client, settings.timeout, key)
+        async with upstream_clients(settings.upstream_url, settings.timeout, key) as clients:
+            held = [*settings.api_keys, *([settings.reviewer_key] if settings.reviewer_key else [])]
+            upstream = Upstream(clients, settings.timeout, key, held)
             app.state.services = _services(settings, store, embedder, upstream, metrics)
             async with _background_tasks(app.state.services):
                 yield

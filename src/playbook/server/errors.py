@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from playbook.sim.server import error_response
+from playbook.wire import error_response
+
+log = logging.getLogger("playbook.server")
 
 
 class ApiError(Exception):
@@ -21,6 +25,7 @@ class ApiError(Exception):
         kind: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -28,9 +33,12 @@ class ApiError(Exception):
         self.kind = kind
         self.code = code
         self.param = param
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
-        response = error_response(self.status, self.message, self.kind, self.param, self.code)
+        response = error_response(
+            self.status, self.message, self.kind, self.param, self.code, self.headers
+        )
         if self.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -59,8 +67,10 @@ def too_large(limit: int) -> ApiError:
     )
 
 
-def upstream_failed(message: str) -> ApiError:
-    return ApiError(502, f"upstream: {message}", "server_error", code="upstream_error")
+def upstream_failed(message: str, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(
+        502, f"upstream: {message}", "server_error", code="upstream_error", headers=headers
+    )
 
 
 def upstream_timed_out(seconds: float) -> ApiError:
@@ -90,3 +100,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return ApiError(exc.status_code, str(exc.detail)).response()
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours still answers in OpenAI's shape (the traceback goes to the log), so a
+        # client's SDK raises its usual error rather than failing to read a plain-text page.
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return ApiError(
+            500, "the proxy failed on this request; see its log", "server_error", "internal_error"
+        ).response()

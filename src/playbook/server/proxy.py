@@ -79,7 +79,7 @@ class ChatProxy:
         failure = self.upstream.failure(response)
         if failure is not None:
             raise failure
-        return _passed_through(response, {})
+        return self.upstream.passed_through(response, {})
 
     def _forwarded(self, body: dict[str, Any], messages: list[WireMessage]) -> dict[str, Any]:
         # Every field the client sent goes upstream unchanged (tools, top_k, response_format...).
@@ -99,13 +99,13 @@ class ChatProxy:
         tokens = usage_tokens(answer.get("usage"))
         text = _message_text(answer) if self.settings.record_content else None
         self._record(served, response.status_code, tokens, None, text)
-        return _passed_through(response, self._headers(served))
+        return self.upstream.passed_through(response, self._headers(served))
 
     async def _stream(self, data: bytes, served: _Served) -> Response:
         response = await self._answered(self.upstream.open_chat_stream(data), served)
         if response.status_code != 200:  # a 4xx for the client, already read whole
             self._record(served, response.status_code, (None, None), None, None)
-            return _passed_through(response, self._headers(served))
+            return self.upstream.passed_through(response, self._headers(served))
         watcher = StreamWatcher(keep_text=self.settings.record_content)
         media_type = response.headers.get("content-type", "text/event-stream")
         relay = self._relay(response, watcher, served)
@@ -194,11 +194,6 @@ class ChatProxy:
 
     def _headers(self, served: _Served) -> dict[str, str]:
         return {ENTRIES_HEADER: ",".join(str(i) for i in served.entry_ids)}
-
-
-def _passed_through(response: httpx.Response, headers: dict[str, str]) -> Response:
-    media_type = response.headers.get("content-type", "application/json")
-    return Response(response.content, response.status_code, headers, media_type=media_type)
 
 
 def _json_object(content: bytes) -> dict[str, Any]:

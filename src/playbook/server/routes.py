@@ -3,13 +3,14 @@ operational ones (/healthz, /metrics) that monitoring reaches without a key."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
+from playbook.server.body import parsed_json
 from playbook.server.errors import bad_request, too_large
 from playbook.server.messages import checked_body, conversation
 from playbook.server.metrics import CONTENT_TYPE
@@ -115,12 +116,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except ValueError:  # includes bad UTF-8
-        raise bad_request("the request body is not valid JSON") from None
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer; not a failure of the proxy's
+        raise bad_request(
+            "the client closed the connection before sending the whole body"
+        ) from None
+    return parsed_json(b"".join(chunks))

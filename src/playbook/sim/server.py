@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from playbook.chat.base import ChatModel, ChatRequest, Completion, Message, ModelError
+from playbook.wire import error_response
 
 STREAM_PIECES = 4  # a few chunks are enough to exercise a client's reassembly
 
@@ -126,14 +127,6 @@ def create_openai_app(
         return JSONResponse(await _embed(embedder, body))
 
     return app
-
-
-def error_response(
-    status: int, message: str, kind: str, param: str | None = None, code: str | None = None
-) -> JSONResponse:
-    """An error in OpenAI's shape, which SDK clients turn into their typed exceptions."""
-    error = {"message": message, "type": kind, "param": param, "code": code}
-    return JSONResponse({"error": error}, status_code=status)
 
 
 def _invalid_request(exc: RequestValidationError) -> JSONResponse:

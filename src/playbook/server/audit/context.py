@@ -31,11 +31,12 @@ from playbook.server.audit.security import (
 )
 from playbook.server.audit.settings import AuditSettings
 from playbook.server.audit.views import finite
-from playbook.store import Store
+from playbook.store import Store, StoreUnwritable
 
 log = logging.getLogger("playbook.server")
 TEMPLATES = Path(__file__).parent / "templates"
 T = TypeVar("T")
+SQLITE_MAX = 2**63 - 1  # the largest integer SQLite stores: no id or offset can be larger
 
 
 def template_environment() -> jinja2.Environment:
@@ -139,6 +140,8 @@ def route_class(audit: Audit) -> type[APIRoute]:
                     response = await handler(request)
                 except AuditError as exc:
                     response = audit.error(request, exc)
+                except StoreUnwritable as exc:  # read-only file or full disk: say so, no 500
+                    response = audit.error(request, AuditError(503, str(exc)))
                 response.headers.update(SECURITY_HEADERS)
                 return response
 
@@ -193,18 +196,24 @@ class Input:
         if not isinstance(raw, list):
             raise AuditError(400, f"{name} must be a list of entry ids")
         try:
-            return [int(value) for value in raw if not isinstance(value, UploadFile)]
+            ids = [int(value) for value in raw if not isinstance(value, UploadFile)]
         except (TypeError, ValueError):
             raise AuditError(400, f"{name} must be entry ids (whole numbers)") from None
+        if any(abs(i) > SQLITE_MAX for i in ids):
+            raise AuditError(400, f"{name} must be entry ids (whole numbers below 2^63)")
+        return ids
 
     def optional_int(self, name: str) -> int | None:
         value = self._form.get(name) if self._form is not None else self._values.get(name)
         if value is None or value == "":
             return None
         try:
-            return int(value)  # type: ignore[arg-type]
+            number = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise AuditError(400, f"{name} must be a whole number") from None
+        if abs(number) > SQLITE_MAX:
+            raise AuditError(400, f"{name} must be a whole number below 2^63")
+        return number
 
     async def file(self, name: str) -> bytes | None:
         value = self._form.get(name) if self._form is not None else None

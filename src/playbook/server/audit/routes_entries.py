@@ -10,14 +10,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from playbook.server.audit import views
-from playbook.server.audit.context import Audit, add_page
+from playbook.server.audit.context import SQLITE_MAX, Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
-from playbook.store import ENTRY_STATUSES, StoreError
+from playbook.store import ENTRY_STATUSES, StoreError, StoreUnwritable
 from playbook.store_audit import ENTRY_SORTS, EntryQuery
 from playbook.store_reviews import ReviewConflict, ReviewError
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_SEARCH = 1000  # characters; SQLite refuses LIKE patterns past 50,000
 # Messages shown after an action, by a fixed code in the URL (nothing user-written is echoed).
 DONE = {
     "approved": "Approved.",
@@ -56,12 +57,14 @@ class EntryPages:
 
     async def entry(self, request: Request, entry_id: int) -> Response:
         reviewer = self.audit.reviewer(request)
+        _check_id(entry_id)
         done = DONE.get(request.query_params.get("done", ""))
         return await self._entry_page(request, reviewer, entry_id, done=done)
 
     async def review(self, request: Request, entry_id: int) -> Response:
         """approve, reject (a reason is required) or propose (back to proposed)."""
         reviewer, form = await self.audit.change(request)
+        _check_id(entry_id)
         action = request.url.path.rsplit("/", 1)[-1]
         status = {"approve": "approved", "reject": "rejected", "propose": "proposed"}[action]
         reason = form.text("reason")
@@ -76,6 +79,7 @@ class EntryPages:
     async def edit(self, request: Request, entry_id: int) -> Response:
         """A new version of the guideline list; the status is kept unless the form sets one."""
         reviewer, form = await self.audit.change(request)
+        _check_id(entry_id)
         guidance = form.lines("guidance")
         status = form.text("status", "keep")
         if status not in (*ENTRY_STATUSES, "keep"):
@@ -129,9 +133,11 @@ class EntryPages:
         await self.audit.changed(request)
 
     async def _store(self, work: Callable[[], object]) -> None:
-        """A store write; an unknown entry is a 404."""
+        """A store write; an unknown entry is a 404 (a read-only playbook: the route's 503)."""
         try:
             await self.audit.run(work)
+        except StoreUnwritable:
+            raise
         except StoreError as exc:
             raise AuditError(404, str(exc)) from None
 
@@ -214,12 +220,17 @@ def entry_query(params: Any) -> tuple[EntryQuery, int]:
     size = min(_int(params, "per_page") or PAGE_SIZE, MAX_PAGE_SIZE)
     if page < 1 or size < 1:
         raise AuditError(400, "page and per_page must be 1 or more")
+    if (page - 1) * size > SQLITE_MAX:
+        raise AuditError(400, f"page must be at most {SQLITE_MAX // size + 1} at {size} per page")
+    search = params.get("q", "")
+    if len(search) > MAX_SEARCH:
+        raise AuditError(400, f"q: search for at most {MAX_SEARCH} characters of a guideline")
     query = EntryQuery(
         status=status,
         run_id=params.get("run") or None,
         round=_int(params, "round"),
         student=params.get("student") or None,
-        search=params.get("q", ""),
+        search=search,
         sort=sort,
         limit=size,
         offset=(page - 1) * size,
@@ -232,6 +243,16 @@ def _int(params: Any, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise AuditError(400, f"{name} must be a whole number") from None
+    if abs(number) > SQLITE_MAX:
+        raise AuditError(400, f"{name} must be a whole number below 2^63")
+    return number
+
+
+def _check_id(entry_id: int) -> None:
+    # The path accepts any digits; past SQLite's integers no entry can exist (and binding the
+    # number would fail inside SQLite).
+    if entry_id > SQLITE_MAX:
+        raise AuditError(404, f"no entry {entry_id}")

@@ -61,10 +61,12 @@ class SessionPages:
         name = form.text("reviewer")
         try:
             name = reviewer_name(name)
+            self.audit.gate.throttle.check(_client(request), name)
         except AuditError as exc:
-            return self._form(session.csrf, target, exc.message, name, status=400)
+            return self._form(session.csrf, target, exc.message, name, status=exc.status)
         if not self.audit.gate.key_matches(form.text("key")):
             log.warning("audit: failed sign-in as %r from %s", name, _client(request))
+            self.audit.gate.throttle.failed(_client(request), name)
             return self._form(session.csrf, target, "wrong reviewer key", name, status=401)
         response = RedirectResponse(target, status_code=303)
         # A fresh token at sign-in, so one seen before it (on the sign-in page) is worthless.
@@ -74,6 +76,9 @@ class SessionPages:
 
     async def sign_out(self, request: Request) -> Response:
         await self.audit.change(request)
+        session = self.audit.gate.session(request)
+        if session is not None:  # the cookie is cleared, and any copy of it refused from now
+            self.audit.gate.sign_out(session)
         response = RedirectResponse("/signin", status_code=303)
         clear(response)
         return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -76,6 +77,16 @@ class Gate:
         self._key = settings.reviewer_key.encode()
         self._max_age = settings.session_seconds
         self._signer = URLSafeTimedSerializer(settings.session_secret, salt="playbook-audit")
+        # Sessions signed out before they expire: a signed cookie stays valid by itself, so a
+        # copy of it must be refused here. In memory is enough: the session secret is new in
+        # every process (unless given), so a restart ends every session anyway.
+        self._signed_out: dict[str, float] = {}  # session token -> when its cookie expires
+        self.throttle = SignInThrottle()
+
+    def sign_out(self, session: Session) -> None:
+        now = time.monotonic()
+        self._signed_out = {t: end for t, end in self._signed_out.items() if end > now}
+        self._signed_out[session.csrf] = now + self._max_age
 
     def key_matches(self, given: str) -> bool:
         # Constant time: how long a refusal takes says nothing about how close a guess was.
@@ -91,6 +102,8 @@ class Gate:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
+        if data["csrf"] in self._signed_out:
+            return None
         reviewer = data.get("reviewer")
         return Session(reviewer if isinstance(reviewer, str) else None, data["csrf"])
 
@@ -98,9 +111,13 @@ class Gate:
         """Who is asking; SignInRequired (or a 401 for a wrong bearer key) if nobody is."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme:
+            name = reviewer_name(request.headers.get(REVIEWER_HEADER) or "api")
+            client = request.client.host if request.client else "unknown"
+            self.throttle.check(client, name)  # a script guessing keys is throttled too
             if scheme.lower() != "bearer" or not self.key_matches(token.strip()):
+                self.throttle.failed(client, name)
                 raise AuditError(401, "wrong reviewer key in the Authorization header")
-            return Reviewer(reviewer_name(request.headers.get(REVIEWER_HEADER) or "api"), None)
+            return Reviewer(name, None)
         session = self.session(request)
         if session is None or session.reviewer is None:
             raise SignInRequired()
@@ -126,6 +143,47 @@ class Gate:
             secure=request.url.scheme == "https",
             path="/",
         )
+
+
+class SignInThrottle:
+    """Failed sign-ins counted per client address and per reviewer name over a window; past
+    the limit every sign-in from that address or as that name is refused until the window
+    passes, the right key included (else guessing would just go on)."""
+
+    def __init__(self, limit: int = 5, window_seconds: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def check(self, client: str, name: str) -> None:
+        """AuditError 429 if `client` or `name` failed too often within the window."""
+        now = time.monotonic()
+        for key, what in (
+            (f"client:{client}", f"from {client}"),
+            (_name_key(name), f"as {name!r}"),
+        ):
+            recent = [t for t in self._failures.get(key, []) if t > now - self.window]
+            self._failures[key] = recent
+            if len(recent) >= self.limit:
+                wait = max(1, round((recent[0] + self.window - now) / 60))
+                raise AuditError(
+                    429,
+                    f"too many failed sign-ins {what}; try again in {wait} minute"
+                    f"{'s' if wait != 1 else ''}",
+                )
+
+    def failed(self, client: str, name: str) -> None:
+        now = time.monotonic()
+        for key in (f"client:{client}", _name_key(name)):
+            self._failures.setdefault(key, []).append(now)
+        if len(self._failures) > 10_000:  # a flood of names: keep only keys still in the window
+            self._failures = {
+                k: v for k, v in self._failures.items() if v and v[-1] > now - self.window
+            }
+
+
+def _name_key(name: str) -> str:
+    return "name:" + " ".join(name.split()).casefold()
 
 
 def new_session(reviewer: str | None = None) -> Session:

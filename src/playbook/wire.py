@@ -1,0 +1,21 @@
+"""OpenAI's error format on the wire, shared by `playbook serve` and the simulated model server,
+so SDK clients raise their usual typed exceptions from either."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi.responses import JSONResponse
+
+
+def error_response(
+    status: int,
+    message: str,
+    kind: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error in OpenAI's shape, which SDK clients turn into their typed exceptions."""
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
