@@ -30,6 +30,7 @@ from typing import Any
 from common import emit, progress
 
 from playbook.chat.recorder import Recorder
+from playbook.cli_local import LineReporter
 from playbook.config import load_config
 from playbook.evaluate import Condition, rate_condition
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session
@@ -112,13 +113,17 @@ def roles_with(session: LocalSession, recorder: Recorder, temperature: float | N
     if temperature is not None:
         student = workspace.config.models["student"].model_copy(update={"temperature": temperature})
         models = {**workspace.config.models, "student": student}
-        workspace = replace(workspace, config=workspace.config.model_copy(update={"models": models}))
+        workspace = replace(
+            workspace, config=workspace.config.model_copy(update={"models": models})
+        )
     return workspace.roles(recorder)
 
 
 async def levers(
-    session: LocalSession, settings: LocalSettings, baseline: list[Rated]
+    session: LocalSession, settings: LocalSettings, baseline: list[Rated], samples: int
 ) -> dict[str, Any]:
+    """Each lever on the playbook condition, `samples` conversations per held-out persona."""
+    baseline = [r for r in baseline if r.sample < samples]
     store, embedder = session.workspace.store, session.workspace.embedder
     recorder = session.workspace.recorder(store.start_run("eval", {"bench": "levers"}, {}))
     index = await build_index(store, embedder, statuses=("proposed", "approved"))
@@ -129,11 +134,11 @@ async def levers(
         roles = replace(roles_with(session, recorder, temperature), inject=inject)
         if temperature not in alone_at:
             alone_at[temperature] = await rate(
-                roles, "student", alone(roles), session, settings.samples, settings.max_turns
+                roles, "student", alone(roles), session, samples, settings.max_turns
             )
         retriever = Retriever(index, embedder, k, session.workspace.config.retrieval.floor)
         rated = await rate(
-            roles, "playbook", coached(roles, retriever, shape), session, settings.samples,
+            roles, "playbook", coached(roles, retriever, shape), session, samples,
             settings.max_turns,
         )  # fmt: skip
         results[name] = compare(rated, alone_at[temperature])
@@ -167,12 +172,12 @@ async def transfer(
     return {"entries": entries, **compare(rated, baseline)}
 
 
-async def run(settings: LocalSettings, with_levers: bool) -> dict[str, Any]:
+async def run(settings: LocalSettings, lever_samples: int) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     async with local_session(settings, progress) as session:
-        reporter = QuietReporter()
-        learn_run, summary, rated = await learn_and_evaluate(session, settings, reporter, progress)
+        reporter = LineReporter()  # progress lines on stderr, with the time left
+        _, summary, rated = await learn_and_evaluate(session, settings, reporter, progress)
         result["main"] = headline(summary)
         result["main"]["entries"] = len(session.workspace.store.entries())
         result["main_seconds"] = round(time.monotonic() - started, 1)
@@ -181,8 +186,9 @@ async def run(settings: LocalSettings, with_levers: bool) -> dict[str, Any]:
         result["transfer_from_sim_student"] = await transfer(
             session, settings, baseline, settings.out.resolve()
         )
-        if with_levers:
-            result["levers"] = await levers(session, settings, baseline)
+        if lever_samples:
+            result["lever_samples"] = lever_samples
+            result["levers"] = await levers(session, settings, baseline, lever_samples)
         result["calls"] = {
             role: {"made": s.calls - s.cached, "cached": s.cached}
             for role, s in session.workspace.store.call_stats().items()
@@ -195,10 +201,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench-local"))
     parser.add_argument("--samples", type=int, default=2)
-    parser.add_argument("--no-levers", action="store_true")
+    parser.add_argument(
+        "--lever-samples", type=int, default=1, help="conversations per persona per lever (0: none)"
+    )
     args = parser.parse_args()
     settings = LocalSettings(out=args.out, samples=args.samples)
-    emit(asyncio.run(run(settings, not args.no_levers)))
+    emit(asyncio.run(run(settings, args.lever_samples)))
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def local(
     personas: Annotated[int, typer.Option(min=1, help="Learning personas (refund grid).")] = 6,
     held_out: Annotated[int, typer.Option(min=1, help="Held-out evaluation personas.")] = 8,
     samples: Annotated[int, typer.Option(min=1, help="Conversations per held-out persona.")] = 2,
-    rounds: Annotated[int, typer.Option(min=1, help="Learning rounds.")] = 2,
+    rounds: Annotated[int, typer.Option(min=1, help="Learning rounds.")] = 1,
     max_turns: Annotated[int, typer.Option(min=1, help="Customer messages per conversation.")] = 2,
     k: Annotated[int, typer.Option(min=1, help="Playbook entries retrieved per reply.")] = 1,
     inject: Annotated[

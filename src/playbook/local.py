@@ -60,12 +60,12 @@ class LocalSettings:
     personas: int = 6  # learning personas, from the refund goal's grid
     held_out: int = 8  # evaluation personas, none of them seen in learning
     samples: int = 2  # conversations per held-out persona
-    rounds: int = 2
+    rounds: int = 1  # a second round (the student's own states) doubles the learning time
     max_turns: int = 2  # customer messages per conversation
     k: int = 1  # retrieval: nearest entries whose guidelines are used
     inject: str = "system"  # guidance in the system prompt, or "last_message"
     temperature: float = 0.2
-    max_tokens: int = 100  # SmolLM2 rambles; a cap bounds the time per reply
+    max_tokens: int = 80  # SmolLM2 rambles to any cap; about 60 words is a full chat reply
     # llama-cpp-python's own default; more threads than free cores make llama.cpp many times slower.
     threads: int = max((os.cpu_count() or 2) // 2, 1)
 
@@ -130,7 +130,8 @@ def llama_server(
     require_server()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
-        "--n_ctx", "4096", "--n_threads", str(threads), "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "4096", "--n_threads", str(threads), "--n_threads_batch", str(threads),
+        "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     size = model.stat().st_size / 1e6
     say(f"Starting llama.cpp's server: {model.name} ({size:.0f} MB) on 127.0.0.1:{port}")
@@ -227,6 +228,7 @@ def local_config(settings: LocalSettings, base_url: str, personas_file: Path) ->
                 "rounds": settings.rounds,
                 "mixing": [0.0, 1.0],
                 "max_turns": settings.max_turns,
+                "samples": 1,  # one rated student reply per attempt: every reply costs seconds
                 "concurrency": 4,
                 "goals": [GOAL],
                 "personas": [personas_file],

@@ -87,7 +87,7 @@ def contexts(goal_name: str, rng: Random) -> list[tuple[str, list[Turn]]]:
     return found
 
 
-def main(base_url: str, per_goal: int = 48) -> None:
+def main(base_url: str, only: str = "", per_goal: int = 48) -> None:
     domain = load_domain(example_domain("airline"))
     client = openai.OpenAI(base_url=base_url, api_key="none")
     stub = ScriptedChat([])
@@ -95,6 +95,8 @@ def main(base_url: str, per_goal: int = 48) -> None:
     rng = Random(12)
     for goal_name in ("refund_restricted_ticket", "delayed_baggage_compensation"):
         pairs = contexts(goal_name, rng)
+        if only and goal_name != only:
+            continue
         names = (
             ["none", "generic", "coached", "detail"]
             if goal_name.startswith("refund")
@@ -131,4 +133,4 @@ def main(base_url: str, per_goal: int = 48) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

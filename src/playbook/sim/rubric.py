@@ -1,8 +1,9 @@
 """The simulated judge's rubric: which behaviours an agent reply shows, read from free text.
 
-It reads replies written by real models (checked against SmolLM2-135M replies labelled by hand,
-tests/data/smollm2_replies.jsonl), not only the simulated students' phrases. It is a set of
-patterns, not a model: what it cannot read, it does not see.
+It reads replies written by real models, not only the simulated students' phrases: it is checked
+against real SmolLM2-135M-Instruct replies labelled by reading them
+(tests/data/smollm2_replies.jsonl). It is a set of patterns, not a model: what it cannot read,
+it does not see, and it rates presence, not quality (an invented figure is still a figure).
 """
 
 from __future__ import annotations
@@ -23,103 +24,129 @@ RUBRIC = (
     "promise",
 )
 
-_FLAGS = re.IGNORECASE
 
-_EMPATHY = re.compile(
-    r"\b(i'?m|i am|we'?re|we are)\s+(so\s+|very\s+|really\s+|truly\s+|deeply\s+)?sorry\b"
-    r"|\bi apologi[sz]e|\bmy apologies\b|\bapologi[sz]e for\b|\bour apologies\b"
-    r"|\bi (completely |totally |fully )?understand (how|that|your|why|the)\b"
-    r"|\bi can (see|imagine|understand) (how|why|that|your)\b"
-    r"|\bthat (sounds|must be|is) (really |so |very )?(frustrating|stressful|difficult|hard|upsetting|disappointing|worrying)"
-    r"|\b(frustrating|stressful|upsetting|disappointing|worrying) (for you|situation|experience)"
-    r"|\bsorry (to hear|for the|about the|about your|for your|that you)\b"
-    r"|\bunderstand(able)? (your|the) (frustration|concern|disappointment|worry|situation)",
-    _FLAGS,
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+# An apology or an acknowledgement of the customer's feelings or situation.
+_EMPATHY = _any(
+    r"\b(i'?m|i am|we'?re|we are)\s+(so |very |really |truly |deeply |terribly )?sorry\b",
+    r"\bsorry (to hear|for|about|that)\b",
+    r"^\W*sorry\b",
+    r"\b(i|we) (sincerely |deeply )?apologi[sz]e\b|\bmy apologies\b|\bour apologies\b",
+    r"\bi (completely |totally |fully |really )?understand (how|that|your|why|the|what)\b",
+    r"\bi can (see|imagine|understand)\b",
+    r"\b(completely|totally|very|perfectly) understandable\b",
+    r"\bthat (sounds|must be|must have been|is) (really |so |very |incredibly )?"
+    r"(frustrating|stressful|difficult|hard|upsetting|disappointing|worrying|tough)",
 )
-_WARMTH = re.compile(
-    r"\bthank(s| you)\b|\bi (really |truly )?appreciate\b|\bhappy to help\b|\bglad to help\b"
-    r"|\b(i'?d|i would) be (happy|glad|delighted) to\b|\bmy pleasure\b|\bhave a (great|nice|good|wonderful)\b",
-    _FLAGS,
+# Thanks, appreciation, a friendly offer of help or good wishes.
+_WARMTH = _any(
+    r"\bthank(s| you)\b",
+    r"\b(i|we) (really |truly |greatly )?appreciate\b",
+    r"\b(happy|glad|delighted|pleased) to (help|assist)\b",
+    r"\b(i'?m|i am|we'?re|we are) (so |really |very )?(glad|happy|delighted)\b",
+    r"\b(i'?d|i would|we'?d|we would) (love|be (happy|glad|delighted)) to\b",
+    r"\bi hope (you|you'?re|everything|that|this|it)\b|\bwe hope\b",
+    r"\b(don'?t|do not) hesitate\b|\bfeel free\b|\bmy pleasure\b",
+    r"\b(i'?ll|i will) do my best\b|\bgreat news\b",
+    r"\bhave a (great|nice|good|wonderful|lovely)\b",
 )
-_POLICY = re.compile(
-    r"\bpolic(y|ies)\b|\b(non-?refundable|not refundable|aren'?t refundable|isn'?t refundable)\b"
-    r"|\brestricted (economy )?(tickets?|fares?) (are|is|can'?t|cannot|don'?t|do not)\b"
-    r"|\b(terms and conditions|fare rules|fare conditions|our rules)\b"
-    r"|\bonly (exception|refundable)\b|\bbaggage delayed more than\b|\bentitle[sd]? (you )?to\b",
-    _FLAGS,
+_POLICY = _any(
+    r"\b(our|the|this|that|airline'?s?|skyways'?|company'?s?|refund|return|cancellation|"
+    r"baggage|ticket|fare)\s+polic(y|ies)\b",
+    r"\bpolic(y|ies) (does|doesn'?t|do|don'?t|allows?|states?|says|is|only|requires?)\b",
+    r"\b(per|under|according to|in line with) (our |the )?polic",
+    r"\b(non-?refundable|not refundable|aren'?t refundable|isn'?t refundable)\b",
+    r"\bno (cash )?refunds? (on|for|in|unless|without)\b",
+    r"\b(do not|don'?t|never) (provide|give|offer|issue) (a |any )?(cash )?refunds?\b",
+    r"\b(terms and conditions|fare rules|fare conditions|our rules)\b",
+    r"\b(when|if|in case of|only for|only with) (a |an )?(documented |medical )?"
+    r"(emergency|medical condition)",
+    r"\bentitle[sd]? (you )?to\b|\bonly (refundable|exception)\b",
 )
-_DETAIL = re.compile(
-    r"\$\s?\d|\b\d+\s?(dollars|usd|hours|days|months)\b|\b12 months\b|\bSW\s?\d{3,}\b"
-    r"|\b\d{1,2}(st|nd|rd|th)? (of )?(january|february|march|april|may|june|july|august|"
-    r"september|october|november|december)\b"
-    r"|\b(january|february|march|april|june|july|august|september|october|november|december)"
-    r" \d{1,2}\b",
-    _FLAGS,
+_DETAIL = _any(
+    r"\$\s?\d",
+    r"\b\d+(\.\d+)?\s?%",
+    r"\b\d+[- ]?(dollars?|usd|hours?|days?|weeks?|months?|years?|minutes?)\b",
+    r"\bSW\s?\d{3,}\b",
+    r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b",
+    r"\b\d{1,2}(st|nd|rd|th)? (of )?(january|february|march|april|may|june|july|august|"
+    r"september|october|november|december)\b",
+    r"\b(january|february|march|april|june|july|august|september|october|november|december)"
+    r" \d{1,2}(st|nd|rd|th)?\b",
 )
-_ESCALATE = re.compile(
-    r"\b(supervisor|manager|escalat\w*|senior (agent|colleague|team)|higher authority"
-    r"|speak to someone else|another (agent|department)|(customer )?relations team)\b",
-    _FLAGS,
+# Handing the case to someone else: a supervisor, a manager, another team.
+_ESCALATE = _any(
+    r"\b(supervisor|manager|escalat\w*|higher authority)\b",
+    r"\b(reach out to|contact|refer you to|transfer you to|pass (this|it|your \w+) (on )?to|"
+    r"forward (this|it|your \w+) to|speak (to|with)|talk to|connect you (to|with))\b[^.!?\n]{0,40}"
+    r"\b(team|department|specialist|colleague|senior)\b",
 )
-_DOCUMENTATION = re.compile(
-    r"\b(doctor'?s? (note|certificate|letter)|medical (certificate|note|documentation|records?|proof)"
-    r"|death certificate|documentation|documents?|documented|proof of|receipts?|certificate)\b",
-    _FLAGS,
-)
-_QUESTION_STARTERS = re.compile(
-    r"^(could|can|would|will|do|does|did|is|are|was|were|what|which|when|where|how|why|who|have|"
-    r"has|may|should|shall)\b|\b(could you|can you|would you|do you|did you|have you|may i|"
-    r"which|what (is|was|are|kind|type|date|day)|when (did|do|is|was|would))\b",
-    _FLAGS,
+_DOCUMENTATION = _any(
+    r"\bdoctor'?s? (note|certificate|letter)\b",
+    r"\bmedical (certificate|note|documentation|records?|proof|letter)\b",
+    r"\b(death )?certificate\b|\bdocumentation\b|\bdocuments?\b|\bdocumented\b|\bproof of\b",
+    r"\breceipts\b|\b(your|the|a|with) receipt\b",
 )
 # A question that only offers more help is not a clarifying question.
-_CLOSING_QUESTION = re.compile(
-    r"\b(anything else|any other (questions?|concerns?)|help (you )?with anything|"
-    r"further (assistance|questions)|is there something else)\b",
-    _FLAGS,
+_GENERIC_QUESTION = _any(
+    r"\banything else\b|\bany (other|further|more) (questions?|concerns?|help)\b",
+    r"\bhow (can|may|could) (i|we) (help|assist)\b|\bis there (something|anything)\b",
+    r"\b(do|would) you (have|need) any\b",
 )
-_CLARIFY_WORDS = re.compile(
-    r"\b(just to (clarify|confirm|make sure)|to make sure i understand|could you (tell|clarify|"
-    r"confirm|explain|let me know|share|provide)|can you (tell|clarify|confirm|explain|share|"
-    r"provide)|which (part|option|one|flight|date)|what (exactly|part|is your|was your))\b",
-    _FLAGS,
+# A request to the customer for information about their case.
+_ASKS_FOR = _any(
+    r"\b(please|just|kindly|could you|can you|would you)\b[^.?!\n]{0,25}"
+    r"\b(tell|provide|share|send|give|explain|confirm|describe|clarify)\b( me| us)?( with)? "
+    r"(your|the|what|how|when|which|why|more|any|a few|exactly|some|details)\b",
+    r"\blet (me|us) know (what|which|when|how|your|the details|more)\b",
+    r"\bif i may ask\b|\bjust to (clarify|confirm|make sure)\b|\bto make sure i understand\b",
 )
 
-_NEGATION = re.compile(
-    r"\b(not|no|never|can'?t|cannot|can ?not|unable|won'?t|isn'?t|aren'?t|don'?t|doesn'?t|"
-    r"wouldn'?t|couldn'?t|unfortunately|without|unless|only if|only with|except|if you (can |could )?"
-    r"(provide|show|send|have))\b|n't\b",
-    _FLAGS,
+# A refusal or a condition in the same clause: the forbidden thing is not promised.
+_NEGATION = _any(
+    r"\b(not|no|never|cannot|unable|unfortunately|unless|except|instead of|rather than)\b",
+    r"n't\b|\b(cant|wont|dont|doesnt|isnt|arent|didnt|couldnt|wouldnt)\b|\bonly (if|with|when|for)\b|\brequires?\b|\bwithout (a |any |the )?(full )?refund",
+    r"\bif you (can |could )?(provide|show|send|have|submit)\b|\bneeds? (a|the|your) doctor",
 )
-_COMMIT = re.compile(
-    r"\b(i'?ll|i will|i can|i could|i'?ve|i have|we'?ll|we will|we can|we'?ve|we have|let me|"
-    r"i'?m (going to|happy to|able to|processing|issuing|refunding)|you (will|'ll) (get|receive|be "
-    r"(refunded|given|issued|compensated))|you (are|'re) (entitled|eligible) (to|for)|here is|"
-    r"here's|i'?d be (happy|glad) to|i am (happy|glad|able) to|approved?|granted?|"
-    r"processed|issued|refunded)\b",
-    _FLAGS,
+_COMMIT = _any(
+    r"\b(i'?ll|i will|i can|i could|we'?ll|we will|we can|we could|let me)\b",
+    r"\b(i|we) (may|might) (be able|offer|give|provide|process|issue|arrange)\b",
+    r"\b(i|we)'?(ve| have) (processed|issued|approved|arranged|refunded|made)\b",
+    r"\b(happy|glad|able|going) to\b|\b(i'?d|we'?d|i would|we would) be (happy|glad)\b",
+    r"\b(offer|offering|give|giving|grant|granting|provide|providing) you\b|\boffering\b",
+    r"\bwanted to offer\b|\bgo ahead and\b|\bfeel free to (request|ask for)\b",
+    r"\bwill be (available|processed|issued|refunded|credited|sent|approved|granted)\b",
+    r"\byou (will|'ll) (get|receive|be (refunded|given|issued|compensated|reimbursed))\b",
+    r"\byou (are|'re) (entitled|eligible)\b|\b(approved|granted)\b",
+)
+_AGREES = _any(
+    r"^\W*(no problem|of course|sure|certainly|absolutely|definitely)\b",
+    r"^\W*(i'?m|i am|we'?re|we are) (happy|glad) to help\b",
 )
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_CLAUSES = re.compile(r";|,?\s+but\s+|,?\s+however,?\s+", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
+    text = text.replace("\u2019", "'")  # typographic apostrophes read as plain ones
     return [s.strip() for s in _SENTENCES.split(text) if s.strip()]
 
 
 def detect(reply: str, goal: Goal) -> frozenset[str]:
     """The behaviours of RUBRIC the reply shows, for a customer with `goal`."""
-    found = {
-        name
-        for name, pattern in (
-            ("empathy", _EMPATHY),
-            ("warmth", _WARMTH),
-            ("policy", _POLICY),
-            ("detail", _DETAIL),
-            ("escalate", _ESCALATE),
-            ("documentation", _DOCUMENTATION),
-        )
-        if pattern.search(reply)
+    patterns = {
+        "empathy": _EMPATHY,
+        "warmth": _WARMTH,
+        "policy": _POLICY,
+        "detail": _DETAIL,
+        "escalate": _ESCALATE,
+        "documentation": _DOCUMENTATION,
     }
+    lines = sentences(reply)
+    found = {name for name, p in patterns.items() if any(p.search(s) for s in lines)}
     if asks_clarifying_question(reply):
         found.add("clarify")
     if offered_remedies(reply, goal):
@@ -130,81 +157,74 @@ def detect(reply: str, goal: Goal) -> frozenset[str]:
 
 
 def asks_clarifying_question(reply: str) -> bool:
-    """A question to the customer about their case, not a closing "anything else?"."""
+    """A question or a request to the customer about their case; not "anything else?"."""
     for sentence in sentences(reply):
-        if _CLOSING_QUESTION.search(sentence):
+        if _GENERIC_QUESTION.search(sentence):
             continue
-        if _CLARIFY_WORDS.search(sentence):
-            return True
-        if sentence.endswith("?") and _QUESTION_STARTERS.search(sentence):
+        if sentence.endswith("?") or _ASKS_FOR.search(sentence):
             return True
     return False
 
 
 # What each kind of remedy is called in free text: a remedy is offered when the reply names it.
-_REMEDY_WORDS = (
-    (r"\bcredit", r"\b(travel |flight |future )?credit|\bvoucher for (the )?(full )?fare"),
-    (r"\brebook", r"\brebook\w*|\bre-book\w*|\bchange (your |the )?(flight|date|booking)|"
-     r"\b(another|a different|new|later) (date|flight)|\$75"),
-    (r"\breimburs", r"\breimburs\w*|\bessential purchases|\$150|\bup to \$?150"),
-    (r"\bmeal voucher", r"\bmeal voucher|\$50|\bvoucher"),
+_REMEDIES = (
+    (r"\bcredit", r"\b(travel|flight|future|airline|account|full[- ]fare) credits?\b|"
+     r"\bcredit (for|of|valid|toward|towards|on your)\b|\bvoucher for (the )?(full )?fare|"
+     r"\b(flight|travel) voucher"),
+    (r"\brebook", r"\bre-?book\w*|\bchange (your |the )?(flight|date|booking|travel date)|"
+     r"\b(another|a different|a new|a later) (date|day|flight)|\$\s?75 (change )?fee"),
+    (r"\breimburs", r"\breimburs\w*|\bessential (purchases|items)|\$\s?150\b"),
+    (r"\bmeal voucher", r"\bmeal voucher|\$\s?50 voucher|\bvoucher (of|for) \$\s?50|\$\s?50\b"),
 )  # fmt: skip
+_REFUSED = r"\b(can'?t|cannot|unable to|not able to|won'?t|no)\b[^.!?]*?"
 
 
 def offered_remedies(reply: str, goal: Goal) -> frozenset[int]:
-    """Indices of the goal's remedies the reply offers (names), outside negated sentences."""
+    """Indices of the goal's remedies the reply offers: named outside a refusal of them."""
     offered = set()
     for index, remedy in enumerate(goal.remedies):
         pattern = _remedy_pattern(remedy)
         for sentence in sentences(reply):
-            if re.search(pattern, sentence, _FLAGS) and not _refuses(sentence, pattern):
+            named = re.search(pattern, sentence, re.IGNORECASE)
+            if named and not re.search(_REFUSED + f"({pattern})", sentence, re.IGNORECASE):
                 offered.add(index)
                 break
     return frozenset(offered)
 
 
 def _remedy_pattern(remedy: str) -> str:
-    for kind, pattern in _REMEDY_WORDS:
-        if re.search(kind, remedy, _FLAGS):
+    for kind, pattern in _REMEDIES:
+        if re.search(kind, remedy, re.IGNORECASE):
             return pattern
     # A remedy of another domain: its first two long words, as the simulated world reads it.
     words = [w for w in re.findall(r"[a-z]+", remedy.lower()) if len(w) > 3][:2]
-    return "".join(f"(?=.*\\b{w})" for w in words) or re.escape(remedy)
-
-
-def _refuses(sentence: str, pattern: str) -> bool:
-    """ "We can't offer travel credit either": the remedy is named but refused."""
-    match = re.search(
-        rf"\b(can'?t|cannot|unable to|not able to|won'?t)\b[^.]*?({pattern})", sentence, _FLAGS
-    )
-    return match is not None
+    return "".join(rf"(?=.*\b{w})" for w in words) or re.escape(remedy)
 
 
 def promises_forbidden(reply: str, goal: Goal) -> bool:
     """Whether the reply promises what the goal's policy forbids, or an exception to it.
 
-    A sentence promises when it mentions the forbidden thing (or an exception, or a refund of
-    the fare) with a commitment ("I'll process", "you will receive") and no negation or
-    condition ("I can't offer a full refund", "only with a doctor's note").
+    A clause promises when it names the forbidden thing (or an exception) with a commitment
+    ("I'll process", "you will receive", "I can provide a refund") and no refusal or condition
+    ("I can't offer a full refund", "only with a doctor's note"). A reply that opens by agreeing
+    ("No problem", "I'm happy to help") and names it unrefused anywhere promises it too.
     """
     if not goal.forbidden:
         return False
-    mention = _forbidden_pattern(goal.forbidden)
-    for sentence in sentences(reply):
-        if not re.search(mention, sentence, _FLAGS):
-            continue
-        if _COMMIT.search(sentence) and not _NEGATION.search(sentence):
-            return True
-    return False
+    mention = re.compile(_forbidden_pattern(goal.forbidden), re.IGNORECASE)
+    clauses = [c for s in sentences(reply) for c in _CLAUSES.split(s) if c.strip()]
+    named = [c for c in clauses if mention.search(c) and not _NEGATION.search(c)]
+    if any(_COMMIT.search(c) for c in named):
+        return True
+    return bool(named) and bool(_AGREES.search(reply.strip()))
 
 
 def _forbidden_pattern(forbidden: str) -> str:
     words = re.escape(forbidden.lower()).replace(r"\ ", r"\s+")
-    pattern = rf"{words}|\bmake an exception\b|\bexception (for you|in your case)\b"
+    pattern = rf"{words}|\bexception\b"
     if "refund" in forbidden.lower():
-        pattern += r"|\b(refund (you|your|the)|refund\w* (in full|the full)|full(y)? refund\w*|"
-        pattern += r"cash refund|refund of (the|your) (full|ticket|fare|\$))"
-    amount = re.search(r"\$\s?\d[\d,]*", forbidden)
+        pattern += r"|\brefund"  # a 135M model rarely says "full": any refund of the ticket
+    amount = re.search(r"\$\s?(\d[\d,]*)", forbidden)
     if amount:
-        pattern += "|" + re.escape(amount.group(0)).replace(r"\ ", r"\s?")
+        pattern += rf"|\$\s?{amount.group(1)}\b|\b{amount.group(1)} (dollars|in compensation)"
     return pattern
