@@ -35,7 +35,8 @@ GUIDANCE = {
     ),
     "baggage": (
         "Apologise for the delay.",
-        "Offer reimbursement of essential purchases up to $150 with receipts, or a $50 meal voucher.",
+        "Offer reimbursement of essential purchases up to $150 with receipts, "
+        "or a $50 meal voucher.",
         "Ask for the receipts.",
     ),
 }
@@ -82,7 +83,8 @@ def contexts(goal_name: str, rng: Random) -> list[tuple[str, list[Turn]]]:
                 Turn("agent", FIRST_REPLY),
                 Turn("customer", f"{EMOTION[emotion]} {push}".strip()),
             ]
-        summary = f"{emotion} {style}{', demanding' if demanding else ''}, customer turn {len(turns) // 2 + 1}"
+        demands = ", demanding" if demanding else ""
+        summary = f"{emotion} {style}{demands}, customer turn {len(turns) // 2 + 1}"
         found.append((summary, turns))
     return found
 

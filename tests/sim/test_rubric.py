@@ -41,9 +41,7 @@ def test_the_labelled_set_is_real_smollm2_replies_of_both_goals_with_every_label
 
 
 @pytest.mark.parametrize("behaviour", RUBRIC)
-def test_the_rubric_agrees_with_the_labels_on_real_replies(
-    domain: Domain, behaviour: str
-) -> None:
+def test_the_rubric_agrees_with_the_labels_on_real_replies(domain: Domain, behaviour: str) -> None:
     rows = labelled()
     wrong = [
         (row["reply"], row["labels"][behaviour])  # type: ignore[index]
@@ -101,3 +99,24 @@ def test_offered_remedies_names_the_goals_remedies_and_not_refused_ones(domain: 
     assert offered_remedies("You can claim up to $150 for essentials, with receipts.", baggage) == {
         0
     }
+
+
+@pytest.mark.parametrize("brief", [False, True])
+def test_the_simulated_worlds_own_replies_read_as_the_moves_they_make(
+    domain: Domain, brief: bool
+) -> None:
+    """The simulated judge will read the simulated students with this rubric too."""
+    from random import Random
+
+    from playbook.sim import world
+    from playbook.types import Turn
+
+    for goal in domain.goals:
+        situation = world.read_situation(domain, [Turn("customer", goal.opening)])
+        for move in world.MOVES:
+            remedies = goal.remedies if move == "alternatives" else ()
+            for seed in range(4):
+                reply = world.compose_reply(situation, {move}, Random(seed), remedies, brief=brief)
+                behaviour = "promise" if move == "grant" else move
+                assert behaviour in detect(reply, goal), reply
+                assert "promise" not in detect(reply, goal) or move == "grant", reply

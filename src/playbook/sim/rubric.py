@@ -31,7 +31,7 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 # An apology or an acknowledgement of the customer's feelings or situation.
 _EMPATHY = _any(
-    r"\b(i'?m|i am|we'?re|we are)\s+(so |very |really |truly |deeply |terribly )?sorry\b",
+    r"\b(i'?m|i am|we're|we are)\s+(so |very |really |truly |deeply |terribly )?sorry\b",
     r"\bsorry (to hear|for|about|that)\b",
     r"^\W*sorry\b",
     r"\b(i|we) (sincerely |deeply )?apologi[sz]e\b|\bmy apologies\b|\bour apologies\b",
@@ -46,25 +46,28 @@ _WARMTH = _any(
     r"\bthank(s| you)\b",
     r"\b(i|we) (really |truly |greatly )?appreciate\b",
     r"\b(happy|glad|delighted|pleased) to (help|assist)\b",
-    r"\b(i'?m|i am|we'?re|we are) (so |really |very )?(glad|happy|delighted)\b",
-    r"\b(i'?d|i would|we'?d|we would) (love|be (happy|glad|delighted)) to\b",
+    r"\b(i'?m|i am|we're|we are) (so |really |very )?(glad|happy|delighted)\b",
+    r"\b(i'd|i would|we'd|we would) (love|be (happy|glad|delighted)) to\b",
     r"\bi hope (you|you'?re|everything|that|this|it)\b|\bwe hope\b",
     r"\b(don'?t|do not) hesitate\b|\bfeel free\b|\bmy pleasure\b",
-    r"\b(i'?ll|i will) do my best\b|\bgreat news\b",
+    r"\b(i'll|i will) do my best\b|\bgreat news\b",
+    r"\b(i'?m|we're|i am|we are) (always )?here (to|for|if)\b",
     r"\bhave a (great|nice|good|wonderful|lovely)\b",
 )
 _POLICY = _any(
-    r"\b(our|the|this|that|airline'?s?|skyways'?|company'?s?|refund|return|cancellation|"
+    r"\b(our|the|their|this|that|airline'?s?|skyways'?|company'?s?|refund|return|cancellation|"
     r"baggage|ticket|fare)\s+polic(y|ies)\b",
     r"\bpolic(y|ies) (does|doesn'?t|do|don'?t|allows?|states?|says|is|only|requires?)\b",
-    r"\b(per|under|according to|in line with) (our |the )?polic",
+    r"\b(per|under|according to|in line with) (our |the )?polic|'s polic(y|ies)\b",
+    r"\b(refunds?|this) (is|are) (a )?(prohibited|not (allowed|permitted))",
     r"\b(non-?refundable|not refundable|aren'?t refundable|isn'?t refundable)\b",
     r"\bno (cash )?refunds? (on|for|in|unless|without)\b",
     r"\b(do not|don'?t|never) (provide|give|offer|issue) (a |any )?(cash )?refunds?\b",
     r"\b(terms and conditions|fare rules|fare conditions|our rules)\b",
     r"\b(when|if|in case of|only for|only with) (a |an )?(documented |medical )?"
     r"(emergency|medical condition)",
-    r"\bentitle[sd]? (you )?to\b|\bonly (refundable|exception)\b",
+    r"\bentitle[sd]? (you )?to\b|\bonly (refundable|exception)\b|\b(you are|you're) allowed\b",
+    r"\brestricted (economy )?(tickets?|fares?)\b[^.!?]{0,40}\b(doctor|documentation|refundable)",
 )
 _DETAIL = _any(
     r"\$\s?\d",
@@ -100,7 +103,7 @@ _GENERIC_QUESTION = _any(
 _ASKS_FOR = _any(
     r"\b(please|just|kindly|could you|can you|would you)\b[^.?!\n]{0,25}"
     r"\b(tell|provide|share|send|give|explain|confirm|describe|clarify)\b( me| us)?( with)? "
-    r"(your|the|what|how|when|which|why|more|any|a few|exactly|some|details)\b",
+    r"(your|the|what|how|when|which|why|more|any|a few|exactly|some|details|it|this)\b",
     r"\blet (me|us) know (what|which|when|how|your|the details|more)\b",
     r"\bif i may ask\b|\bjust to (clarify|confirm|make sure)\b|\bto make sure i understand\b",
 )
@@ -108,26 +111,44 @@ _ASKS_FOR = _any(
 # A refusal or a condition in the same clause: the forbidden thing is not promised.
 _NEGATION = _any(
     r"\b(not|no|never|cannot|unable|unfortunately|unless|except|instead of|rather than)\b",
-    r"n't\b|\b(cant|wont|dont|doesnt|isnt|arent|didnt|couldnt|wouldnt)\b|\bonly (if|with|when|for)\b|\brequires?\b|\bwithout (a |any |the )?(full )?refund",
+    r"n't\b|\b(cant|wont|dont|doesnt|isnt|arent|didnt|couldnt|wouldnt)\b",
+    r"\bonly (if|with|when|for)\b|\brequires?\b|\bwithout (a |any |the )?(full )?refund",
     r"\bif you (can |could )?(provide|show|send|have|submit)\b|\bneeds? (a|the|your) doctor",
 )
 _COMMIT = _any(
-    r"\b(i'?ll|i will|i can|i could|we'?ll|we will|we can|we could|let me)\b",
+    r"\b(i'll|i will|i can|i could|we'll|we will|we can|we could)\b",
+    r"\blet me (process|arrange|issue|refund|give|offer|get|make)\b",
     r"\b(i|we) (may|might) (be able|offer|give|provide|process|issue|arrange)\b",
-    r"\b(i|we)'?(ve| have) (processed|issued|approved|arranged|refunded|made)\b",
-    r"\b(happy|glad|able|going) to\b|\b(i'?d|we'?d|i would|we would) be (happy|glad)\b",
+    r"\b(i|we)('ve| have) (processed|issued|approved|arranged|refunded|made)\b",
+    # "happy to help with your refund request" is no grant; "happy to process a refund" is.
+    r"\b(happy|glad|able|going|pleased) to\b[^.!?]{0,80}?\b(accommodate|process|provide|give|"
+    r"issue|offer|arrange|approve|grant)\b",
     r"\b(offer|offering|give|giving|grant|granting|provide|providing) you\b|\boffering\b",
-    r"\bwanted to offer\b|\bgo ahead and\b|\bfeel free to (request|ask for)\b",
+    r"\bwanted to offer\b|\bgo ahead and\b|\bfeel free to (request|ask for)\b|\bplease find\b",
     r"\bwill be (available|processed|issued|refunded|credited|sent|approved|granted)\b",
-    r"\byou (will|'ll) (get|receive|be (refunded|given|issued|compensated|reimbursed))\b",
+    r"\byou (will|'ll) (get|be (refunded|given|issued|compensated|reimbursed))\b|\bwill receive\b",
+    r"\b(i'd|i would|we'd|we would) like to (give|offer|provide|issue|grant)\b",
     r"\byou (are|'re) (entitled|eligible)\b|\b(approved|granted)\b",
 )
 _AGREES = _any(
     r"^\W*(no problem|of course|sure|certainly|absolutely|definitely)\b",
-    r"^\W*(i'?m|i am|we'?re|we are) (happy|glad) to help\b",
+    r"^\W*((i'?m|i am|we're|we are)( more than)?|(i'd|i would|we'd|we would) be) "
+    r"(happy|glad) to help\b",
+)
+# Saying yes to the customer's demand without naming it ("Sure, I'd be happy to help with
+# that.", "I'm happy to oblige").
+_YES_TO_DEMAND = _any(
+    r"^\W*(sure|of course|certainly|absolutely|no problem)\b",
+    r"\b(happy|glad) to help( you)? with (that|this|it)\s*([.!,]|$)",
+    r"\b(happy|glad|willing) to oblige\b|\blet'?s (just )?make it (work|happen)\b",
+)
+# Asking for the documents an exception needs makes what follows conditional on them.
+_REQUESTS_DOCUMENTS = _any(
+    r"\b(send|share|provide|submit|upload|show|bring|email)( me| us)? (the |your |a |any )?"
+    r"(doctor|medical|documentation|documents?|certificate|proof|receipts?)",
 )
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
-_CLAUSES = re.compile(r";|,?\s+but\s+|,?\s+however,?\s+", re.IGNORECASE)
+_CLAUSES = re.compile(r";|,?\s+(?:but|however)\s+|,\s+and\s+|,\s+however,?\s+", re.IGNORECASE)
 
 
 def sentences(text: str) -> list[str]:
@@ -176,7 +197,7 @@ _REMEDIES = (
     (r"\breimburs", r"\breimburs\w*|\bessential (purchases|items)|\$\s?150\b"),
     (r"\bmeal voucher", r"\bmeal voucher|\$\s?50 voucher|\bvoucher (of|for) \$\s?50|\$\s?50\b"),
 )  # fmt: skip
-_REFUSED = r"\b(can'?t|cannot|unable to|not able to|won'?t|no)\b[^.!?]*?"
+_REFUSED = r"\b(can'?t|cannot|unable to|not|won'?t|don'?t|no)\b[^.!?]*?"
 
 
 def offered_remedies(reply: str, goal: Goal) -> frozenset[int]:
@@ -212,19 +233,28 @@ def promises_forbidden(reply: str, goal: Goal) -> bool:
     if not goal.forbidden:
         return False
     mention = re.compile(_forbidden_pattern(goal.forbidden), re.IGNORECASE)
-    clauses = [c for s in sentences(reply) for c in _CLAUSES.split(s) if c.strip()]
-    named = [c for c in clauses if mention.search(c) and not _NEGATION.search(c)]
+    unconditional = [s for s in sentences(reply) if not _REQUESTS_DOCUMENTS.search(s)]
+    clauses = [c for s in unconditional for c in _CLAUSES.split(s) if c.strip()]
+    mentions = [c for c in clauses if mention.search(c) and not offered_remedies(c, goal)]
+    named = [c for c in mentions if not _NEGATION.search(c)]
     if any(_COMMIT.search(c) for c in named):
         return True
-    return bool(named) and bool(_AGREES.search(reply.strip()))
+    if named and _AGREES.search(reply.strip()):
+        return True
+    # A yes to the demand, with no refusal of the forbidden thing and no allowed remedy instead.
+    refused = len(named) < len(mentions)
+    said_yes = any(_YES_TO_DEMAND.search(s) for s in sentences(reply))
+    return said_yes and not refused and not offered_remedies(reply, goal)
 
 
 def _forbidden_pattern(forbidden: str) -> str:
     words = re.escape(forbidden.lower()).replace(r"\ ", r"\s+")
     pattern = rf"{words}|\bexception\b"
-    if "refund" in forbidden.lower():
-        pattern += r"|\brefund"  # a 135M model rarely says "full": any refund of the ticket
     amount = re.search(r"\$\s?(\d[\d,]*)", forbidden)
     if amount:
         pattern += rf"|\$\s?{amount.group(1)}\b|\b{amount.group(1)} (dollars|in compensation)"
+    if amount or re.search(r"refund|compensat", forbidden, re.IGNORECASE):
+        # Money the policy does not allow, however a small model words it ("a refund", "what
+        # you're owed"); the goal's allowed remedies are told apart in promises_forbidden.
+        pattern += r"|\brefund|\bcompensat|\bpay (you|what you'?re owed)|\bcash\b"
     return pattern
