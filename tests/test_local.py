@@ -155,3 +155,34 @@ def wait_healthy(process: subprocess.Popen[str], url: str) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("playbook serve never became healthy")
+
+
+def test_held_out_personas_are_never_learning_ones_and_cover_every_trait() -> None:
+    from collections import Counter
+
+    from playbook.domain import load_domain, persona_grid
+    from playbook.local import GOAL, LocalSettings, split_personas
+    from playbook.workspace import example_domain
+
+    grid = persona_grid(load_domain(example_domain("airline")).goal(GOAL))
+    learning, held_out = split_personas(LocalSettings(personas=8, held_out=8), grid)
+    assert not {p.id for p in learning} & {p.id for p in held_out}
+    for group in (learning, held_out):
+        assert set(Counter(p.personality for p in group).values()) == {2}
+        assert set(Counter(p.emotion for p in group).values()) == {2}
+        assert sum(p.demanding for p in group) == 4
+    with pytest.raises(LocalModelError, match="more than the 32 personas"):
+        split_personas(LocalSettings(personas=30, held_out=8), grid)
+
+
+def test_the_commands_defaults_are_the_jobs_defaults() -> None:
+    import inspect
+
+    from playbook.cli_local import local
+    from playbook.local import LocalSettings
+
+    defaults = {n: p.default for n, p in inspect.signature(local).parameters.items()}
+    settings = LocalSettings()
+    for name in ("personas", "held_out", "samples", "rounds", "max_turns", "k", "inject"):
+        assert defaults[name] == getattr(settings, name), name
+    assert defaults["temperature"] == settings.temperature and defaults["port"] == settings.port
