@@ -99,6 +99,9 @@ def require_server() -> None:
 def port_for(preferred: int, say: Say) -> int:
     """`preferred` if it is free on loopback, else any free port (the cache then misses)."""
     with socket.socket() as probe:
+        # As servers bind: a port the previous run's server just closed (its connections in
+        # TIME_WAIT) is free, else a re-run would move to another port and miss the cache.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred))
             return preferred
