@@ -3,16 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo local test browser bench lint typecheck install install-dev clean
+.PHONY: demo local test browser buildtools bench lint typecheck install install-dev clean
 
 demo: $(VENV)/.installed
 	$(BIN)/playbook demo
 
 # The method on a real small model, offline: SmolLM2-135M behind llama.cpp (under 30 minutes).
-local: $(VENV)/.installed-local
+local: buildtools $(VENV)/.installed-local
 	$(BIN)/playbook local
 
-test: $(VENV)/.installed-dev browser
+test: buildtools $(VENV)/.installed-dev browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -24,6 +24,12 @@ browser:
 	@command -v chromium >/dev/null || { \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+# llama.cpp (the `local` extra) is built from source: a C/C++ compiler and cmake, when missing.
+buildtools:
+	@command -v cmake >/dev/null && command -v c++ >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q build-essential cmake; }
 
 # Every speed, cost and size figure of the README's Performance section; the last line is JSON.
 bench: $(VENV)/.installed-dev
@@ -39,7 +45,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 
 # `local` builds llama.cpp from source the first time (about 7 minutes on 2 cores; pip caches the
 # wheel): the tests drive the real SmolLM2 through its server.
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-dev: pyproject.toml | buildtools $(VENV)/bin/python
 	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
 		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
 	$(BIN)/pip install -q -e '.[dev,minilm,local]'
