@@ -98,6 +98,7 @@ class PaidCalls:
     paid: int = 0
     replayed: int = 0
     by_request: Counter[str] = field(default_factory=Counter)  # computations per distinct body
+    by_model: Counter[str] = field(default_factory=Counter)
     _answers: dict[str, tuple[str, asyncio.Future[Completion]]] = field(default_factory=dict)
 
     @property
@@ -105,11 +106,10 @@ class PaidCalls:
         """Computations of a request already computed before (what an idempotent client saves)."""
         return sum(n - 1 for n in self.by_request.values())
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[str, Any]:
         distinct = len(self.by_request)
-        return dict(
-            paid=self.paid, replayed=self.replayed, distinct=distinct, paid_twice=self.paid_twice
-        )
+        counts = dict(paid=self.paid, replayed=self.replayed, distinct=distinct)
+        return {**counts, "paid_twice": self.paid_twice, "by_model": dict(self.by_model)}
 
     async def answer(
         self, model: ChatModel, body: _ChatBody, key: str | None, delay: float
@@ -128,6 +128,7 @@ class PaidCalls:
             await asyncio.sleep(delay)
             self.paid += 1
             self.by_request[fingerprint] += 1
+            self.by_model[body.model] += 1
             completion = await model.complete(body.chat_request())
         except asyncio.CancelledError:
             self._answers.pop(key or "", None)
@@ -179,7 +180,7 @@ def create_openai_app(
         return {"object": "list", "data": [_model_card(name) for name in names]}
 
     @app.get("/v1/paid")
-    async def paid_calls() -> dict[str, int]:
+    async def paid_calls() -> dict[str, Any]:
         """Not OpenAI's: what this server computed and replayed (see PaidCalls)."""
         return paid.summary()
 
