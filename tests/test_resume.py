@@ -4,6 +4,7 @@ uninterrupted run, and pays for no call twice."""
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -182,3 +183,49 @@ def test_a_budget_holds_for_the_run_across_three_kills_and_can_be_raised_on_resu
     assert shown.returncode == 0, shown.stderr
     assert "raise [budget.teacher] calls or resume later" in shown.stdout
     assert 150 < paid.by_model["teacher"] <= 200 + concurrency, paid.summary()
+
+
+def refused(folder: Path, *extra: str) -> str:
+    """Run a learn that must stop at once; its one-line message."""
+    second = subprocess.run(
+        [PLAYBOOK, "learn", "--config", "playbook.toml", *extra],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2, second.stdout
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1, second.stderr
+    return lines[0]
+
+
+def running_run(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchone()[0]
+
+
+def test_a_second_learn_on_one_playbook_stops_at_once_naming_the_first(
+    tmp_path: Path, upstream: tuple[str, PaidCalls]
+) -> None:
+    """The bug: two fresh learns on one database, or two --resume of one run, both ran
+    (1,189 and 1,261 calls paid twice)."""
+    url, paid = upstream
+    over_http(tmp_path, url)
+    first = learn(tmp_path)
+    while paid.paid < 20:
+        time.sleep(0.005)
+    line = refused(tmp_path)
+    run = running_run(tmp_path / "playbook.db")
+    for part in (f"pid {first.pid} on {socket.gethostname()}", f"for run {run}", "since "):
+        assert part in line
+    kill_when(first, paid, 60)
+
+    resumed = learn(tmp_path, "--resume")  # the killed holder's locks are taken over
+    while paid.paid < 100:
+        time.sleep(0.005)
+    line = refused(tmp_path, "--resume")
+    assert f"pid {resumed.pid}" in line and f"for run {run}" in line
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert paid.paid_twice == 0

@@ -10,9 +10,11 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
 
 from playbook.store import Store, StoreError
 from playbook.store_locks import LockHolder
@@ -60,10 +62,23 @@ def run_lock(run_id: str) -> str:
     return f"run {run_id}"
 
 
+@dataclass(frozen=True)
+class Held:
+    """Locks this process holds."""
+
+    store: Store
+    taken: list[tuple[str, str]]  # (name, token)
+
+    def for_run(self, run_id: str) -> None:
+        """Name the run these locks are held for, once it has an id."""
+        for name, token in self.taken:
+            self.store.name_lock_run(name, token, run_id)
+
+
 @contextmanager
 def holding(
     store: Store, names: Sequence[str], run_id: str | None, policy: LockPolicy | None = None
-) -> Iterator[None]:
+) -> Iterator[Held]:
     """Hold every lock in `names` (or raise LockHeld, holding none) until the block ends."""
     policy = policy or LockPolicy()
     taken: list[tuple[str, str]] = []
@@ -73,7 +88,7 @@ def holding(
             taken.append((name, _take(store, name, run_id, policy)))
         beating = threading.Thread(target=_beat, args=(store, taken, policy, stop), daemon=True)
         beating.start()
-        yield
+        yield Held(store, taken)
     finally:
         stop.set()
         for name, token in taken:
@@ -96,7 +111,9 @@ def _beat(
 ) -> None:
     while not stop.wait(policy.heartbeat_s):
         for name, token in taken:
-            store.refresh_lock(name, token, policy.clock())
+            # A busy or briefly unwritable database: the next beat tries again.
+            with suppress(sa.exc.SQLAlchemyError):
+                store.refresh_lock(name, token, policy.clock())
 
 
 def _pid_alive(pid: int) -> bool:

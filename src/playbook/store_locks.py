@@ -57,6 +57,12 @@ class LockQueries:
         with self._write() as conn:
             return conn.execute(beat.values(heartbeat=now)).rowcount == 1
 
+    def name_lock_run(self, name: str, token: str, run_id: str) -> None:
+        locks = db.locks.c
+        named = db.locks.update().where(locks.name == name, locks.token == token)
+        with self._write() as conn:
+            conn.execute(named.values(run_id=run_id))
+
     def release_lock(self, name: str, token: str) -> None:
         locks = db.locks.c
         with self._write() as conn:

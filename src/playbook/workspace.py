@@ -147,11 +147,12 @@ async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = N
     """
     personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
     store, config = workspace.store, workspace.config.model_dump(mode="json")
-    with holding(store, [writer_lock("learn")], None):
+    with holding(store, [writer_lock("learn")], None) as held:
         if resume is None:
             run_id = store.start_run("learn", config, workspace.models())
         else:
             run_id = _resumable(store, resume, config)
+        held.for_run(run_id)
         with holding(store, [run_lock(run_id)], run_id):
             if resume is not None:
                 store.reopen_run(run_id, config)  # a raised budget is the run's from now on
