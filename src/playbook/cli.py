@@ -211,6 +211,13 @@ def demo(
         _print_controls(summary["controls"])
     out.print(f"gap closed on held-out personas: {ev['gap_closed']}")
     out.print(f"Report: {summary['report']}")
+    # The demo's entries are proposed, and `playbook serve` serves approved ones only by default.
+    out.print(
+        "To serve it: approve entries (playbook audit --playbook "
+        f"{summary['playbook']}), or serve the proposed ones unreviewed with "
+        "[serve] approved_only = false in a config (playbook init writes one).",
+        markup=False,
+    )
 
 
 DEMO_CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
