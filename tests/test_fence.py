@@ -43,7 +43,8 @@ def disguised_tag(draw: st.DrawFn) -> str:
     junk = st.text(st.sampled_from(INVISIBLE + SPACES), max_size=2)
     letters = [c.upper() if draw(st.booleans()) else c for c in name]
     body = "".join(c + draw(junk) for c in letters)
-    opener = "[" if name == "INST]" else draw(st.sampled_from("<\uff1c\ufe64"))
+    openers = "[\uff3b\ufe47" if name == "INST]" else "<\uff1c\ufe64"
+    opener = draw(st.sampled_from(openers))
     slash = draw(st.sampled_from(["", "/", "/ ", "//"]))
     return f"{opener}{draw(junk)}{slash}{draw(junk)}{body}{draw(junk)}>"
 
@@ -79,6 +80,9 @@ def test_known_disguises_are_defused() -> None:
     ):
         assert tags_in(fence(text)) == [], text
     assert fence("a < b and <b>bold</b>") == "a < b and <b>bold</b>"  # other "<"s are left
+    # A field ending inside a tag is completed by the prompt's next words (found by hypothesis:
+    # "<POLIC" then "Your situation..." reads "<POLICYour").
+    assert fence("want <POLIC") == "want \u2039POLIC"
 
 
 DOMAIN = load_domain(example_domain("airline"))

@@ -36,18 +36,24 @@ PROMPT_TAGS = (
 # Llama 2's "<s>", "</s>" and "<<SYS>>", Gemma's turns.
 _TEMPLATE_TAGS = ("s>", "<sys", "sys>", "start_of_turn", "end_of_turn", "bos>", "eos>")
 # "<" and its fullwidth and small forms; "[" for Mistral's and Llama 2's "[INST]".
-_OPENERS = re.compile("[<\uff1c\ufe64\\[]")
-_LOOKAHEAD = max(map(len, PROMPT_TAGS + _TEMPLATE_TAGS)) + 2
+_OPENERS = re.compile("[<\uff1c\ufe64\\[\uff3b\ufe47]")
+# <|im_start|>, <|eot_id|>, <|user|>... and our own sections and the other templates' tokens.
+_TAG_STARTS = ("|", *PROMPT_TAGS, *_TEMPLATE_TAGS)
+_LOOKAHEAD = max(map(len, _TAG_STARTS)) + 2
 
 
 def fence(text: str) -> str:
     """`text` with every "<" that would begin a prompt tag or a control token defused."""
 
     def defuse(opener: re.Match[str]) -> str:
-        after = _visible_after(text, opener.end()).lstrip("/")
-        if opener.group() == "[":
-            return "\u27e6" if after.startswith("inst") else "["
-        return "\u2039" if _begins_tag(after) else opener.group()
+        after = _visible_after(text, opener.end())
+        # A field that ends inside a tag ("...<POLIC") would complete it with the prompt's
+        # next words ("Your situation" reads "<POLICYour situation"), so that is a tag too.
+        cut_short = len(after) < _LOOKAHEAD
+        name = after.lstrip("/")
+        if opener.group() in "[\uff3b\ufe47":
+            return "\u27e6" if _begins(name, ("inst",), cut_short) else opener.group()
+        return "\u2039" if _begins(name, _TAG_STARTS, cut_short) else opener.group()
 
     return _OPENERS.sub(defuse, text)
 
@@ -68,6 +74,7 @@ def _visible_after(text: str, start: int) -> str:
     return seen
 
 
-def _begins_tag(name: str) -> bool:
-    # <|im_start|>, <|eot_id|>, <|user|>... and our own sections and the other templates' tokens.
-    return name.startswith(("|", *PROMPT_TAGS, *_TEMPLATE_TAGS))
+def _begins(name: str, starts: tuple[str, ...], cut_short: bool) -> bool:
+    if name.startswith(starts):
+        return True
+    return cut_short and any(start.startswith(name) for start in starts)
