@@ -200,6 +200,19 @@ def refused(folder: Path, *extra: str) -> str:
     return lines[0]
 
 
+def wait_for_locks(db: Path, process: subprocess.Popen[str]) -> None:
+    """Until `process` holds both its locks (the playbook's learn lock and its run's)."""
+    held: list[int] = []
+    while held != [process.pid, process.pid]:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.01)
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                held = [row[0] for row in conn.execute("SELECT pid FROM locks")]
+        except sqlite3.OperationalError:  # not created yet
+            pass
+
+
 def running_run(db: Path) -> str:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchone()[0]
@@ -213,8 +226,7 @@ def test_a_second_learn_on_one_playbook_stops_at_once_naming_the_first(
     url, paid = upstream
     over_http(tmp_path, url)
     first = learn(tmp_path)
-    while paid.paid < 20:
-        time.sleep(0.005)
+    wait_for_locks(tmp_path / "playbook.db", first)
     line = refused(tmp_path)
     run = running_run(tmp_path / "playbook.db")
     for part in (f"pid {first.pid} on {socket.gethostname()}", f"for run {run}", "since "):
@@ -222,8 +234,7 @@ def test_a_second_learn_on_one_playbook_stops_at_once_naming_the_first(
     kill_when(first, paid, 60)
 
     resumed = learn(tmp_path, "--resume")  # the killed holder's locks are taken over
-    while paid.paid < 100:
-        time.sleep(0.005)
+    wait_for_locks(tmp_path / "playbook.db", resumed)
     line = refused(tmp_path, "--resume")
     assert f"pid {resumed.pid}" in line and f"for run {run}" in line
     _, err = resumed.communicate(timeout=300)
