@@ -53,3 +53,9 @@ def test_the_reason_names_the_guideline_at_fault() -> None:
     assert reason is not None
     assert reason.startswith("guideline screen: guideline 2 asks the customer for")
     assert "security code" in reason
+
+
+def test_a_brevity_guideline_that_mentions_the_rules_is_not_setting_them_aside() -> None:
+    # The simulated teacher's advice for customers in a hurry; "skip" was once taken as
+    # "skip the policy".
+    assert screen_line("Skip restating the rules.", POLICY) is None

@@ -51,7 +51,7 @@ _CARD_ENDING = re.compile(
 )
 _IGNORE_POLICY = re.compile(
     r"(?<!never )(?<!not )(?<!n't )\b(?:ignore|disregard|bypass|override|overrule|forget|"
-    r"set aside|skip|break|suspend)\s+"
+    r"set aside|suspend)\s+"
     r"(?:\w+\s+){0,3}?(?:polic(?:y|ies)|rules?|instructions?|guidelines?|restrictions?|"
     r"terms|system prompt)\b|\bpolicy (?:does not|doesn'?t|no longer) appl(?:y|ies)\b",
     re.IGNORECASE,
