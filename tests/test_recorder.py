@@ -194,3 +194,39 @@ async def test_the_same_spec_at_another_endpoint_is_not_answered_from_the_log(
     first, second = chat("http://127.0.0.1:1/v1"), chat("http://127.0.0.1:2/v1")
     assert first.name == second.name
     assert cache_key(first.cache_identity, request) != cache_key(second.cache_identity, request)
+
+
+async def test_a_paid_call_is_written_down_before_it_is_sent_and_settled_by_its_answer(
+    store: Store, run_id: str
+) -> None:
+    """The bug: a call was recorded only once answered, so a resume could not know what an
+    interrupted process had in flight (and paid for it again)."""
+    seen_in_flight: list[list[str]] = []
+
+    def answer(request: ChatRequest) -> str:
+        seen_in_flight.append([c.idempotency_key for c in store.calls_in_flight(run_id)])
+        return "ok"
+
+    await Recorder(store, run_id).bind("teacher", FunctionChat(answer)).complete(ask("why?"))
+    key = cache_key("test:function", ask("why?"))
+    assert seen_in_flight == [[f"playbook-{key}"]]
+    assert store.calls_in_flight(run_id) == []
+
+
+async def test_a_resumed_run_starts_its_budget_from_what_the_run_spent(
+    store: Store, run_id: str
+) -> None:
+    """The bug: budgets reset with each process ([budget.teacher] calls = 150 paid 150, then
+    300, then 366 across two resumes)."""
+    first = Recorder(store, run_id).bind("teacher", FunctionChat(lambda _: "x"))
+    await first.complete(ask("one"))
+    store.call_sent(run_id, "teacher", "test:function", "k-in-flight", "playbook-k-in-flight")
+    # The process dies here with one call in flight; another resumes the run.
+    spent = store.spent(run_id)
+    assert spent["teacher"].calls == 2
+    in_flight = [c.cache_key for c in store.calls_in_flight(run_id)]
+    budget = Budget({"teacher": RoleBudget(calls=3)}, spent, in_flight)
+    budget.take_call("teacher", "k-in-flight")  # counted already: sent again for free
+    budget.take_call("teacher", "another")
+    with pytest.raises(BudgetExceeded):
+        budget.take_call("teacher", "a third")

@@ -4,14 +4,21 @@ uninterrupted run, and pays for no call twice."""
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from playbook.domain import load_domain
+from playbook.sim.models import SimWorld
+from playbook.sim.server import PaidCalls, create_openai_app
+from playbook.testing import serve_app
+from playbook.workspace import example_domain
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 MakeConfig = Callable[..., Path]
@@ -78,3 +85,158 @@ def test_killed_and_resumed_run_ends_with_the_same_playbook(
         ).fetchone()
         assert status == "finished"
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+# Counted at the upstream. Calls in flight when a run is killed were paid again on resume (the
+# bug: 5-14 per kill), because a call reached the log only once answered; now each is written
+# down before it is sent and sent with an Idempotency-Key, so the upstream answers the repeat
+# from its record. The simulated world served over HTTP plays the upstream and counts.
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[str, PaidCalls]]:
+    world = SimWorld(load_domain(example_domain("airline")))
+    app = create_openai_app({name: world.model(name) for name in world.names()}, delay=0.02)
+    with serve_app(app) as url:
+        yield url, app.state.paid
+
+
+def over_http(folder: Path, url: str, extra: str = "") -> Path:
+    """`playbook init`'s config with every role asked through the openai SDK at `url`."""
+    subprocess.run([PLAYBOOK, "init", str(folder)], check=True, capture_output=True)
+    config = folder / "playbook.toml"
+    text = config.read_text()
+    for role in ("student", "teacher", "customer", "judge"):
+        text = text.replace(
+            f'spec = "sim:{role}"', f'spec = "openai:{role}"\nbase_url = "{url}/v1"'
+        )
+    config.write_text(text.replace("rounds = 3", "rounds = 2") + extra)
+    return config
+
+
+def kill_when(process: subprocess.Popen[str], paid: PaidCalls, calls: int) -> None:
+    while process.poll() is None and paid.paid < calls:
+        time.sleep(0.005)
+    assert process.poll() is None, f"finished before {calls} calls: {process.stderr}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+def in_flight(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM calls_in_flight").fetchone()[0]
+
+
+def test_calls_in_flight_at_five_kills_are_not_paid_again(
+    tmp_path: Path, upstream: tuple[str, PaidCalls]
+) -> None:
+    url, paid = upstream
+    over_http(tmp_path, url)
+    written_ahead = []
+    process = learn(tmp_path)
+    for calls in (50, 200, 350, 500, 650):
+        kill_when(process, paid, calls)
+        written_ahead.append(in_flight(tmp_path / "playbook.db"))
+        process = learn(tmp_path, "--resume")
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert paid.paid_twice == 0, paid.summary()
+    # The kills did catch calls in flight: the resume knew them and the upstream replayed them.
+    assert all(written_ahead) and paid.replayed > 0, (written_ahead, paid.summary())
+    assert in_flight(tmp_path / "playbook.db") == 0
+    assert json.loads(out)["stopped"] is None
+
+
+def kill_at_teacher_calls(process: subprocess.Popen[str], paid: PaidCalls, calls: int) -> None:
+    while process.poll() is None and paid.by_model["teacher"] < calls:
+        time.sleep(0.005)
+    assert process.poll() is None, "finished before the kill"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+def test_a_budget_holds_for_the_run_across_three_kills_and_can_be_raised_on_resume(
+    tmp_path: Path, upstream: tuple[str, PaidCalls]
+) -> None:
+    """The bug: budgets reset with each process (150 paid 150, then 300, then 366), raising
+    one made --resume refuse the "changed config", and the hint lost [budget.teacher]."""
+    url, paid = upstream
+    config = over_http(tmp_path, url, "\n[budget.teacher]\ncalls = 150\n")
+    process = learn(tmp_path)
+    for calls in (40, 80, 120):
+        kill_at_teacher_calls(process, paid, calls)
+        process = learn(tmp_path, "--resume")
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "budget for the teacher reached: 150 calls" in json.loads(out)["stopped"]
+    concurrency = 8
+    assert paid.by_model["teacher"] <= 150 + concurrency, paid.summary()
+
+    config.write_text(config.read_text().replace("calls = 150", "calls = 200"))
+    shown = subprocess.run(
+        [PLAYBOOK, "learn", "--config", "playbook.toml", "--resume"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "raise [budget.teacher] calls or resume later" in shown.stdout
+    assert 150 < paid.by_model["teacher"] <= 200 + concurrency, paid.summary()
+
+
+def refused(folder: Path, *extra: str) -> str:
+    """Run a learn that must stop at once; its one-line message."""
+    second = subprocess.run(
+        [PLAYBOOK, "learn", "--config", "playbook.toml", *extra],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2, second.stdout
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1, second.stderr
+    return lines[0]
+
+
+def wait_for_locks(db: Path, process: subprocess.Popen[str]) -> None:
+    """Until `process` holds both its locks (the playbook's learn lock and its run's)."""
+    held: list[int] = []
+    while held != [process.pid, process.pid]:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.01)
+        try:
+            with sqlite3.connect(db, timeout=5) as conn:
+                held = [row[0] for row in conn.execute("SELECT pid FROM locks")]
+        except sqlite3.OperationalError:  # not created yet
+            pass
+
+
+def running_run(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchone()[0]
+
+
+def test_a_second_learn_on_one_playbook_stops_at_once_naming_the_first(
+    tmp_path: Path, upstream: tuple[str, PaidCalls]
+) -> None:
+    """The bug: two fresh learns on one database, or two --resume of one run, both ran
+    (1,189 and 1,261 calls paid twice)."""
+    url, paid = upstream
+    over_http(tmp_path, url)
+    first = learn(tmp_path)
+    wait_for_locks(tmp_path / "playbook.db", first)
+    line = refused(tmp_path)
+    run = running_run(tmp_path / "playbook.db")
+    for part in (f"pid {first.pid} on {socket.gethostname()}", f"for run {run}", "since "):
+        assert part in line
+    kill_when(first, paid, 60)
+
+    resumed = learn(tmp_path, "--resume")  # the killed holder's locks are taken over
+    wait_for_locks(tmp_path / "playbook.db", resumed)
+    line = refused(tmp_path, "--resume")
+    assert f"pid {resumed.pid}" in line and f"for run {run}" in line
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert paid.paid_twice == 0

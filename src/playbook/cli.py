@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -88,7 +89,9 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(work())
     except USER_ERRORS as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
 
 
@@ -169,7 +172,8 @@ def _print_learn_summary(summary: dict[str, Any]) -> None:
     for role, causes in summary["failures"].items():
         out.print(f"Failures of the {role}: " + ", ".join(f"{n} {c}" for c, n in causes.items()))
     if summary["stopped"]:
-        out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
+        # The hint names [budget.<role>], which rich would take for markup and drop.
+        out.print(f"[yellow]Stopped early:[/yellow] {escape(summary['stopped'])}")
     if summary["converged"]:
         out.print(f"Learning ended early: {summary['converged']}")
     out.print(f"Entries in the playbook: {summary['entries']}")
@@ -209,6 +213,13 @@ def demo(
         _print_controls(summary["controls"])
     out.print(f"gap closed on held-out personas: {ev['gap_closed']}")
     out.print(f"Report: {summary['report']}")
+    # The demo's entries are proposed, and `playbook serve` serves approved ones only by default.
+    out.print(
+        "To serve it: approve entries (playbook audit --playbook "
+        f"{summary['playbook']}), or serve the proposed ones unreviewed with "
+        "[serve] approved_only = false in a config (playbook init writes one).",
+        markup=False,
+    )
 
 
 DEMO_CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
@@ -360,7 +371,7 @@ def entries_show(
     try:
         entry = store.entry(entry_id)
     except USER_ERRORS as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(str(exc))}")
         raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(_entry_json(entry, full=True)))
@@ -387,11 +398,11 @@ def _open_store(config: Path | None, playbook: Path | None) -> Any:
         if path is None:
             raise typer.BadParameter("give --config FILE or --playbook DB")
         if not path.exists():
-            err.print(f"error: no playbook at {path}")
+            err.print(f"error: no playbook at {escape(str(path))}")
             raise typer.Exit(2)
         return Store.open(path)
     except USER_ERRORS as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import_app = typer.Typer(
@@ -120,5 +121,6 @@ def transcripts(
         markup=False,
     )
     if summary["stopped"]:
-        out.print(f"[yellow]Stopped early:[/yellow] {summary['stopped']}")
+        # The hint names [budget.<role>], which rich would take for markup and drop.
+        out.print(f"[yellow]Stopped early:[/yellow] {escape(summary['stopped'])}")
     out.print(f"Playbook entries: {summary['entries']} (run {summary['run']})")

@@ -132,7 +132,8 @@ class ServeConfig(_Strict):
     # The keys are kept out of repr and dumps, so they never reach a log or a run's stored config.
     api_keys_env: str = "PLAYBOOK_API_KEYS"
     api_keys: tuple[str, ...] = Field((), repr=False, exclude=True)
-    approved_only: bool = False  # the approval gate: serve only entries a reviewer approved
+    # The approval gate: serve only entries a reviewer approved (the demo turns it off).
+    approved_only: bool = True
     inject: Literal["system", "last_message"] | None = None  # unset: retrieval.inject
     record_content: bool = False  # store messages and answers of served requests
     max_request_bytes: int = Field(1_000_000, ge=1024)

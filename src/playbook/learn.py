@@ -49,6 +49,7 @@ from playbook.learn_outcomes import (
 from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
+from playbook.screen import screen
 from playbook.store import FailureRecord, Store
 from playbook.types import (
     Attempt,
@@ -342,7 +343,11 @@ class Learner:
         return attempt
 
     async def _checked(self, entry: Entry) -> Entry | Rejected:
-        """The policy check: guidance that would make the agent break the policy is rejected."""
+        """The policy check: guidance that would make the agent break the policy is rejected.
+        The deterministic screen (secrets, payment data, foreign links) always applies first."""
+        screened = screen(entry.guidance, self.roles.domain.policy)
+        if screened is not None:
+            return Rejected(entry, screened)
         if not self.settings.policy_check:
             return entry
         verdict = await self.roles.policy_check(entry.guidance)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TypeVar
 import jinja2
 
 from playbook.chat.base import ChatModel, ChatRequest, Message
+from playbook.fence import fence
 from playbook.parse import (
     MAX_GUIDELINES,
     CustomerMessage,
@@ -55,21 +55,6 @@ class Example:
 
     conversation: str
     reply: str
-
-
-# The tags our prompts use to delimit material from instructions.
-_PROMPT_TAGS = re.compile(
-    r"<(?=/?\s*(policy|conversation|guidelines|examples|example|reply|reference_reply"
-    r"|candidate_reply|good_reply|weak_reply|judge_explanation|current_guidelines"
-    r"|new_guidelines|proposed_guidelines|persona|goals|weak_scenario)\b)",
-    re.IGNORECASE,
-)
-
-
-def fence(text: str) -> str:
-    """Untrusted text (customer messages, model output) cannot open or close a prompt section:
-    its "<" before one of our tag names becomes "‹", so the sections stay as delimited."""
-    return _PROMPT_TAGS.sub("‹", text)
 
 
 def prompt_environment() -> jinja2.Environment:

@@ -28,6 +28,8 @@ from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats,
 from playbook.store_audit import AuditQueries
 from playbook.store_evals import EvaluationQueries
 from playbook.store_exchange import ExchangeQueries
+from playbook.store_ledger import LedgerQueries
+from playbook.store_locks import LockQueries
 from playbook.store_reviews import ReviewQueries, review_row
 from playbook.store_serving import ServingQueries, stack_embeddings
 from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
@@ -67,7 +69,15 @@ _ENTRY_COLUMNS = [
 ]
 
 
-class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, ExchangeQueries):
+class Store(
+    EvaluationQueries,
+    ServingQueries,
+    ReviewQueries,
+    AuditQueries,
+    ExchangeQueries,
+    LedgerQueries,
+    LockQueries,
+):
     """A playbook file; get one with `Store.open(path)`.
 
     Safe to share between threads: one engine, short transactions, writes serialised.
@@ -144,9 +154,12 @@ class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, Exch
         if done.rowcount == 0:
             raise self._missing("run", run_id)
 
-    def reopen_run(self, run_id: str) -> None:
-        """Mark an interrupted run as running again (it is being resumed)."""
-        values = dict(status="running", finished_at=None)
+    def reopen_run(self, run_id: str, config: dict[str, Any] | None = None) -> None:
+        """Mark an interrupted run as running again (it is being resumed), with `config` if
+        given (a resume may raise the run's budgets)."""
+        values: dict[str, Any] = dict(status="running", finished_at=None)
+        if config is not None:
+            values["config"] = to_jsonable_python(config)
         with self._write() as conn:
             done = conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(values))
         if done.rowcount == 0:
@@ -166,24 +179,6 @@ class Store(EvaluationQueries, ServingQueries, ReviewQueries, AuditQueries, Exch
             return [RunRecord(**row._asdict()) for row in conn.execute(query)]
 
     # calls
-
-    def record_call(self, call: CallRecord) -> None:
-        row = dict(
-            run_id=call.run_id,
-            role=call.role,
-            model=call.model,
-            cache_key=call.cache_key,
-            request=_REQUEST.dump_python(call.request, mode="json"),
-            output=call.output,
-            input_tokens=call.usage.input_tokens,
-            output_tokens=call.usage.output_tokens,
-            latency_ms=call.latency_ms,
-            cost=call.cost,
-            cached=call.cached,
-            error=call.error,
-            created_at=_now(),
-        )
-        self._insert_for_run(db.calls, row)
 
     def calls(self, run_id: str) -> list[CallRecord]:
         """The calls of a run in the order they were made."""

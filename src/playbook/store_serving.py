@@ -44,6 +44,13 @@ class ServingQueries:
         items = [EntryGuidance(row.id, tuple(row.guidance)) for row in rows]
         return items, stack_embeddings([row.embedding for row in rows], self.path, embedding_model)
 
+    def status_counts(self) -> dict[str, int]:
+        """How many entries have each review status."""
+        e = db.entries.c
+        query = sa.select(e.status, sa.func.count()).group_by(e.status)
+        with self._engine.connect() as conn:
+            return {status: count for status, count in conn.execute(query)}
+
     def embedding_models(self) -> dict[str, int]:
         """How many entries each embedding model embedded."""
         e = db.entries.c

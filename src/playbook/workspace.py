@@ -16,6 +16,7 @@ from playbook.domain import DomainError, load_domain, load_personas
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
+from playbook.locks import holding, run_lock, writer_lock
 from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
@@ -23,7 +24,7 @@ from playbook.sim.models import SimWorld
 from playbook.split import HELD_OUT, PersonaSplit, split_personas
 from playbook.stats import summarize
 from playbook.store import FailureRecord, Store
-from playbook.transcripts import read_transcripts
+from playbook.transcripts import TranscriptImport, read_transcripts
 from playbook.types import RATING_WORDS, ROLES, Domain, Persona, Rated, Scenario
 
 
@@ -82,7 +83,10 @@ class Workspace:
             role: Prices(cfg.price_input, cfg.price_output)
             for role, cfg in self.config.models.items()
         }
-        return Recorder(self.store, run_id, Budget(self.config.budget), prices)
+        # A run's budget is the run's, not one process's: start from what it has spent.
+        carried = [call.cache_key for call in self.store.calls_in_flight(run_id)]
+        budget = Budget(self.config.budget, self.store.spent(run_id), carried)
+        return Recorder(self.store, run_id, budget, prices)
 
     def personas(self) -> list[Persona]:
         """The goals' grids (unless turned off) and the personas of every persona file."""
@@ -138,15 +142,30 @@ async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = N
     """One `playbook learn` run, recorded in the store with its summary.
 
     `resume` ("" for the latest) continues an interrupted run under its own id: every call it
-    already made is answered from the cache, so nothing paid for is paid for again.
+    already made is answered from the cache, so nothing paid for is paid for again. One learn
+    works on a playbook at a time (a second one stops at once, naming the first).
     """
     personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
-    config = workspace.config.model_dump(mode="json")
-    if resume is None:
-        run_id = workspace.store.start_run("learn", config, workspace.models())
-    else:
-        run_id = _resumable(workspace.store, resume, config)
-        workspace.store.reopen_run(run_id)
+    store, config = workspace.store, workspace.config.model_dump(mode="json")
+    with holding(store, [writer_lock("learn")], None) as held:
+        if resume is None:
+            run_id = store.start_run("learn", config, workspace.models())
+        else:
+            run_id = _resumable(store, resume, config)
+        held.for_run(run_id)
+        with holding(store, [run_lock(run_id)], run_id):
+            if resume is not None:
+                store.reopen_run(run_id, config)  # a raised budget is the run's from now on
+            return await _learn_run(workspace, run_id, reporter, personas, transcripts)
+
+
+async def _learn_run(
+    workspace: Workspace,
+    run_id: str,
+    reporter: Reporter,
+    personas: list[Persona],
+    transcripts: list[Scenario],
+) -> LearnResult:
     learner = _learner(workspace, run_id, reporter)
     try:
         result = await learner.run(personas, transcripts)
@@ -171,11 +190,17 @@ def _resumable(store: Store, run_id: str, config: dict[str, Any]) -> str:
         raise ConfigError(f"{store.path}: no learn run {run_id!r} to resume")
     if run.status == "finished":
         raise ConfigError(f"learn run {run_id} already finished; nothing to resume")
-    if run.config != config:
+    if _without_budget(run.config) != _without_budget(config):
         raise ConfigError(
-            f"learn run {run_id} was started with another config; resume it with the same one"
+            f"learn run {run_id} was started with another config; resume it with the same one "
+            "(only [budget] may change)"
         )
     return run_id
+
+
+def _without_budget(config: dict[str, Any]) -> dict[str, Any]:
+    # Budgets are the one thing a resume may change: raising one is how a stopped run goes on.
+    return {key: value for key, value in config.items() if key != "budget"}
 
 
 def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
@@ -219,6 +244,13 @@ async def import_transcripts(
     scenarios are improved against is the stored one (proposed and approved entries).
     """
     imported = read_transcripts(path)
+    with holding(workspace.store, [writer_lock("learn")], None):
+        return await _import_run(workspace, path, imported, reporter)
+
+
+async def _import_run(
+    workspace: Workspace, path: Path, imported: TranscriptImport, reporter: Reporter
+) -> dict[str, Any]:
     config = {"transcripts": str(path), **workspace.config.model_dump(mode="json")}
     run_id = workspace.store.start_run("import", config, workspace.models())
     index = await build_index(
@@ -260,6 +292,13 @@ async def evaluate(
     workspace: Workspace, plan: EvalPlan, reporter: Reporter
 ) -> tuple[dict[str, Any], list[Rated]]:
     """One `playbook eval` run: every condition for every student, stored with its summary."""
+    with holding(workspace.store, [writer_lock("eval")], None):
+        return await _evaluate(workspace, plan, reporter)
+
+
+async def _evaluate(
+    workspace: Workspace, plan: EvalPlan, reporter: Reporter
+) -> tuple[dict[str, Any], list[Rated]]:
     config, store = workspace.config, workspace.store
     students = plan.students or (config.models["student"].spec,)
     run_id = store.start_run(

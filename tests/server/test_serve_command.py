@@ -3,6 +3,7 @@ having logged what it served."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -25,6 +26,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def source_path() -> dict[str, str]:
+    """The PYTHONPATH this test runs with (a worktree's src), so the command runs that code."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
 def test_serve_command_proxies_and_logs_until_interrupted(
     playbook: Any, upstream: Any, tmp_path: Path, eventually: Any
 ) -> None:
@@ -36,9 +42,11 @@ def test_serve_command_proxies_and_logs_until_interrupted(
             f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer", "judge")
         )
         + f'[serve]\nupstream_base_url = "{upstream.url}"\nport = {port}\n'
+        # The playbook's entries are proposed; the approval gate is on by default.
+        + "approved_only = false\n"
     )
     command = [str(Path(sys.executable).parent / "playbook"), "serve", "--config", str(config)]
-    env = {"PLAYBOOK_API_KEYS": KEY, "PATH": ""}
+    env = {"PLAYBOOK_API_KEYS": KEY, "PATH": "", **source_path()}
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -61,5 +69,6 @@ def test_serve_command_proxies_and_logs_until_interrupted(
         _, log = process.communicate(timeout=20)
     assert process.returncode in (0, 130), log  # 130: the conventional exit after Ctrl-C
     assert KEY not in log
+    assert "serving 2 entries: 0 approved and 2 proposed (approved_only = false" in log
     with Store.open(playbook.path) as store:
         assert [row.entry_ids for row in store.served()] == [(playbook.refund,)]

@@ -22,6 +22,9 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None  # sent to the endpoint; the simulated world varies with it
+    # Not part of what is asked (the cache key leaves it out): the recorder sets it, stable per
+    # cache key, so that an endpoint that supports idempotency answers a repeat from its record.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ class OpenAIChat:
                 temperature=_given(_first(request.temperature, self._temperature)),
                 max_tokens=_given(_first(request.max_tokens, self._max_tokens)),
                 seed=_given(request.seed),
+                extra_headers=_idempotency(request),
             )
         except openai.OpenAIError as exc:
             problem, cause, fatal = self._problem(exc)
@@ -201,6 +202,13 @@ def _wire_messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
         cast(ChatCompletionMessageParam, {"role": m.role, "content": m.content})
         for m in request.messages
     ]
+
+
+def _idempotency(request: ChatRequest) -> dict[str, str] | None:
+    # The SDK sends the same headers on its own retries, so they are idempotent too.
+    if request.idempotency_key is None:
+        return None
+    return {"Idempotency-Key": request.idempotency_key}
 
 
 def _first(value: T | None, default: T | None) -> T | None:

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +17,7 @@ from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, M
 from playbook.config import RoleBudget
 from playbook.records import CallRecord
 from playbook.store import Store
+from playbook.store_ledger import Spent
 from playbook.types import Usage
 
 _REQUEST = TypeAdapter(ChatRequest)
@@ -51,18 +52,31 @@ class BudgetExceeded(Exception):
 
 
 class Budget:
-    """Counts the calls and tokens each role has spent against its limits."""
+    """Counts the calls and tokens each role has spent against its limits.
 
-    def __init__(self, limits: Mapping[str, RoleBudget]) -> None:
+    A run's limits hold for the whole run, across processes: a resumed run starts from what the
+    run `spent` before (the store's ledger), in which the calls an interrupted process had in
+    flight are counted already; sending one of those again (`carried`) is not counted twice."""
+
+    def __init__(
+        self,
+        limits: Mapping[str, RoleBudget],
+        spent: Mapping[str, Spent] | None = None,
+        carried: Iterable[str] = (),
+    ) -> None:
         self._limits = dict(limits)
-        self._calls: dict[str, int] = {}
-        self._tokens: dict[str, int] = {}
+        self._calls = {role: s.calls for role, s in (spent or {}).items()}
+        self._tokens = {role: s.tokens for role, s in (spent or {}).items()}
+        self._carried = set(carried)
 
-    def take_call(self, role: str) -> None:
+    def take_call(self, role: str, key: str | None = None) -> None:
         """Count a call `role` is about to make, or raise BudgetExceeded if it may not.
 
         The call is counted before it is made, so calls in flight at once cannot overshoot the
         limit; tokens are known only afterwards (`spend`), so that limit stops the next call."""
+        if key in self._carried:
+            self._carried.discard(key)  # in flight when the last process stopped: counted then
+            return
         limit = self._limits.get(role)
         if limit is not None:
             if limit.calls is not None and self._calls.get(role, 0) >= limit.calls:
@@ -81,6 +95,11 @@ def cache_key(model_name: str, request: ChatRequest) -> str:
     keyed = {"model": model_name, **{k: fields[k] for k in _KEYED_FIELDS}}
     canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key(key: str) -> str:
+    """The Idempotency-Key sent with a call: the same for every sending of the same request."""
+    return f"playbook-{key}"
 
 
 class Recorder:
@@ -130,11 +149,11 @@ class Recorder:
             self._log(call, started, output=completion.text, usage=completion.usage, cached=True)
             return replace(completion, cached=True)
         if self.budget is not None:
-            self.budget.take_call(role)  # a failed call counts too: it may have been paid for
+            self.budget.take_call(role, key)  # a failed call counts too: it may have been paid
         answer: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = answer
         try:
-            completion = await model.complete(request)
+            completion = await self._paid_call(role, model, request, key)
         except asyncio.CancelledError:
             answer.cancel()  # a caller waiting on it makes the call itself
             raise
@@ -157,6 +176,16 @@ class Recorder:
         if self.budget is not None:
             self.budget.spend(role, completion.usage)
         return completion
+
+    async def _paid_call(
+        self, role: str, model: ChatModel, request: ChatRequest, key: str
+    ) -> Completion:
+        """Write the call down before it is sent (a resume then knows it was in flight) and send
+        it with an idempotency key, so that an endpoint keeping its answers does not charge a
+        repeat; the answer's log entry (`_log`) settles the write-ahead row."""
+        idempotency = idempotency_key(key)
+        self.store.call_sent(self.run_id, role, model.name, key, idempotency)
+        return await model.complete(replace(request, idempotency_key=idempotency))
 
     def _log(self, call: CallRecord, started: float, **outcome: Any) -> None:
         latency_ms = (self.clock() - started) * 1000

@@ -146,3 +146,28 @@ entry_versions = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime),
 )
+
+calls_in_flight = sa.Table(
+    "calls_in_flight",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.String),
+    sa.Column("role", sa.String),
+    sa.Column("model", sa.String),
+    sa.Column("cache_key", sa.String),
+    sa.Column("idempotency_key", sa.String),
+    sa.Column("created_at", UTCDateTime),
+    sa.UniqueConstraint("run_id", "cache_key"),
+)
+
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("token", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("host", sa.String),
+    sa.Column("run_id", sa.String),
+    sa.Column("since", UTCDateTime),
+    sa.Column("heartbeat", UTCDateTime),
+)

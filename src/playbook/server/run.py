@@ -34,6 +34,7 @@ async def serve(settings: ServeSettings, env: Mapping[str, str]) -> None:
         embedder = build_embedder(settings.embedder, env)
         check_servable(store, embedder)
         _configure_logging()
+        log.info(serving_line(store.status_counts(), settings.approved_only))
         if not settings.api_keys:
             log.warning(
                 "no API keys configured: anyone on this machine can use the proxy; "
@@ -54,6 +55,21 @@ def _audit(settings: ServeSettings, store: Store) -> list[APIRouter]:
     audit = AuditSettings(settings.reviewer_key, approved_only=settings.approved_only)
     log.info("audit UI at http://%s:%d/entries", settings.host, settings.port)
     return [audit_router(store, audit)]
+
+
+def serving_line(counts: Mapping[str, int], approved_only: bool) -> str:
+    """Which entries this server serves, said where it starts (the approval gate is easy to
+    forget either way)."""
+    approved, proposed = counts.get("approved", 0), counts.get("proposed", 0)
+    if approved_only:
+        return (
+            f"serving {approved} approved entries ({proposed} proposed wait for review; "
+            "approved_only = true)"
+        )
+    return (
+        f"serving {approved + proposed} entries: {approved} approved and {proposed} proposed "
+        "(approved_only = false: proposed entries reach customers unreviewed)"
+    )
 
 
 def open_playbook(path: Path) -> Store:

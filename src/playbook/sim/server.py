@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import numpy as np
@@ -86,6 +89,71 @@ class _ChatBody(_Body):
         )
 
 
+@dataclass
+class PaidCalls:
+    """What the server computed ("paid" calls) and what it answered from its idempotency record,
+    so tests count calls at the upstream rather than in the client's own log. Like OpenAI's and
+    Stripe's Idempotency-Key: a repeat of a key answers the first computation (waiting for it if
+    it is still running); an error is not recorded, so a retry computes again."""
+
+    paid: int = 0
+    replayed: int = 0
+    by_request: Counter[str] = field(default_factory=Counter)  # computations per distinct body
+    by_model: Counter[str] = field(default_factory=Counter)
+    _answers: dict[str, tuple[str, asyncio.Future[Completion]]] = field(default_factory=dict)
+
+    @property
+    def paid_twice(self) -> int:
+        """Computations of a request already computed before (what an idempotent client saves)."""
+        return sum(n - 1 for n in self.by_request.values())
+
+    def summary(self) -> dict[str, Any]:
+        distinct = len(self.by_request)
+        counts = dict(paid=self.paid, replayed=self.replayed, distinct=distinct)
+        return {**counts, "paid_twice": self.paid_twice, "by_model": dict(self.by_model)}
+
+    async def answer(
+        self, model: ChatModel, body: _ChatBody, key: str | None, delay: float
+    ) -> Completion:
+        fingerprint = _fingerprint(body)
+        if key is not None and key in self._answers:
+            first, answer = self._answers[key]
+            if first != fingerprint:
+                raise _KeyReused(key)
+            self.replayed += 1
+            return await asyncio.shield(answer)
+        answer = asyncio.get_running_loop().create_future()
+        if key is not None:
+            self._answers[key] = (fingerprint, answer)
+        try:
+            await asyncio.sleep(delay)
+            self.paid += 1
+            self.by_request[fingerprint] += 1
+            self.by_model[body.model] += 1
+            completion = await model.complete(body.chat_request())
+        except asyncio.CancelledError:
+            self._answers.pop(key or "", None)
+            answer.cancel()
+            raise
+        except Exception as exc:
+            self._answers.pop(key or "", None)
+            answer.set_exception(exc)
+            answer.exception()  # marks it seen; a repeat waiting on it raises it too
+            raise
+        answer.set_result(completion)
+        return completion
+
+
+class _KeyReused(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used with another request")
+
+
+def _fingerprint(body: _ChatBody) -> str:
+    asked = body.model_dump(include={"model", "messages", "temperature", "max_tokens", "seed"})
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
 class _EmbeddingsBody(_Body):
     model: str
     input: str | Annotated[list[str], Field(min_length=1)]
@@ -97,6 +165,7 @@ def create_openai_app(
 ) -> FastAPI:
     """Serve `models` by name; `delay` seconds are awaited before each chat/embedding answer."""
     app = FastAPI(title="llm-playbook OpenAI-compatible server")
+    paid = app.state.paid = PaidCalls()
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -111,13 +180,19 @@ def create_openai_app(
         names = [*models, *([embedder.id] if embedder is not None else [])]
         return {"object": "list", "data": [_model_card(name) for name in names]}
 
+    @app.get("/v1/paid")
+    async def paid_calls() -> dict[str, Any]:
+        """Not OpenAI's: what this server computed and replayed (see PaidCalls)."""
+        return paid.summary()
+
     @app.post("/v1/chat/completions")
-    async def chat_completions(body: _ChatBody) -> Response:
-        await asyncio.sleep(delay)
+    async def chat_completions(body: _ChatBody, request: Request) -> Response:
         model = models.get(body.model)
         if model is None:
+            await asyncio.sleep(delay)
             return _model_not_found(body.model)
-        return await _answer_chat(model, body)
+        key = request.headers.get("idempotency-key")
+        return await _answer_chat(paid.answer(model, body, key, delay), body)
 
     @app.post("/v1/embeddings")
     async def embeddings(body: _EmbeddingsBody) -> Response:
@@ -153,11 +228,13 @@ def _model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "llm-playbook"}
 
 
-async def _answer_chat(model: ChatModel, body: _ChatBody) -> Response:
+async def _answer_chat(answering: Awaitable[Completion], body: _ChatBody) -> Response:
     try:
-        completion = await model.complete(body.chat_request())
+        completion = await answering
     except ModelError as exc:
         return error_response(500, str(exc), "server_error")
+    except _KeyReused as exc:
+        return error_response(422, str(exc), "invalid_request_error", code="idempotency_key_reused")
     head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": body.model}
     if not body.stream:
         return JSONResponse(_completion_json(head, completion))
