@@ -10,7 +10,7 @@ from typing import Generic, Protocol
 import numpy as np
 from typing_extensions import TypeVar
 
-from playbook.embed import Embedder
+from playbook.embed import Embedder, default_floor
 from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
@@ -164,14 +164,17 @@ class Retriever(Generic[G]):
     """Guidance for a conversation: embed it, take the nearest entries, compose their guidance.
 
     k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
-    guidance out of a conversation the playbook does not cover.
+    guidance out of a conversation the playbook does not cover. Cosines of different embedders
+    are not comparable, so an unset floor is the embedder's calibrated one.
     """
 
-    def __init__(self, index: Index[G], embedder: Embedder, k: int = 1, floor: float = 0.2) -> None:
+    def __init__(
+        self, index: Index[G], embedder: Embedder, k: int = 1, floor: float | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.k = k
-        self.floor = floor
+        self.floor = default_floor(embedder.id) if floor is None else floor
 
     async def retrieve(self, turns: Sequence[Turn]) -> Retrieval[G]:
         text = conversation_text(list(turns))
