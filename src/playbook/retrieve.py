@@ -14,6 +14,7 @@ from playbook.embed import Embedder, default_floor
 from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
+from playbook.vectors import check_embedder
 
 # A query with non-zeros in at most this share of dimensions reads only their rows of the index.
 _SPARSE_QUERY_SHARE = 0.25
@@ -129,7 +130,8 @@ async def build_index(
     run_id: str | None = None,
     statuses: Sequence[str] | None = None,
 ) -> Index[Entry]:
-    """An index over the stored entries that `embedder` embedded."""
+    """An index over the stored entries; every one must have been embedded by `embedder`."""
+    check_embedder(store, embedder)
     entries, matrix = store.entry_vectors(embedder.id, run_id=run_id, statuses=statuses)
     return Index(entries, matrix, embedder.sparse)
 
