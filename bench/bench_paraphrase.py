@@ -146,9 +146,10 @@ def figures(ranked: list[Ranked], floor: float) -> dict[str, Any]:
 def calibrated_floor(best_scores: list[float]) -> float:
     """The highest floor (0.01 steps) that leaves at most MAX_UNGUIDED of messages unguided."""
     scores = np.asarray(best_scores)
-    for floor in np.arange(1.0, -1.0, -0.01):
+    for step in range(100, -101, -1):
+        floor = step / 100
         if np.mean(scores < floor) <= MAX_UNGUIDED:
-            return round(float(floor), 2)
+            return floor
     return -1.0
 
 
