@@ -104,7 +104,7 @@ def run_script(script: str, *args: str, timeout: float = TIMEOUT_S) -> dict[str,
     return result
 
 
-def run_proxy(sizes: Sequence[int], timeout: float) -> dict[str, Any]:
+def run_proxy(sizes: Sequence[int], timeout: float = TIMEOUT_S) -> dict[str, Any]:
     """The proxy benchmark, once per playbook size."""
     script = BENCH / "bench_proxy.py"
     if not script.exists():

@@ -133,4 +133,5 @@ def test_changing_the_embedder_asks_for_a_reembed_which_makes_the_playbook_usabl
     assert evaluated.returncode == 0, evaluated.stderr
     summary = json.loads(evaluated.stdout)
     (student,) = summary["students"].values()
-    assert student["conditions"]["playbook"]["overall"]["mean"] > 3.5
+    means = {c: n["overall"]["mean"] for c, n in student["conditions"].items()}
+    assert means["playbook"] > means["student"]  # the re-embedded entries are found and used
