@@ -24,9 +24,13 @@ from rich.table import Table
 
 BENCH = Path(__file__).resolve().parent
 PROXY_SIZES = (1_000, 10_000, 100_000)
-TIMEOUT_S = 300
+# Seconds a benchmark may take on a machine as fast as ours at its quietest; scaled by how much
+# slower this machine is right now (`slowness`), and a benchmark past it is reported, not fatal.
+TIMEOUT_S = 600
+REFERENCE_PROBE_S = 0.25  # the probe below on an idle core of our 2-core machines
 BENCHMARKS: dict[str, list[str]] = {
     "startup": ["bench_startup.py"],
+    "paraphrase": ["bench_paraphrase.py"],
     "retrieval": ["bench_retrieval.py"],
     "overhead": ["bench_overhead.py"],
     "cost": ["bench_cost.py"],
@@ -54,6 +58,19 @@ SHOWN = {
     ],
     "cost": ["kept_entries", "per_kept_entry.*tokens_per_entry", "rerun_cache_share"],
     "startup": ["*_ms", "*_ratio_to_python", "heavy_imports_of_help"],
+    "paraphrase": [
+        "entries",
+        "messages",
+        "*.whole.recall_at_1",
+        "*.whole.recall_at_3",
+        "*.whole.floor",
+        "*.whole.unguided",
+        "*.whole.off_topic_guided",
+        "*.whole.calibrated_floor",
+        "*.window.recall_at_1",
+        "*.last.recall_at_1",
+        "*.skipped",
+    ],
 }
 
 
@@ -61,15 +78,25 @@ class BenchmarkFailed(Exception):
     pass
 
 
-def run_script(script: str, *args: str) -> dict[str, Any]:
+def slowness() -> float:
+    """How many times slower than our reference machine this one runs a fixed CPU probe now
+    (at least 1): a loaded machine gets proportionally longer time budgets."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i % 7
+    return max(1.0, round((time.perf_counter() - started) / REFERENCE_PROBE_S, 2))
+
+
+def run_script(script: str, *args: str, timeout: float = TIMEOUT_S) -> dict[str, Any]:
     """Run one benchmark script; its last line of output is its JSON object."""
     command = [sys.executable, str(BENCH / script), *args]
     try:
         done = subprocess.run(
-            command, stdout=subprocess.PIPE, text=True, timeout=TIMEOUT_S, check=False
+            command, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        raise BenchmarkFailed(f"{script} took more than {TIMEOUT_S} s") from None
+        raise BenchmarkFailed(f"{script} took more than {timeout:.0f} s") from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise BenchmarkFailed(f"{script} {' '.join(args)} exited with {done.returncode}")
@@ -77,7 +104,7 @@ def run_script(script: str, *args: str) -> dict[str, Any]:
     return result
 
 
-def run_proxy(sizes: Sequence[int]) -> dict[str, Any]:
+def run_proxy(sizes: Sequence[int], timeout: float = TIMEOUT_S) -> dict[str, Any]:
     """The proxy benchmark, once per playbook size."""
     script = BENCH / "bench_proxy.py"
     if not script.exists():
@@ -87,7 +114,11 @@ def run_proxy(sizes: Sequence[int]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for size in sizes:
         progress(f"proxy: {size} entries")
-        found = run_script(script.name, "--entries", str(size))
+        try:
+            found = run_script(script.name, "--entries", str(size), timeout=timeout)
+        except BenchmarkFailed as exc:  # one size failing keeps the other sizes' figures
+            results[f"entries_{size}"] = {"error": str(exc)}
+            continue
         found = found.get("proxy", found)  # the script may nest its figures under "proxy"
         key = f"entries_{size}"
         results[key] = found.get(key, found)
@@ -96,15 +127,18 @@ def run_proxy(sizes: Sequence[int]) -> dict[str, Any]:
 
 def run_all(names: Sequence[str], quick: bool) -> tuple[dict[str, Any], list[str]]:
     """Every benchmark's figures and how long it took; failures are named, not fatal."""
-    results: dict[str, Any] = {}
+    factor = slowness()
+    progress(f"this machine runs {factor}x slower than the reference now; budgets scaled")
+    results: dict[str, Any] = {"slowness": factor}
     failures: list[str] = []
+    timeout = TIMEOUT_S * factor
     for name in names:
         started = time.perf_counter()
         try:
             if name == "proxy":
-                results[name] = run_proxy(PROXY_SIZES[:1] if quick else PROXY_SIZES)
+                results[name] = run_proxy(PROXY_SIZES[:1] if quick else PROXY_SIZES, timeout)
             else:
-                results[name] = run_script(*BENCHMARKS[name])
+                results[name] = run_script(*BENCHMARKS[name], timeout=timeout)
         except BenchmarkFailed as exc:
             failures.append(str(exc))
             results[name] = {"error": str(exc)}
@@ -134,16 +168,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, "proxy"])
     parser.add_argument("--quick", action="store_true", help="proxy at 1k entries only")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a benchmark failed")
     args = parser.parse_args()
-    names = args.only or ["startup", "retrieval", "overhead", "cost", "proxy", "learn"]
+    default = ["startup", "paraphrase", "retrieval", "overhead", "cost", "proxy", "learn"]
+    names = args.only or default
     started = time.perf_counter()
     results, failures = run_all(names, args.quick)
     results["total_s"] = round(time.perf_counter() - started, 1)
     Console(width=120).print(table(results))
     emit(results)
     if failures:
+        # Reported, not fatal: a slow or busy machine must not fail `make bench`.
         print("failed: " + "; ".join(failures), file=sys.stderr)
-        sys.exit(1)
+        if args.strict:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

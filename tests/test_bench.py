@@ -79,3 +79,44 @@ def test_run_all_shows_chosen_figures_and_waits_for_the_proxy_benchmark(
     results = {"learn": {"concurrency_32": {"ratio_to_bound": 1.1, "kept": 3}}}
     rows = list(run_all.table(results).columns[1].cells)
     assert rows == ["concurrency_32.ratio_to_bound"]
+
+
+def test_paraphrase_data_covers_every_goal_of_the_examples_with_20_messages(bench: Any) -> None:
+    from playbook.domain import load_domain
+    from playbook.workspace import example_domain
+
+    messages = bench("bench_paraphrase").load_messages()
+    for name in ("airline", "electronics"):
+        for goal in load_domain(example_domain(name)).goals:
+            mine = [m for m in messages if m.goal == goal.name]
+            assert len(mine) >= 20, goal.name
+            assert {m.kind for m in mine} == {"opening", "mid"}
+            assert all(m.turns[-1].speaker == "customer" for m in mine)
+    assert sum(1 for m in messages if not m.goal) >= 10  # questions the playbook does not cover
+
+
+async def test_paraphrase_reports_recall_unguided_and_a_calibrated_floor(bench: Any) -> None:
+    from playbook.embed import HashEmbedder
+
+    paraphrase = bench("bench_paraphrase")
+    messages = paraphrase.load_messages()
+    refund = next(m for m in messages if m.goal == "refund_restricted_ticket")
+    baggage = next(m for m in messages if m.goal == "delayed_baggage_compensation")
+    off_topic = next(m for m in messages if not m.goal)
+    entries = [make_entry(refund), make_entry(baggage)]
+    ranked = await paraphrase.rank(HashEmbedder(), entries, [refund, baggage, off_topic], "whole")
+    figures = paraphrase.figures(ranked, floor=0.99)
+    # Each message is its own entry's scenario: found first, but 0.99 leaves some unguided.
+    assert (figures["recall_at_1"], figures["recall_at_3"]) == (1.0, 1.0)
+    assert figures["calibrated_floor"] >= 0.99
+    assert paraphrase.figures(ranked, floor=1.01)["unguided"] == 1.0
+    assert paraphrase.calibrated_floor([0.9] * 19 + [0.1]) == 0.9  # 1 of 20 (5%) may be unguided
+    assert paraphrase.calibrated_floor([0.9] * 18 + [0.1] * 2) == 0.1
+
+
+def make_entry(message: Any) -> Any:
+    from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Verdict
+
+    persona = Persona("p", message.goal, "driver", "calm", False)
+    provenance = Provenance("run", 1, "", Attempt((), "", Verdict(1, "")), ())
+    return Entry(1, Scenario(persona, message.turns), ("Be kind.",), provenance)

@@ -68,7 +68,7 @@ def test_build_embedder_knows_each_spec() -> None:
         EmbedderConfig(spec="openai:text-embedding-3-small", base_url="http://127.0.0.1:9/v1"), {}
     )
     assert [default.id, small.id, remote.id] == [
-        "hash-tfidf-v1-1024",
+        "static-minilm-v1-256",  # the default changed deliberately (issue 15)
         "hash-tfidf-v1-256",
         "openai:text-embedding-3-small",
     ]

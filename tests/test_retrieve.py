@@ -13,6 +13,7 @@ from playbook.embed import HashEmbedder
 from playbook.retrieve import Hit, Index, Retriever, build_index, compose_guidance
 from playbook.store import Store
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
+from playbook.vectors import EmbedderMismatch
 
 PERSONA = Persona("p1", "refund", "driver", "frustrated", demanding=True)
 
@@ -147,5 +148,6 @@ async def test_retriever_with_only_approved_entries(store: Store) -> None:
     rebuilt = retriever.with_index(await build_index(store, embedder, statuses=["approved"]))
     assert (rebuilt.k, rebuilt.floor) == (3, 0.0)
     assert (await rebuilt.retrieve(turns)).guidance == ("Say sorry first.",)
-    other_model = await build_index(store, HashEmbedder(dim=256))
-    assert len(other_model) == 0  # entries embedded by another model are not mixed in
+    # Entries embedded by another model cannot be searched: a clear error, not an empty index.
+    with pytest.raises(EmbedderMismatch, match=r"1 by 'hash-tfidf-v1-1024'.*entries reembed"):
+        await build_index(store, HashEmbedder(dim=256))

@@ -60,8 +60,8 @@ class RichTally:
     def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress, self._task = progress, task
 
-    def advance(self) -> None:
-        self._progress.advance(self._task)
+    def advance(self, count: int = 1) -> None:
+        self._progress.advance(self._task, count)
 
     def add(self, more: int) -> None:
         total = self._progress.tasks[self._task].total or 0
@@ -386,6 +386,29 @@ def entries_show(
         f"Baseline: {p.baseline.verdict.word}; attempts: "
         + ", ".join(a.verdict.word for a in p.attempts)
     )
+
+
+@entries_app.command("reembed")
+def entries_reembed(config: ConfigOption) -> None:
+    """Embed every entry again with the config's [embedder], after changing it."""
+
+    async def work() -> tuple[int, str]:
+        from playbook.config import load_config
+        from playbook.vectors import reembed
+        from playbook.workspace import Workspace
+
+        workspace = Workspace.open(load_config(config))
+        try:
+            total = len(workspace.store.scenario_texts())
+            with _reporter() as reporter:
+                tally = reporter.stage(f"re-embedding ({workspace.embedder.id})", total)
+                done = await reembed(workspace.store, workspace.embedder, tally.advance)
+            return done, workspace.embedder.id
+        finally:
+            await workspace.aclose()
+
+    done, model = _run(work)
+    err.print(f"re-embedded {done} entries with {model}")
 
 
 def _open_store(config: Path | None, playbook: Path | None) -> Any:

@@ -45,9 +45,9 @@ class ModelConfig(_Strict):
 
 
 class EmbedderConfig(_Strict):
-    """`hash` (offline default), `openai:<model>` or `minilm` (optional extra)."""
+    """`static` (offline default), `hash`, `openai:<model>` or `minilm` (optional extra)."""
 
-    spec: str = "hash"
+    spec: str = "static"
     base_url: str | None = None
     api_key_env: str | None = None
     timeout: float = Field(30.0, gt=0)
@@ -108,7 +108,8 @@ class LearnConfig(_Strict):
 
 class RetrievalConfig(_Strict):
     k: int = Field(1, ge=1, le=50)  # the paper retrieves the single nearest entry
-    floor: float = Field(0.2, ge=-1, le=1)  # minimum cosine similarity
+    # Minimum cosine similarity; unset: the embedder's calibrated floor (embed.CALIBRATED_FLOORS).
+    floor: float | None = Field(None, ge=-1, le=1)
     inject: Literal["system", "last_message"] = "system"
 
 

@@ -1,5 +1,6 @@
-"""Embedders turn scenario texts into unit vectors for retrieval: a dependency-free hashed n-gram
-default that works offline, any OpenAI-compatible /v1/embeddings endpoint, and local MiniLM."""
+"""Embedders turn scenario texts into unit vectors for retrieval: the offline default (MiniLM
+distilled into static token vectors, `embed_static`), hashed n-grams, any OpenAI-compatible
+/v1/embeddings endpoint, and MiniLM itself (torch). Each has its own calibrated similarity floor."""
 
 from __future__ import annotations
 
@@ -182,9 +183,34 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+# The cosine floor below which an entry is not similar enough to serve, per embedder, calibrated
+# on bench/data/paraphrases.jsonl by bench/bench_paraphrase.py: about the highest floor that
+# leaves at most 5% of real customer messages without guidance (the benchmark prints it again).
+# Scores of different embedders are not comparable: hashed n-grams of two paraphrases share few
+# features (low cosines), a static embedding of any two English texts is rarely below 0.3.
+CALIBRATED_FLOORS = {
+    "static-minilm-v1": 0.6,
+    "minilm:all-MiniLM-L6-v2": 0.45,
+    "hash-tfidf-v1": 0.08,
+}
+UNCALIBRATED_FLOOR = 0.2  # an embedder we have not measured (openai:<model>): calibrate yours
+
+
+def default_floor(embedder_id: str) -> float:
+    """The calibrated floor of an embedder (by its id), or the uncalibrated fallback."""
+    for prefix, floor in CALIBRATED_FLOORS.items():
+        if embedder_id == prefix or embedder_id.startswith(prefix + "-"):
+            return floor
+    return UNCALIBRATED_FLOOR
+
+
 def build_embedder(cfg: EmbedderConfig, env: Mapping[str, str]) -> Embedder:
-    """The embedder a config names: `hash`, `hash:<dim>`, `openai:<model>` or `minilm`."""
+    """The embedder a config names: `static`, `hash`, `hash:<dim>`, `openai:<model>`, `minilm`."""
     scheme, _, rest = cfg.spec.partition(":")
+    if cfg.spec == "static":
+        from playbook.embed_static import StaticEmbedder
+
+        return StaticEmbedder.bundled()
     if scheme == "hash":
         return HashEmbedder(_hash_dim(cfg.spec, rest))
     if scheme == "openai" and rest:
@@ -197,7 +223,7 @@ def build_embedder(cfg: EmbedderConfig, env: Mapping[str, str]) -> Embedder:
         return MiniLMEmbedder()
     raise ConfigError(
         f"config: embedder.spec {cfg.spec!r} is unknown; "
-        "use 'hash', 'hash:<dim>', 'openai:<model>' or 'minilm'"
+        "use 'static', 'hash', 'hash:<dim>', 'openai:<model>' or 'minilm'"
     )
 
 

@@ -75,7 +75,7 @@ class LearnSettings:
     concurrency: int = 8  # conversations rolled out at once (model calls are limited per endpoint)
     seed: int = 0
     k: int = 1
-    floor: float = 0.2
+    floor: float | None = None  # None: the embedder's calibrated floor
     policy_check: bool = True
     validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
     samples: int = 3  # student replies rated per attempt when verifying guidance

@@ -10,10 +10,11 @@ from typing import Generic, Protocol
 import numpy as np
 from typing_extensions import TypeVar
 
-from playbook.embed import Embedder
+from playbook.embed import Embedder, default_floor
 from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
+from playbook.vectors import check_embedder
 
 # A query with non-zeros in at most this share of dimensions reads only their rows of the index.
 _SPARSE_QUERY_SHARE = 0.25
@@ -129,7 +130,8 @@ async def build_index(
     run_id: str | None = None,
     statuses: Sequence[str] | None = None,
 ) -> Index[Entry]:
-    """An index over the stored entries that `embedder` embedded."""
+    """An index over the stored entries; every one must have been embedded by `embedder`."""
+    check_embedder(store, embedder)
     entries, matrix = store.entry_vectors(embedder.id, run_id=run_id, statuses=statuses)
     return Index(entries, matrix, embedder.sparse)
 
@@ -164,14 +166,17 @@ class Retriever(Generic[G]):
     """Guidance for a conversation: embed it, take the nearest entries, compose their guidance.
 
     k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
-    guidance out of a conversation the playbook does not cover.
+    guidance out of a conversation the playbook does not cover. Cosines of different embedders
+    are not comparable, so an unset floor is the embedder's calibrated one.
     """
 
-    def __init__(self, index: Index[G], embedder: Embedder, k: int = 1, floor: float = 0.2) -> None:
+    def __init__(
+        self, index: Index[G], embedder: Embedder, k: int = 1, floor: float | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.k = k
-        self.floor = floor
+        self.floor = default_floor(embedder.id) if floor is None else floor
 
     async def retrieve(self, turns: Sequence[Turn]) -> Retrieval[G]:
         text = conversation_text(list(turns))

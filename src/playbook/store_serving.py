@@ -51,6 +51,34 @@ class ServingQueries:
         with self._engine.connect() as conn:
             return {status: count for status, count in conn.execute(query)}
 
+    def scenario_texts(self) -> list[tuple[int, str]]:
+        """(id, scenario text) of every entry, by id: what `playbook entries reembed` embeds."""
+        e = db.entries.c
+        with self._engine.connect() as conn:
+            return [
+                (row.id, row.scenario_text)
+                for row in conn.execute(sa.select(e.id, e.scenario_text).order_by(e.id))
+            ]
+
+    def set_embeddings(self, ids: Sequence[int], matrix: np.ndarray, embedding_model: str) -> None:
+        """Replace the vectors of these entries (row i for ids[i]) in one transaction."""
+        if len(ids) != len(matrix):
+            raise ValueError(f"{len(ids)} ids but {len(matrix)} vectors")
+        rows = np.ascontiguousarray(matrix, dtype="<f4")
+        values = [
+            {"entry_id": i, "vector": row.tobytes(), "model": embedding_model}
+            for i, row in zip(ids, rows, strict=True)
+        ]
+        e = db.entries
+        update = (
+            sa.update(e)
+            .where(e.c.id == sa.bindparam("entry_id"))
+            .values(embedding=sa.bindparam("vector"), embedding_model=sa.bindparam("model"))
+        )
+        with self._write() as conn:
+            if values:
+                conn.execute(update, values)
+
     def embedding_models(self) -> dict[str, int]:
         """How many entries each embedding model embedded."""
         e = db.entries.c

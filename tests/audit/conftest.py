@@ -81,6 +81,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer"))
         + '[models.judge]\nspec = "sim:judge"\n'
         + '[learn]\nrounds = 1\npersonas = "personas.json"\nmax_turns = 3\n'
+        + '[embedder]\nspec = "hash"\n'  # the embedder the suite's app serves with
     )
     runner = CliRunner()
     for args in (["learn"], ["eval", "--personas", str(folder / "personas.json")]):

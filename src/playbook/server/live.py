@@ -32,7 +32,7 @@ class LivePlaybook:
         embedder: Embedder,
         statuses: Sequence[str],
         k: int = 1,
-        floor: float = 0.2,
+        floor: float | None = None,
         on_reload: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store

@@ -16,6 +16,7 @@ from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
 from playbook.store import Store
+from playbook.vectors import check_embedder
 
 log = logging.getLogger("playbook.server")
 
@@ -83,13 +84,7 @@ def open_playbook(path: Path) -> Store:
 
 def check_servable(store: Store, embedder: Embedder) -> None:
     """Refuse a playbook whose entries the embedder cannot search (embedded by another model)."""
-    models = store.embedding_models()
-    if models and embedder.id not in models:
-        found = ", ".join(f"{count} by {model!r}" for model, count in models.items())
-        raise ConfigError(
-            f"serve: the playbook's entries were embedded {found}, but the embedder is "
-            f"{embedder.id!r}; serve with the [embedder] the playbook was learned with"
-        )
+    check_embedder(store, embedder, "serve")
 
 
 def _configure_logging() -> None:

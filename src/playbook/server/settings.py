@@ -41,7 +41,7 @@ class ServeSettings:
     record_content: bool = False
     max_request_bytes: int = 1_000_000
     k: int = 1
-    floor: float = 0.2
+    floor: float | None = None  # None: the embedder's calibrated floor
     reload_interval: float = 1.0
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     reviewer_key: str | None = field(default=None, repr=False)  # None: no audit UI
