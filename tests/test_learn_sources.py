@@ -71,7 +71,8 @@ def test_a_learn_run_mixing_all_sources_has_entries_from_each(
     learned = cli("learn", "-c", str(config), "--json")
     assert learned.exit_code == 0, learned.stderr
     summary = json.loads(learned.stdout)
-    assert summary["rounds"][0]["conversations"] == 32 + 30
+    # the grid's learning part (24 cells, 12 per situation x 3) and the tau2 tasks
+    assert summary["rounds"][0]["conversations"] == 60 + 30
     assert summary["generated_personas"] and not summary["failures"]
 
     entries = json.loads(cli("entries", "list", "-c", str(config), "--json").stdout)

@@ -301,6 +301,8 @@ async def _evaluate(
 ) -> tuple[dict[str, Any], list[Rated]]:
     config, store = workspace.config, workspace.store
     students = plan.students or (config.models["student"].spec,)
+    if not plan.personas:
+        plan = replace(plan, **_default_sets(workspace))
     run_id = store.start_run(
         "eval", {"plan": asdict(plan), "config": config.model_dump(mode="json")}, workspace.models()
     )
@@ -308,8 +310,6 @@ async def _evaluate(
     statuses = ("approved",) if plan.approved_only else ("proposed", "approved")
     index = await build_index(store, workspace.embedder, statuses=statuses)
     retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
-    if not plan.personas:
-        plan = replace(plan, **_default_sets(workspace))
     personas = list(plan.personas)
     try:
         rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
