@@ -41,6 +41,7 @@ def test_serve_command_proxies_and_logs_until_interrupted(
         + "".join(
             f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer", "judge")
         )
+        + '[embedder]\nspec = "hash"\n'  # the playbook above was embedded with it
         + f'[serve]\nupstream_base_url = "{upstream.url}"\nport = {port}\n'
         # The playbook's entries are proposed; the approval gate is on by default.
         + "approved_only = false\n"

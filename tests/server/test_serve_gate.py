@@ -34,6 +34,7 @@ def test_serve_serves_approved_entries_only_unless_told_otherwise_and_says_so(
         f'domain = "unused.toml"\nplaybook = "{playbook.path}"\n'
         + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer"))
         + '[models.judge]\nspec = "sim:judge"\n'
+        + '[embedder]\nspec = "hash"\n'  # the playbook was embedded with it
         + f'[serve]\nupstream_base_url = "{upstream.url}"\nport = {port}\n'  # no approved_only
     )
     command = [str(Path(sys.executable).parent / "playbook"), "serve", "--config", str(config)]
