@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from playbook.config import Config
-from playbook.evaluate import Condition, rate_condition
+from playbook.evaluate import Condition
 from playbook.retrieve import Index, Retriever
 from playbook.roles import Roles
-from playbook.runner import Reporter
 from playbook.stats import gap_closed, mean_interval, paired_comparison
 from playbook.store import Store
-from playbook.types import Entry, Persona, Rated, Turn
+from playbook.types import Entry, Rated, Turn
 
 FAKE_TEACHERS = {"F1": "sim:teacher-constant", "F2": "sim:teacher-random", "F3": "sim:teacher-all"}
 NAMES = {
@@ -98,19 +97,11 @@ def fixed(name: str, roles: Roles, guidance: tuple[str, ...]) -> Condition:
 def retriever_over(
     entries: list[Entry], matrix: np.ndarray, like: Retriever, k: int | None = None
 ) -> Retriever:
+    """`like` over other entries; with `k`, that many of them and no floor (F7: k = all)."""
     index = Index(entries, matrix, like.embedder.sparse)
-    return Retriever(index, like.embedder, k or like.k, like.floor if k is None else -1.0)
-
-
-async def rate(
-    roles: Roles,
-    condition: Condition,
-    personas: Sequence[Persona],
-    max_turns: int,
-    reporter: Reporter,
-) -> list[Rated]:
-    """Rated on the evaluation's own seeds, so that rows pair with the real playbook's."""
-    return await rate_condition(roles, condition, personas, max_turns=max_turns, reporter=reporter)
+    if k is None:
+        return like.with_index(index)
+    return Retriever(index, like.embedder, k, floor=-1.0)
 
 
 def compare(

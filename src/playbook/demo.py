@@ -9,14 +9,14 @@ from typing import Any
 from playbook import controls as fake
 from playbook.config import Config, load_config
 from playbook.controls import compare, retriever_over, stored
-from playbook.evaluate import Condition
+from playbook.evaluate import Condition, rate_condition
 from playbook.report import write_report
-from playbook.retrieve import Retriever
+from playbook.retrieve import Index, Retriever
 from playbook.roles import Roles
 from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
-from playbook.types import Persona, Rated
+from playbook.types import Rated
 from playbook.workspace import EvalPlan, Workspace, evaluate, example_domain, learn
 
 
@@ -87,8 +87,13 @@ async def run_controls(
     out: dict[str, Any] = {"personas": len(personas), "real": {"mean": _mean(real_rows)}}
     out["real"]["gap_closed"] = gap_closed(means["student"], _mean(real_rows), means["teacher"])
     for condition in conditions:
-        rows = await fake.rate(
-            roles, condition, personas, workspace.config.learn.max_turns, reporter
+        # the evaluation's own seeds, so that rows pair with the real playbook's
+        rows = await rate_condition(
+            roles,
+            condition,
+            personas,
+            max_turns=workspace.config.learn.max_turns,
+            reporter=reporter,
         )
         out[condition.name] = compare(real_rows, rows, means["student"], means["teacher"])
     workspace.store.finish_run(run_id, "finished", {"controls": out})
@@ -142,18 +147,13 @@ async def _learned(config: Config, reporter: Reporter) -> Retriever:
 
 async def _retriever(workspace: Workspace) -> Retriever:
     entries, matrix = stored(workspace.store, workspace.embedder.id)
+    index = Index(entries, matrix, workspace.embedder.sparse)
     retrieval = workspace.config.retrieval
-    like = Retriever(
-        fake.Index([], matrix[:0], workspace.embedder.sparse),
-        workspace.embedder,
-        retrieval.k,
-        retrieval.floor,
-    )
-    return retriever_over(entries, matrix, like)
+    return Retriever(index, workspace.embedder, retrieval.k, retrieval.floor)
 
 
 def _mean(rows: list[Rated]) -> float:
     return round(sum(r.score for r in rows) / len(rows), 4) if rows else float("nan")
 
 
-__all__ = ["Persona", "demo_config", "headline", "run_demo"]
+__all__ = ["demo_config", "headline", "run_demo"]

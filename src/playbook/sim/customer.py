@@ -15,6 +15,7 @@ from random import Random
 from playbook.chat.base import ChatRequest
 from playbook.sim import language, world
 from playbook.sim.reading import read_reply
+from playbook.sim.text import UNKNOWN_TASK
 from playbook.types import Domain, Goal, GoalSituation, Turn
 
 PATIENCE = 3  # poor replies in a row before the customer gives up
@@ -43,7 +44,7 @@ def next_message(domain: Domain, request: ChatRequest) -> str:
     system = request.messages[0].content
     block = re.search(r"<persona>(.*?)</persona>", system, re.S)
     if request.messages[0].role != "system" or block is None:
-        return "Sorry, I am not sure what you would like me to do."
+        return UNKNOWN_TASK
     persona = _read_persona(domain, block.group(1))
     said = [m.content for m in request.messages[1:] if m.role == "assistant"]
     replies = [m.content for m in request.messages[2:] if m.role == "user"]

@@ -16,10 +16,9 @@ from random import Random
 from playbook.chat.base import ChatRequest
 from playbook.sim import coach, language, world
 from playbook.sim.reading import Reading, read_reply
-from playbook.sim.text import parse_conversation, tag
+from playbook.sim.text import UNKNOWN_TASK, parse_conversation, tag
 from playbook.types import Domain, Turn, rating_word
 
-UNKNOWN_TASK = "Sorry, I am not sure what you would like me to do."
 ERROR_RATE = 0.2  # share of ratings one level off
 LONG_REPLY = 90  # words; a longer reply is rated one level up this often:
 LENGTH_BIAS = 0.3

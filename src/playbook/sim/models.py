@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from random import Random
 
-from playbook.chat.base import ChatModel, ChatRequest, Completion, Message
+from playbook.chat.base import ChatModel, ChatRequest, Completion
 from playbook.parse import MAX_GUIDELINES
 from playbook.sim import coach, judge, world
 from playbook.sim.personas import propose_personas
 from playbook.sim.reading import Reading, read_reply
-from playbook.sim.text import agent_turns, guidance_in, parse_conversation, tag
+from playbook.sim.text import UNKNOWN_TASK, agent_turns, guidance_in, parse_conversation, tag
 from playbook.types import Domain, Goal, Usage
 
 # What each simulated student does without being told (DESIGN.md section 5).
@@ -21,7 +21,6 @@ NATIVE = {
 CAVES_UNDER_PRESSURE = {"student": True, "student-b": False}
 # From example replies (response teaching) a weak student picks up tone, not strategy.
 IMITATED_FROM_EXAMPLES = frozenset({"empathy", "warmth"})
-UNKNOWN_TASK = "Sorry, I am not sure what you would like me to do."
 MAX_LESSONS = 5  # the teacher's guideline prompt asks for at most 5
 
 
@@ -212,4 +211,4 @@ def _customer(domain: Domain, request: ChatRequest) -> str:
     return next_message(domain, request)
 
 
-__all__ = ["NATIVE", "UNKNOWN_TASK", "Message", "SimChat", "SimWorld"]
+__all__ = ["NATIVE", "UNKNOWN_TASK", "SimChat", "SimWorld"]

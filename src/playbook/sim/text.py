@@ -7,6 +7,8 @@ import re
 from playbook.chat.base import Message
 from playbook.types import Turn
 
+UNKNOWN_TASK = "Sorry, I am not sure what you would like me to do."  # a prompt it cannot read
+
 
 def tag(text: str, name: str) -> str | None:
     match = re.search(rf"<{name}>\n?(.*?)\n?</{name}>", text, re.S)

@@ -22,8 +22,6 @@ from playbook.sim import language
 from playbook.sim.reading import Reading, read_reply
 from playbook.types import Domain, Goal, GoalSituation, Turn
 
-PLAIN = language.PLAIN
-
 TONE = ("empathy", "warmth", "clarify", "detail")
 SUBSTANCE = ("policy", "alternatives", "documentation", "grant", "escalate")
 MOVES = (*TONE, *SUBSTANCE)
