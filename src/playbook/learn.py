@@ -365,16 +365,15 @@ class Learner:
             return Improved(list(outcomes), [], [])
         stored = [*entries, *(r.entry for r in rejected)]
         vectors = list(await self.embedder.embed([e.scenario.text() for e in stored]))
-        entries, kept_vectors = self._distinct(entries, vectors[: len(entries)], earlier)
-        report.merged = report.kept - len(entries)
-        report.kept = len(entries)
-        vectors = [*kept_vectors, *vectors[len(stored) - len(rejected) :]]
-        for entry, vector in zip(entries, vectors[: len(entries)], strict=True):
+        verified, refused_vectors = vectors[: len(entries)], vectors[len(entries) :]
+        kept, kept_vectors = self._distinct(entries, verified, earlier)
+        report.merged, report.kept = len(entries) - len(kept), len(kept)
+        for entry, vector in zip(kept, kept_vectors, strict=True):
             self.store.add_entry(entry, vector, self.embedder.id)
-        for rejection, vector in zip(rejected, vectors[len(entries) :], strict=True):
+        for rejection, vector in zip(rejected, refused_vectors, strict=True):
             entry = dataclasses.replace(rejection.entry, status="rejected")
             self.store.add_entry(entry, vector, self.embedder.id, "policy check", rejection.reason)
-        return Improved(list(outcomes), entries, vectors[: len(entries)])
+        return Improved(list(outcomes), kept, kept_vectors)
 
     def _distinct(
         self, entries: list[Entry], vectors: list[np.ndarray], earlier: Sequence[np.ndarray]

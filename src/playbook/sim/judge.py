@@ -66,11 +66,13 @@ def answer(domain: Domain, request: ChatRequest) -> str:
 
 def mentioned(lesson: str, explanation: str) -> bool:
     """Whether the judge's explanation names the problem a lesson fixes (the teacher reads it)."""
-    move = lesson[3:] if lesson.startswith("no_") else lesson
-    phrases = (_ADDS if lesson.startswith("no_") or lesson == "firm" else _LACKS).get(
-        "grant" if lesson == "firm" else move, ""
-    )
-    return bool(phrases) and phrases in explanation
+    if lesson == "firm":
+        phrase = _ADDS["grant"]
+    elif lesson.startswith("no_"):
+        phrase = _ADDS.get(lesson[3:], "")
+    else:
+        phrase = _LACKS.get(lesson, "")
+    return bool(phrase) and phrase in explanation
 
 
 def _check_policy(domain: Domain, proposed: str) -> str:
