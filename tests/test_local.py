@@ -21,10 +21,20 @@ import httpx
 import openai
 import pytest
 
-from playbook.embed import HashEmbedder
+from playbook.config import EmbedderConfig
+from playbook.embed import build_embedder
 from playbook.local import ALIAS, LocalModelError, find_model, llama_server, require_server
 from playbook.store import Store
-from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
+from playbook.types import (
+    Attempt,
+    Entry,
+    Persona,
+    Provenance,
+    Scenario,
+    Turn,
+    Verdict,
+    conversation_text,
+)
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 KEY = "sk-local-test-000000001"
@@ -99,10 +109,13 @@ def add_entry(path: Path) -> int:
     persona = Persona("p1", "refund_restricted_ticket", "driver", "frustrated", demanding=True)
     baseline = Attempt((), "No.", Verdict(1, "Unhelpful."))
     provenance = Provenance("r1", 1, "ref", baseline, (Attempt(GUIDANCE, "ok", Verdict(4, "ok")),))
-    entry = Entry(None, Scenario(persona, (Turn("customer", DEMAND),)), GUIDANCE, provenance)
-    embedder = HashEmbedder()
+    turns = (Turn("customer", DEMAND),)
+    entry = Entry(None, Scenario(persona, turns), GUIDANCE, provenance)
+    embedder = build_embedder(EmbedderConfig(), {})  # the default, which serve uses
     with Store.open(path) as store:
-        return store.add_entry(entry, embedder.vector(DEMAND), embedder.id)
+        entry_id = store.add_entry(entry, embedder.vector(conversation_text(turns)), embedder.id)
+        store.set_statuses([entry_id], "approved", "test")  # serve sends approved entries only
+        return entry_id
 
 
 def test_playbook_serve_streams_smollm2_with_the_playbook_guidance(

@@ -146,16 +146,21 @@ def _condition_summary(
     ]
     unseen = [r.score for r in rows if r.persona.goal not in trained]
     return {
-        "satisfaction": asdict(mean_interval([r.verdict.satisfaction.rating for r in rows])),
-        "compliance": asdict(mean_interval([r.verdict.compliance.rating for r in rows])),
-        "overall": asdict(mean_interval([r.score for r in rows])),
-        "trained_goals": asdict(
-            mean_interval([r.score for r in rows if r.persona.goal in trained])
-        ),
-        "unseen_goals": asdict(mean_interval(unseen)),
+        "satisfaction": _interval([r.verdict.satisfaction.rating for r in rows]),
+        "compliance": _interval([r.verdict.compliance.rating for r in rows]),
+        "overall": _interval([r.score for r in rows]),
+        "trained_goals": _interval([r.score for r in rows if r.persona.goal in trained]),
+        "unseen_goals": _interval(unseen),
         "consistency": consistency(rows),
         "vs_student": paired_comparison([p[0] for p in pairs], [p[1] for p in pairs]),
     }
+
+
+def _interval(values: Sequence[float]) -> dict[str, Any]:
+    """A mean with its interval, JSON-ready: null figures (not NaN) when there is nothing."""
+    if not values:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    return asdict(mean_interval(values))
 
 
 def entry_usage(rated: Sequence[Rated]) -> list[dict[str, Any]]:

@@ -77,6 +77,7 @@ def test_serve_mounts_the_ui_beside_the_proxy_when_a_key_is_set(
         f'domain = "unused.toml"\nplaybook = "{playbook.path}"\n'
         + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher", "customer"))
         + '[models.judge]\nspec = "sim:judge"\n'
+        + '[embedder]\nspec = "hash"\n'  # the fixture's entries were embedded with it
         + f'[serve]\nupstream_base_url = "{upstream.url}"\nport = {port}\napproved_only = true\n'
     )
     env = {"PLAYBOOK_REVIEWER_KEY": kit.reviewer_key, "PLAYBOOK_API_KEYS": kit.api_key, "PATH": ""}
