@@ -31,6 +31,7 @@ REFERENCE_PROBE_S = 0.25  # the probe below on an idle core of our 2-core machin
 BENCHMARKS: dict[str, list[str]] = {
     "startup": ["bench_startup.py"],
     "paraphrase": ["bench_paraphrase.py"],
+    "situations": ["bench_situations.py"],
     "retrieval": ["bench_retrieval.py"],
     "overhead": ["bench_overhead.py"],
     "cost": ["bench_cost.py"],
@@ -56,6 +57,7 @@ SHOWN = {
         "entries_*.build_peak_bytes_per_entry",
         "entries_*.skipped",
     ],
+    "situations": ["chance.*", "twin_available", "*.conversation.*"],
     "cost": ["kept_entries", "per_kept_entry.*tokens_per_entry", "rerun_cache_share"],
     "startup": ["*_ms", "*_ratio_to_python", "heavy_imports_of_help"],
     "paraphrase": [

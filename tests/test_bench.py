@@ -63,6 +63,16 @@ async def test_cost_counts_tokens_per_entry_and_a_rerun_is_all_cache(bench: Any)
     assert result["rerun_cache_share"] == 1.0
 
 
+async def test_situations_compares_retrieval_with_chance_and_the_twins_there_are(
+    bench: Any,
+) -> None:
+    result = await bench("bench_situations").run(personas=2, rounds=1, embedders=("hash",))
+    assert result["entries"] > 0
+    for name in ("chance", "hash.conversation", "hash.last_customer_message"):
+        assert 0 <= result[name]["same_needs_and_case"] <= result[name]["same_needs"] <= 1
+    assert 0 <= result["twin_available"] <= 1
+
+
 def test_startup_compares_the_cli_and_servers_with_bare_python(bench: Any) -> None:
     result = bench("bench_startup").run(repeats=1, server_repeats=1, libraries=("json",))
     assert result["help_ratio_to_python"] > 0
