@@ -2,12 +2,14 @@
 what each conversation needs.
 
 It learns the airline example on its learning personas (as `playbook demo` does), then asks of
-every kept entry: which other entry would the retriever pick for this conversation? The pick is
-right when the world's hidden model says its conversation needs the same moves (the same tone
-for the same customer, the same substance for the same case) and is the same case of the goal
-(plain, documented emergency, wants rebooking...). Beside it: how often a random pick is right
-(chance), and how many entries have such a twin in the playbook at all (what perfect retrieval
-could find). Each retrieval key (what is embedded) and embedder is measured on the same entries.
+every kept entry: which entry would the retriever pick for this conversation from the playbook
+without the entries of its persona (as for a new customer)? The pick is right when the world's
+hidden model says its conversation needs the same moves (the same tone for the same customer,
+the same substance for the same case) and is the same case of the goal (plain, documented
+emergency, wants rebooking...). Beside it: how often a random pick is right (chance), and how
+many entries have such a twin in another persona's entries (what perfect retrieval could find).
+Each embedder, retrieval key (what is embedded) and match (the nearest conversation, or the
+predicted guidance of `[retrieval] match = "guidance"`) is measured on the same entries.
 """
 
 from __future__ import annotations
@@ -23,16 +25,17 @@ import numpy as np
 from bench_cost import FewPersonas, example_config
 from common import emit, progress, settle
 
-from playbook.config import EmbedderConfig
+from playbook.config import EmbedderConfig, Match
 from playbook.domain import load_domain
 from playbook.embed import Embedder, build_embedder
-from playbook.retrieve import Index
+from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
 from playbook.sim import world
 from playbook.types import Domain, Entry, Turn, conversation_text
 from playbook.workspace import example_domain, learn
 
 Key = Callable[[Sequence[Turn]], str]
+Label = tuple[frozenset[str], str]  # what the conversation needs, and its case
 
 
 def _customer(turns: Sequence[Turn]) -> list[str]:
@@ -45,28 +48,38 @@ KEYS: dict[str, Key] = {
     "last_customer_message": lambda turns: _customer(turns)[-1],
 }
 EMBEDDERS = ("static", "hash", "minilm")
+MATCH: Match = "conversation"  # the retriever's default, for the keys
 
 
-def situation(domain: Domain, entry: Entry) -> tuple[frozenset[str], str]:
+def situation(domain: Domain, entry: Entry) -> Label:
     """What the world's hidden model says the entry's conversation needs, and its case."""
     read = world.read_situation(domain, list(entry.scenario.turns))
     return world.needs(read), read.case.name
 
 
-async def nearest_other(entries: Sequence[Entry], embedder: Embedder, key: Key) -> list[int]:
-    """For each entry, the position of the other entry the retriever would pick."""
-    matrix = await embedder.embed([key(e.scenario.turns) for e in entries])
-    index = Index(entries, np.asarray(matrix), embedder.sparse)
+async def picks(
+    entries: Sequence[Entry], embedder: Embedder, key: Key, match: Match
+) -> list[int | None]:
+    """For each entry, the entry the retriever would pick for its conversation from a playbook
+    without any entry of the same persona (a new customer), or None when none is left."""
+    matrix = np.asarray(await embedder.embed([key(e.scenario.turns) for e in entries]))
+    chosen: list[int | None] = [None] * len(entries)
     position = {id(e): i for i, e in enumerate(entries)}
-    picks = []
-    for i, vector in enumerate(matrix):
-        others = [position[id(h.entry)] for h in index.search(vector, 2, -1.0)]
-        picks.append(next((j for j in others if j != i), i))
-    return picks
+    for persona in {e.scenario.persona.id for e in entries}:
+        mine = [i for i, e in enumerate(entries) if e.scenario.persona.id == persona]
+        others = [i for i, e in enumerate(entries) if e.scenario.persona.id != persona]
+        if not others:
+            continue
+        index = Index([entries[i] for i in others], matrix[others], embedder.sparse)
+        retriever = Retriever(index, embedder, k=1, floor=-1.0, match=match)
+        for i in mine:
+            hits = await retriever.hits_for(matrix[i])
+            chosen[i] = position[id(hits[0].entry)] if hits else None
+    return chosen
 
 
-def shares(labels: Sequence[tuple[frozenset[str], str]], picks: Sequence[int]) -> dict[str, float]:
-    pairs = [(labels[i], labels[j]) for i, j in enumerate(picks)]
+def shares(labels: Sequence[Label], chosen: Sequence[int | None]) -> dict[str, float]:
+    pairs = [(labels[i], labels[j]) for i, j in enumerate(chosen) if j is not None]
     return {
         "same_needs": _share(a[0] == b[0] for a, b in pairs),
         "same_case": _share(a[1] == b[1] for a, b in pairs),
@@ -74,19 +87,32 @@ def shares(labels: Sequence[tuple[frozenset[str], str]], picks: Sequence[int]) -
     }
 
 
-def chance(labels: Sequence[tuple[frozenset[str], str]]) -> dict[str, float]:
-    """The same shares for a pick drawn at random among the other entries (exact expectation)."""
-    n = len(labels)
+def chance(entries: Sequence[Entry], labels: Sequence[Label]) -> dict[str, float]:
+    """The same shares for a pick drawn at random among other personas' entries (expected)."""
+    pairs = [(i, j) for i, j in _other_personas(entries)]
 
-    def expected(same: Callable[[int, int], bool]) -> float:
-        hits = sum(same(i, j) for i in range(n) for j in range(n) if i != j)
-        return round(hits / (n * (n - 1)), 3)
+    def expected(same: Callable[[Label, Label], bool]) -> float:
+        return _share(same(labels[i], labels[j]) for i, j in pairs)
 
     return {
-        "same_needs": expected(lambda i, j: labels[i][0] == labels[j][0]),
-        "same_case": expected(lambda i, j: labels[i][1] == labels[j][1]),
-        "same_needs_and_case": expected(lambda i, j: labels[i] == labels[j]),
+        "same_needs": expected(lambda a, b: a[0] == b[0]),
+        "same_case": expected(lambda a, b: a[1] == b[1]),
+        "same_needs_and_case": expected(lambda a, b: a == b),
     }
+
+
+def twin_available(entries: Sequence[Entry], labels: Sequence[Label]) -> float:
+    """The share of entries with an entry of another persona in the same situation: what
+    perfect retrieval could find."""
+    twins = {i for i, j in _other_personas(entries) if labels[i] == labels[j]}
+    return _share(i in twins for i in range(len(entries)))
+
+
+def _other_personas(entries: Sequence[Entry]) -> list[tuple[int, int]]:
+    persona = [e.scenario.persona.id for e in entries]
+    return [
+        (i, j) for i in range(len(entries)) for j in range(len(entries)) if persona[i] != persona[j]
+    ]
 
 
 def _share(flags: Any) -> float:
@@ -125,14 +151,16 @@ async def run(
     labels = [situation(domain, e) for e in entries]
     result: dict[str, Any] = {
         "entries": len(entries),
-        "chance": chance(labels),
-        "twin_available": _share(labels.count(label) > 1 for label in labels),
+        "chance": chance(entries, labels),
+        "twin_available": twin_available(entries, labels),
     }
     for spec, embedder in available_embedders(embedders).items():
         for name, key in KEYS.items():
             progress(f"situations: {spec} embedder, key {name}")
-            picks = await nearest_other(entries, embedder, key)
-            result[f"{spec}.{name}"] = shares(labels, picks)
+            result[f"{spec}.{name}"] = shares(labels, await picks(entries, embedder, key, MATCH))
+        progress(f"situations: {spec} embedder, matching the predicted guidance")
+        chosen = await picks(entries, embedder, KEYS["conversation"], "guidance")
+        result[f"{spec}.guidance_match"] = shares(labels, chosen)
     return result
 
 

@@ -151,3 +151,34 @@ async def test_retriever_with_only_approved_entries(store: Store) -> None:
     # Entries embedded by another model cannot be searched: a clear error, not an empty index.
     with pytest.raises(EmbedderMismatch, match=r"1 by 'hash-tfidf-v1-1024'.*entries reembed"):
         await build_index(store, HashEmbedder(dim=256))
+
+
+TRIPS = ("Paris in May", "Rome in June", "Oslo in March", "Lima in July", "Cairo in April")
+SHORT, UPSET = "Keep it short, I'm busy.", "I'm so upset and worried about this."
+BE_BRIEF, COMFORT = "Answer in two sentences.", "Say you are sorry before anything else."
+
+
+async def test_guidance_match_finds_the_situation_the_nearest_conversation_misses() -> None:
+    """Entries about the same trips for a hurried and for an upset customer: the nearest
+    conversation shares the trip, the situation is in one sentence; the guidance map learns
+    that sentence from the playbook's own pairs."""
+    embedder = HashEmbedder()
+    entries = [
+        make_entry(f"I need a refund for my trip to {trip}. {cue}", (advice,))
+        for trip in TRIPS
+        for cue, advice in ((SHORT, BE_BRIEF), (UPSET, COMFORT))
+        if (trip, cue) != ("Paris in May", UPSET)
+    ]
+    vectors = await embedder.embed([e.scenario.text() for e in entries])
+    index = Index(entries, np.asarray(vectors), embedder.sparse)
+    upset_about_paris = [Turn("customer", f"I need a refund for my trip to Paris in May. {UPSET}")]
+
+    nearest = Retriever(index, embedder, k=1, floor=0.0)
+    assert (await nearest.retrieve(upset_about_paris)).guidance == (BE_BRIEF,)
+    guided = Retriever(index, embedder, k=1, floor=0.0, match="guidance")
+    await guided.prepare()
+    assert (await guided.retrieve(upset_about_paris)).guidance == (COMFORT,)
+    assert guided.with_index(index).match == "guidance"
+    # The floor still decides whether the playbook covers a conversation at all.
+    strict = Retriever(index, embedder, k=1, floor=0.99, match="guidance")
+    assert (await strict.retrieve([Turn("customer", "Quantum chromodynamics")])).hits == []

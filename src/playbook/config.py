@@ -106,11 +106,17 @@ class LearnConfig(_Strict):
         return self.mixing[min(round_index, len(self.mixing) - 1)]
 
 
+Match = Literal["conversation", "guidance"]
+
+
 class RetrievalConfig(_Strict):
     k: int = Field(1, ge=1, le=50)  # the paper retrieves the single nearest entry
     # Minimum cosine similarity; unset: the embedder's calibrated floor (embed.CALIBRATED_FLOORS).
     floor: float | None = Field(None, ge=-1, le=1)
     inject: Literal["system", "last_message"] = "system"
+    # What a conversation is matched on: the nearest entries' conversations (the paper), or the
+    # guidance it is predicted to need, learned from the playbook (retrieve.GuidanceMap).
+    match: Match = "conversation"
 
 
 class RoleBudget(_Strict):

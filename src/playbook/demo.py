@@ -17,7 +17,14 @@ from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.types import Rated
-from playbook.workspace import EvalPlan, Workspace, evaluate, example_domain, learn
+from playbook.workspace import (
+    EvalPlan,
+    Workspace,
+    evaluate,
+    example_domain,
+    learn,
+    retriever_for,
+)
 
 
 def demo_config(out: Path) -> Config:
@@ -148,8 +155,7 @@ async def _learned(config: Config, reporter: Reporter) -> Retriever:
 async def _retriever(workspace: Workspace) -> Retriever:
     entries, matrix = stored(workspace.store, workspace.embedder.id)
     index = Index(entries, matrix, workspace.embedder.sparse)
-    retrieval = workspace.config.retrieval
-    return Retriever(index, workspace.embedder, retrieval.k, retrieval.floor)
+    return retriever_for(index, workspace)
 
 
 def _mean(rows: list[Rated]) -> float:

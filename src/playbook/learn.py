@@ -30,6 +30,7 @@ import numpy as np
 
 from playbook.chat.base import ModelError
 from playbook.chat.recorder import BudgetExceeded
+from playbook.config import Match
 from playbook.dialogue import rollout, stable_seed
 from playbook.embed import Embedder
 from playbook.evaluate import conditions, rate_condition
@@ -76,6 +77,7 @@ class LearnSettings:
     seed: int = 0
     k: int = 1
     floor: float | None = None  # None: the embedder's calibrated floor
+    match: Match = "conversation"  # see RetrievalConfig
     policy_check: bool = True
     validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
     samples: int = 3  # student replies rated per attempt when verifying guidance
@@ -189,7 +191,8 @@ class Learner:
     def _playbook(self, entries: list[Entry], vectors: list[np.ndarray]) -> Retriever:
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
         index = Index(entries, matrix, self.embedder.sparse)
-        return Retriever(index, self.embedder, self.settings.k, self.settings.floor)
+        settings = self.settings
+        return Retriever(index, self.embedder, settings.k, settings.floor, settings.match)
 
     async def _round(
         self,

@@ -1,8 +1,10 @@
-"""Find the playbook entries nearest to a conversation (exact cosine similarity over an in-memory
-matrix) and compose their guidelines into one deduplicated guidance list."""
+"""Find the playbook entries for a conversation (exact cosine similarity over an in-memory matrix:
+the nearest conversations, or the guidance a conversation is predicted to need) and compose
+their guidelines into one deduplicated guidance list."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol
@@ -10,6 +12,7 @@ from typing import Generic, Protocol
 import numpy as np
 from typing_extensions import TypeVar
 
+from playbook.config import Match
 from playbook.embed import Embedder, default_floor
 from playbook.parse import normalise_guideline
 from playbook.store import Store
@@ -18,6 +21,8 @@ from playbook.vectors import check_embedder
 
 # A query with non-zeros in at most this share of dimensions reads only their rows of the index.
 _SPARSE_QUERY_SHARE = 0.25
+# The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
+RIDGE = 0.01
 
 
 class Guided(Protocol):
@@ -58,7 +63,7 @@ class Index(Generic[G]):
         self.entries = list(entries)
         self.sparse = sparse
         self._idf = _idf(matrix) if sparse and self.entries else None
-        unit = _unit_rows(self._weighted(np.asarray(matrix, dtype=np.float32)))
+        unit = unit_rows(self._weighted(np.asarray(matrix, dtype=np.float32)))
         self._by_dimension = np.ascontiguousarray(unit.T)
 
     def __len__(self) -> int:
@@ -70,19 +75,27 @@ class Index(Generic[G]):
 
     def search(self, query: np.ndarray, k: int, floor: float) -> list[Hit[G]]:
         """The k most similar entries with a score of at least `floor`, best first."""
-        vector = np.asarray(query, dtype=np.float32).reshape(-1)
-        if not self.entries or k < 1 or vector.size == 0:
+        if not self.entries or k < 1 or np.size(query) == 0:
             return []
+        vector = self.unit_query(query)
+        if not vector.any():  # blank text: nothing to be similar to
+            return []
+        scores = self._scores(vector)
+        return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
+
+    def unit_query(self, query: np.ndarray) -> np.ndarray:
+        """The query as the index compares it: weighted like the entries, unit length."""
+        vector = np.asarray(query, dtype=np.float32).reshape(-1)
         if vector.size != self.dim:
             raise ValueError(
                 f"the query has {vector.size} dimensions but the index {self.dim}; "
                 "embed the query with the embedder the index was built with"
             )
-        vector = _unit_rows(self._weighted(vector[np.newaxis, :]))[0]
-        if not vector.any():  # blank text: nothing to be similar to
-            return []
-        scores = self._scores(vector)
-        return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
+        return unit_rows(self._weighted(vector[np.newaxis, :]))[0]
+
+    def unit_vectors(self) -> np.ndarray:
+        """The entries' vectors as the index compares them, one row per entry (a view)."""
+        return self._by_dimension.T
 
     def _scores(self, unit_query: np.ndarray) -> np.ndarray:
         """Cosine similarity of every entry with the query (already weighted and unit length).
@@ -108,7 +121,7 @@ def _idf(matrix: np.ndarray) -> np.ndarray:
     return (np.log((1 + n) / (1 + documents)) + 1).astype(np.float32)
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
@@ -162,30 +175,89 @@ class Retrieval(Generic[G]):
     guidance: tuple[str, ...]
 
 
+class GuidanceMap(Generic[G]):
+    """Retrieval by the guidance a conversation needs, learned from the playbook itself.
+
+    What decides the right guidance (this customer's mood and manner, the case, what was
+    already said) is a small part of a conversation's words, so the nearest conversation is
+    often about the same thing in another situation. The playbook holds the evidence of what
+    matters: each entry pairs a conversation with the guidance verified for it. A ridge
+    regression from the entries' conversation vectors to the vectors of their guidance learns
+    which directions of the embedding decide the guidance; a conversation's predicted guidance
+    is then matched with the entries' guidance. Fitting costs a d x d solve and one embedding
+    per entry.
+    """
+
+    def __init__(self, weights: np.ndarray, guidance: Index[G]) -> None:
+        self.weights = weights
+        self.guidance = guidance
+
+    @classmethod
+    async def fit(cls, index: Index[G], embedder: Embedder) -> GuidanceMap[G]:
+        texts = ["\n".join(entry.guidance) for entry in index.entries]
+        targets = unit_rows(np.asarray(await embedder.embed(texts), dtype=np.float64))
+        x = np.asarray(index.unit_vectors(), dtype=np.float64)
+        gram = x.T @ x + RIDGE * np.eye(x.shape[1])
+        weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
+        return cls(weights, Index(index.entries, targets.astype(np.float32), sparse=False))
+
+    def search(self, unit_query: np.ndarray, k: int) -> list[Hit[G]]:
+        """The k entries whose guidance is nearest the query's predicted guidance."""
+        return self.guidance.search(unit_query @ self.weights, k, floor=-1.0)
+
+
 class Retriever(Generic[G]):
     """Guidance for a conversation: embed it, take the nearest entries, compose their guidance.
 
     k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
     guidance out of a conversation the playbook does not cover. Cosines of different embedders
-    are not comparable, so an unset floor is the embedder's calibrated one.
+    are not comparable, so an unset floor is the embedder's calibrated one. With
+    match="guidance", a conversation the playbook covers (its nearest entry passes the floor)
+    gets the entries whose guidance it is predicted to need (see GuidanceMap).
     """
 
     def __init__(
-        self, index: Index[G], embedder: Embedder, k: int = 1, floor: float | None = None
+        self,
+        index: Index[G],
+        embedder: Embedder,
+        k: int = 1,
+        floor: float | None = None,
+        match: Match = "conversation",
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.k = k
         self.floor = default_floor(embedder.id) if floor is None else floor
+        self.match = match
+        self._map: GuidanceMap[G] | None = None
+        self._fitting = asyncio.Lock()
+
+    async def prepare(self) -> None:
+        """Fit what the match needs now rather than at the first conversation."""
+        if self.match == "guidance" and len(self.index):
+            await self._guidance_map()
+
+    async def _guidance_map(self) -> GuidanceMap[G]:
+        async with self._fitting:  # conversations arriving together share one fit
+            if self._map is None:
+                self._map = await GuidanceMap.fit(self.index, self.embedder)
+            return self._map
 
     async def retrieve(self, turns: Sequence[Turn]) -> Retrieval[G]:
         text = conversation_text(list(turns))
         if not len(self.index) or not text.strip():
             return Retrieval(hits=[], guidance=())
-        query = (await self.embedder.embed([text]))[0]
-        hits = self.index.search(query, self.k, self.floor)
+        hits = await self.hits_for((await self.embedder.embed([text]))[0])
         return Retrieval(hits, compose_guidance(hit.entry.guidance for hit in hits))
+
+    async def hits_for(self, query: np.ndarray) -> list[Hit[G]]:
+        """The entries for an embedded conversation; none if even the nearest is under the floor."""
+        hits = self.index.search(query, self.k, self.floor)
+        if hits and self.match == "guidance":
+            guidance_map = await self._guidance_map()
+            hits = guidance_map.search(self.index.unit_query(query), self.k)
+        return hits
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
-        return Retriever(index, self.embedder, self.k, self.floor)
+        return Retriever(index, self.embedder, self.k, self.floor, self.match)

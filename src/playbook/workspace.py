@@ -17,7 +17,7 @@ from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
 from playbook.locks import holding, run_lock, writer_lock
-from playbook.retrieve import Retriever, build_index
+from playbook.retrieve import Index, Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
@@ -25,7 +25,7 @@ from playbook.split import HELD_OUT, PersonaSplit, split_personas
 from playbook.stats import summarize
 from playbook.store import FailureRecord, Store
 from playbook.transcripts import TranscriptImport, read_transcripts
-from playbook.types import RATING_WORDS, ROLES, Domain, Persona, Rated, Scenario
+from playbook.types import RATING_WORDS, ROLES, Domain, Entry, Persona, Rated, Scenario
 
 
 @dataclass
@@ -133,6 +133,7 @@ class Workspace:
             max_entries=learn.max_entries,
             k=retrieval.k,
             floor=retrieval.floor,
+            match=retrieval.match,
             generated_personas=learn.generated_personas,
             generated_max_similarity=learn.generated_max_similarity,
         )
@@ -256,8 +257,7 @@ async def _import_run(
     index = await build_index(
         workspace.store, workspace.embedder, statuses=("proposed", "approved")
     )
-    retrieval = workspace.config.retrieval
-    playbook = Retriever(index, workspace.embedder, retrieval.k, retrieval.floor)
+    playbook = retriever_for(index, workspace)
     report = RoundReport(round=1, student_share=0.0)
     try:
         improved = await _learner(workspace, run_id, reporter).improve(
@@ -309,7 +309,7 @@ async def _evaluate(
     recorder = workspace.recorder(run_id)
     statuses = ("approved",) if plan.approved_only else ("proposed", "approved")
     index = await build_index(store, workspace.embedder, statuses=statuses)
-    retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
+    retriever = retriever_for(index, workspace)
     personas = list(plan.personas)
     try:
         rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
@@ -362,6 +362,12 @@ async def _rate_all(
                 reporter=reporter,
             )
     return rated
+
+
+def retriever_for(index: Index[Entry], workspace: Workspace) -> Retriever:
+    """A retriever over `index` as the workspace's config sets retrieval up."""
+    retrieval = workspace.config.retrieval
+    return Retriever(index, workspace.embedder, retrieval.k, retrieval.floor, retrieval.match)
 
 
 def example_domain(name: str) -> Path:

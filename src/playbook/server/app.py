@@ -64,7 +64,13 @@ def _services(
         metrics.reloads.inc()
 
     playbook = LivePlaybook(
-        store, embedder, settings.statuses, settings.k, settings.floor, on_reload=reloaded
+        store,
+        embedder,
+        settings.statuses,
+        settings.k,
+        settings.floor,
+        settings.match,
+        on_reload=reloaded,
     )
     served = ServedLog(store)
     writer = GuidanceWriter(prompt_environment(), settings.inject)

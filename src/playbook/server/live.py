@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from playbook.config import Match
 from playbook.embed import Embedder
 from playbook.records import EntryGuidance
 from playbook.retrieve import Index, Retrieval, Retriever
@@ -33,6 +34,7 @@ class LivePlaybook:
         statuses: Sequence[str],
         k: int = 1,
         floor: float | None = None,
+        match: Match = "conversation",
         on_reload: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
@@ -40,7 +42,7 @@ class LivePlaybook:
         self._embedder = embedder
         self._statuses = tuple(statuses)
         empty: Index[EntryGuidance] = Index([], np.zeros((0, 0), np.float32), embedder.sparse)
-        self.retriever = Retriever(empty, embedder, k, floor)
+        self.retriever = Retriever(empty, embedder, k, floor, match)
         self.version: PlaybookVersion | None = None
         self._lock = asyncio.Lock()
 
@@ -56,7 +58,9 @@ class LivePlaybook:
             # The version is read first: a change made during the build is seen by the next check.
             version = await asyncio.to_thread(self._store.playbook_version)
             index = await asyncio.to_thread(self._build)
-            self.retriever = self.retriever.with_index(index)
+            retriever = self.retriever.with_index(index)
+            await retriever.prepare()  # fitted before it serves, not on a customer's time
+            self.retriever = retriever
             self.version = version
         log.info("playbook loaded: %d servable entries", len(index))
         if self._on_reload is not None:

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playbook.config import Config, ConfigError, EmbedderConfig, RetrievalConfig, ServeConfig
+from playbook.config import (
+    Config,
+    ConfigError,
+    EmbedderConfig,
+    Match,
+    RetrievalConfig,
+    ServeConfig,
+)
 from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
 
@@ -42,6 +49,7 @@ class ServeSettings:
     max_request_bytes: int = 1_000_000
     k: int = 1
     floor: float | None = None  # None: the embedder's calibrated floor
+    match: Match = "conversation"
     reload_interval: float = 1.0
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     reviewer_key: str | None = field(default=None, repr=False)  # None: no audit UI
@@ -77,6 +85,7 @@ def resolve_settings(
         max_request_bytes=serve.max_request_bytes,
         k=retrieval.k,
         floor=retrieval.floor,
+        match=retrieval.match,
         reload_interval=serve.reload_interval,
         embedder=config.embedder if config is not None else EmbedderConfig(),
         reviewer_key=reviewer_key(serve, env),
