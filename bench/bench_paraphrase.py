@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 from common import emit, progress
 
-from playbook.config import EmbedderConfig, load_config
+from playbook.config import EmbedderConfig, Match, load_config
 from playbook.embed import Embedder, build_embedder, default_floor
-from playbook.retrieve import Index
+from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
@@ -112,16 +112,24 @@ class Ranked:
 
 
 async def rank(
-    embedder: Embedder, entries: list[Entry], messages: list[Message], key: str
+    embedder: Embedder,
+    entries: list[Entry],
+    messages: list[Message],
+    key: str,
+    match: Match = "conversation",
 ) -> list[Ranked]:
+    """The goals of the entries retrieval picks for each message, best first, and the nearest
+    conversation's score (which decides, with the floor, whether there is guidance at all)."""
     matrix = await embedder.embed([key_text(e.scenario.turns, key) for e in entries])
     index = Index(entries, matrix, embedder.sparse)
+    retriever = Retriever(index, embedder, k=TOP, floor=-2.0, match=match)
     queries = await embedder.embed([key_text(m.turns, key) for m in messages])
     ranked = []
     for message, query in zip(messages, queries, strict=True):
-        hits = index.search(query, TOP, -2.0)
+        nearest = index.search(query, 1, -2.0)
+        hits = await retriever.hits_for(query)
         goals = [hit.entry.scenario.persona.goal for hit in hits]
-        ranked.append(Ranked(message, goals, hits[0].score if hits else -2.0))
+        ranked.append(Ranked(message, goals, nearest[0].score if nearest else -2.0))
     return ranked
 
 
@@ -192,6 +200,8 @@ async def run(playbook: Path | None, specs: Sequence[str]) -> dict[str, Any]:
         results[spec] = {"id": embedder.id}
         for key in KEYS:
             results[spec][key] = figures(await rank(embedder, entries, messages, key), floor)
+        ranked = await rank(embedder, entries, messages, "whole", "guidance")
+        results[spec]["whole_guidance_match"] = figures(ranked, floor)
         progress(f"paraphrase: {spec}: {results[spec]['whole']}")
     return results
 
