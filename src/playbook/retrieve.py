@@ -1,8 +1,9 @@
-"""Find the playbook entries nearest to a conversation (exact cosine similarity over an in-memory
-matrix) and compose their guidelines into one deduplicated guidance list."""
+"""Find the playbook entries nearest to a conversation (cosine similarity: exact for small
+playbooks, approximate for large ones) and compose their guidelines into one guidance list."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol
@@ -11,13 +12,17 @@ import numpy as np
 from typing_extensions import TypeVar
 
 from playbook.embed import Embedder, default_floor
+from playbook.neighbours import (
+    APPROXIMATE_FROM,
+    RETRAIN_GROWTH,
+    ExactScan,
+    InvertedFile,
+    Neighbours,
+)
 from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
 from playbook.vectors import check_embedder
-
-# A query with non-zeros in at most this share of dimensions reads only their rows of the index.
-_SPARSE_QUERY_SHARE = 0.25
 
 
 class Guided(Protocol):
@@ -41,64 +46,125 @@ class Hit(Generic[G]):
 
 
 class Index(Generic[G]):
-    """Entries and their vectors, searched by one matrix-vector product.
+    """Entries and their unit vectors, searched exactly below `approximate_from` entries and
+    through an inverted-file index (faiss) from there on (see `playbook.neighbours`).
 
     For sparse (hashed term) vectors, columns are weighted by their inverse document frequency
     over the index itself, so words every scenario shares ("customer", "refund") count less
     than the rare words that tell situations apart.
 
-    The unit vectors are kept one row per dimension (the transpose), so that a sparse query,
-    as a hashed embedding is (about a tenth of its dimensions are non-zero), reads only the rows
-    of its own dimensions: at 10,000 entries several times faster than reading the whole matrix.
+    Entries can be added and removed in place (a reload after a few changes rebuilds nothing);
+    a lock keeps a search from seeing half an update, which faiss needs.
     """
 
-    def __init__(self, entries: Sequence[G], matrix: np.ndarray, sparse: bool) -> None:
+    def __init__(
+        self,
+        entries: Sequence[G],
+        matrix: np.ndarray,
+        sparse: bool,
+        approximate_from: int = APPROXIMATE_FROM,
+    ) -> None:
         if len(entries) != matrix.shape[0]:
             raise ValueError(f"{len(entries)} entries but {matrix.shape[0]} vectors")
-        self.entries = list(entries)
         self.sparse = sparse
-        self._idf = _idf(matrix) if sparse and self.entries else None
-        unit = _unit_rows(self._weighted(np.asarray(matrix, dtype=np.float32)))
-        self._by_dimension = np.ascontiguousarray(unit.T)
+        self.approximate_from = approximate_from
+        self._entries = list(entries)
+        self._removed: set[int] = set()
+        self._positions = {e.id: i for i, e in enumerate(self._entries) if e.id is not None}
+        self._idf = _idf(matrix) if sparse and self._entries else None
+        self._dim = int(matrix.shape[1])
+        self._neighbours = self._search_structure(self._unit(matrix))
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._entries) - len(self._removed)
+
+    @property
+    def entries(self) -> list[G]:
+        """The entries searched, in the order they were added."""
+        return [e for i, e in enumerate(self._entries) if i not in self._removed]
 
     @property
     def dim(self) -> int:
-        return int(self._by_dimension.shape[0])
+        return self._dim
+
+    @property
+    def approximate(self) -> bool:
+        return isinstance(self._neighbours, InvertedFile)
 
     def search(self, query: np.ndarray, k: int, floor: float) -> list[Hit[G]]:
         """The k most similar entries with a score of at least `floor`, best first."""
         vector = np.asarray(query, dtype=np.float32).reshape(-1)
-        if not self.entries or k < 1 or vector.size == 0:
+        if not len(self) or k < 1 or vector.size == 0:
             return []
         if vector.size != self.dim:
             raise ValueError(
                 f"the query has {vector.size} dimensions but the index {self.dim}; "
                 "embed the query with the embedder the index was built with"
             )
-        vector = _unit_rows(self._weighted(vector[np.newaxis, :]))[0]
+        vector = self._unit(vector[np.newaxis, :])[0]
         if not vector.any():  # blank text: nothing to be similar to
             return []
-        scores = self._scores(vector)
-        return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
+        with self._lock:
+            positions, scores = self._neighbours.top(vector, k, floor)
+            return [Hit(self._entries[p], float(s)) for p, s in zip(positions, scores, strict=True)]
 
-    def _scores(self, unit_query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every entry with the query (already weighted and unit length).
+    def add(self, entries: Sequence[G], matrix: np.ndarray) -> None:
+        """Search these entries too, without rebuilding what is there (dense vectors only: the
+        IDF weights of sparse ones depend on every entry, so a sparse index is rebuilt)."""
+        if self.sparse:
+            raise ValueError("a sparse index weighs by IDF over all its entries: rebuild it")
+        if len(entries) != len(matrix):
+            raise ValueError(f"{len(entries)} entries but {len(matrix)} vectors")
+        if not len(entries):
+            return
+        if self._entries and matrix.shape[1] != self.dim:
+            raise ValueError(f"{matrix.shape[1]} dimensions added to an index of {self.dim}")
+        rows = self._unit(matrix)
+        grown = self._grown(rows)  # built outside the lock: searches go on meanwhile
+        with self._lock:
+            first = len(self._entries)
+            self._entries.extend(entries)
+            self._positions.update(
+                (e.id, first + i) for i, e in enumerate(entries) if e.id is not None
+            )
+            self._dim = int(matrix.shape[1])
+            if grown is None:
+                self._neighbours.add(rows)
+            else:
+                self._neighbours = grown
 
-        einsum, not `@`: it runs in the calling thread. `@` goes to BLAS, which hands a product
-        this size to worker threads; a server on a busy machine then waits for those threads
-        to be scheduled, milliseconds per query where the product itself takes a fraction of one.
-        """
-        dimensions = np.flatnonzero(unit_query)
-        if len(dimensions) <= _SPARSE_QUERY_SHARE * len(unit_query):
-            rows = self._by_dimension[dimensions]
-            return np.einsum("d,dn->n", unit_query[dimensions], rows)
-        return np.einsum("d,dn->n", unit_query, self._by_dimension)
+    def remove(self, ids: Iterable[int]) -> None:
+        """Stop finding the entries with these ids (ids the index does not hold are ignored)."""
+        with self._lock:
+            positions = [self._positions.pop(i) for i in ids if i in self._positions]
+            if positions:
+                self._neighbours.remove(positions)
+                self._removed.update(positions)
 
-    def _weighted(self, matrix: np.ndarray) -> np.ndarray:
-        return matrix if self._idf is None else matrix * self._idf
+    def _grown(self, rows: np.ndarray) -> Neighbours | None:
+        """A new search structure for the index with `rows` added when its size calls for one
+        (exact to approximate, or lists retrained); None when adding in place will do."""
+        total = len(self._entries) + len(rows)
+        current = self._neighbours
+        if isinstance(current, InvertedFile):
+            if total <= RETRAIN_GROWTH * current.trained_for:
+                return None
+        elif total < self.approximate_from:
+            return None
+        grown = self._search_structure(np.concatenate([current.rows(), rows]))
+        if self._removed:
+            grown.remove(sorted(self._removed))
+        return grown
+
+    def _search_structure(self, rows: np.ndarray) -> Neighbours:
+        if len(rows) >= self.approximate_from:
+            return InvertedFile(rows)
+        return ExactScan(rows)
+
+    def _unit(self, matrix: np.ndarray) -> np.ndarray:
+        matrix = np.asarray(matrix, dtype=np.float32)
+        return _unit_rows(matrix if self._idf is None else matrix * self._idf)
 
 
 def _idf(matrix: np.ndarray) -> np.ndarray:
@@ -111,16 +177,6 @@ def _idf(matrix: np.ndarray) -> np.ndarray:
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-def _best(scores: np.ndarray, k: int, floor: float) -> np.ndarray:
-    """Indices of the top k scores at or above floor, best first."""
-    candidates = np.flatnonzero(scores >= floor)
-    if len(candidates) > k:
-        # argpartition finds the top k in linear time; only those k are then sorted.
-        top = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[top]
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 async def build_index(

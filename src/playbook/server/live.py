@@ -1,5 +1,5 @@
-"""The playbook as served: an index of the servable entries, rebuilt without a restart when the
-store changes (entries added, approved or rejected) or when asked to."""
+"""The playbook as served: an index of the servable entries, kept up to date without a restart
+when the store changes (entries added, approved, edited or rejected) or when asked to."""
 
 from __future__ import annotations
 
@@ -51,17 +51,24 @@ class LivePlaybook:
         return await self.retriever.retrieve(turns)
 
     async def reload(self) -> int:
-        """Rebuild the index from the store now; the number of servable entries."""
+        """Bring the index up to date with the store; the number of servable entries.
+
+        Entries added or reviewed since the last load are added to or removed from the index in
+        place; anything else (the first load, a sparse embedder's IDF weights, entries that
+        vanished) rebuilds it.
+        """
         async with self._lock:
-            # The version is read first: a change made during the build is seen by the next check.
+            # The version is read first: a change made during the load is seen by the next check.
             version = await asyncio.to_thread(self._store.playbook_version)
-            index = await asyncio.to_thread(self._build)
-            self.retriever = self.retriever.with_index(index)
+            if not await asyncio.to_thread(self._caught_up, version):
+                index = await asyncio.to_thread(self._build)
+                self.retriever = self.retriever.with_index(index)
             self.version = version
-        log.info("playbook loaded: %d servable entries", len(index))
+        entries = len(self.retriever.index)
+        log.info("playbook loaded: %d servable entries", entries)
         if self._on_reload is not None:
-            self._on_reload(len(index))
-        return len(index)
+            self._on_reload(entries)
+        return entries
 
     async def reload_if_changed(self) -> bool:
         """Rebuild if entries were added or reviewed since the last build; True if it did."""
@@ -86,3 +93,15 @@ class LivePlaybook:
             self._embedder.id, statuses=self._statuses
         )
         return Index(items, matrix, self._embedder.sparse)
+
+    def _caught_up(self, version: PlaybookVersion) -> bool:
+        """Apply the changes since the last load to the index in place; False if it cannot."""
+        index, last = self.retriever.index, self.version
+        if last is None or index.sparse:
+            return False
+        changes = self._store.changes_since(last, self._embedder.id, statuses=self._statuses)
+        if version[0] - last[0] != changes.added:  # entries were deleted or ids reused
+            return False
+        index.remove(changes.touched)
+        index.add(changes.servable, changes.matrix)
+        return True
