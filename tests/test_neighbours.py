@@ -121,3 +121,14 @@ def test_the_exact_scan_of_a_sparse_query_matches_a_dense_product() -> None:
     query = np.where(rng.random(256) < 0.1, rng.random(256), 0).astype(np.float32)
     scan = ExactScan(rows)
     np.testing.assert_allclose(scan.scores(query), rows @ query, rtol=1e-5)
+
+
+def test_a_deferred_index_searches_exactly_until_it_is_settled() -> None:
+    rng = np.random.default_rng(7)
+    matrix = clustered(rng, 300)
+    index = Index(entries(0, 300), matrix, sparse=False, approximate_from=100, deferred=True)
+    assert not index.approximate
+    before = [ids(index, q) for q in matrix[:10]]
+    index.settle()
+    assert index.approximate
+    assert [ids(index, q) for q in matrix[:10]] == before  # 17 lists, all probed

@@ -54,7 +54,8 @@ class Index(Generic[G]):
     than the rare words that tell situations apart.
 
     Entries can be added and removed in place (a reload after a few changes rebuilds nothing);
-    a lock keeps a search from seeing half an update, which faiss needs.
+    a lock keeps a search from seeing half an update, which faiss needs. Built `deferred`, a large
+    index searches exactly until `settle()` has trained its approximate one (seconds at 100k).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class Index(Generic[G]):
         matrix: np.ndarray,
         sparse: bool,
         approximate_from: int = APPROXIMATE_FROM,
+        deferred: bool = False,
     ) -> None:
         if len(entries) != matrix.shape[0]:
             raise ValueError(f"{len(entries)} entries but {matrix.shape[0]} vectors")
@@ -73,7 +75,8 @@ class Index(Generic[G]):
         self._positions = {e.id: i for i, e in enumerate(self._entries) if e.id is not None}
         self._idf = _idf(matrix) if sparse and self._entries else None
         self._dim = int(matrix.shape[1])
-        self._neighbours = self._search_structure(self._unit(matrix))
+        rows = self._unit(matrix)
+        self._neighbours = ExactScan(rows) if deferred else self._search_structure(rows)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -132,6 +135,14 @@ class Index(Generic[G]):
             if grown is None:
                 self._neighbours.add(rows)
             else:
+                self._neighbours = grown
+
+    def settle(self) -> None:
+        """Switch to the search structure the index's size calls for, if it does not use it yet:
+        built `deferred`, an index answers exactly at once and turns approximate here."""
+        grown = self._grown(np.zeros((0, self.dim), dtype=np.float32))
+        if grown is not None:
+            with self._lock:
                 self._neighbours = grown
 
     def remove(self, ids: Iterable[int]) -> None:

@@ -75,7 +75,9 @@ class ServingQueries:
         where = sa.and_(where, e.embedding_model == embedding_model)
         if statuses is not None:
             where = sa.and_(where, e.status.in_(list(statuses)))
-        query = sa.select(e.id, e.guidance, e.embedding).where(where).order_by(e.id)
+        # The guidance as its JSON text: decoded only for the entries retrieval returns.
+        guidance = sa.type_coerce(e.guidance, sa.String)
+        query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
@@ -83,8 +85,8 @@ class ServingQueries:
             matrix = VectorRows(count, self.path, embedding_model)
             # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
             for part in rows.partitions(LOAD_ROWS):
-                items.extend(EntryGuidance(row.id, tuple(row.guidance)) for row in part)
-                matrix.extend(row.embedding for row in part)
+                items.extend(EntryGuidance(row[0], stored=row[1]) for row in part)
+                matrix.extend(row[2] for row in part)
         return items, matrix.done()
 
     def status_counts(self) -> dict[str, int]:

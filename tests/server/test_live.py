@@ -71,3 +71,20 @@ async def test_a_sparse_embedders_index_is_rebuilt_with_new_idf_weights(store: S
     store.add_entry(make_entry(PET_TEXT, PET_GUIDANCE), hashed.vector(PET_TEXT), hashed.id)
     await live.reload_if_changed()
     assert live.retriever.index is not index and len(live) == 2
+
+
+async def test_a_large_playbook_is_served_exactly_at_once_then_approximately(
+    store: Store, embedder: StaticEmbedder
+) -> None:
+    add(store, embedder, REFUND_TEXT, REFUND_GUIDANCE)
+    add(store, embedder, BAGGAGE_TEXT, BAGGAGE_GUIDANCE)
+    live = LivePlaybook(store, embedder, ("proposed",), approximate_from=2)
+    await live.reload(settle=False)
+    assert not live.retriever.index.approximate
+    assert await served(live, REFUND_TEXT) == REFUND_GUIDANCE
+    await live.settle()
+    assert live.retriever.index.approximate
+    assert await served(live, REFUND_TEXT) == REFUND_GUIDANCE
+    add(store, embedder, PET_TEXT, PET_GUIDANCE)
+    await live.reload_if_changed()
+    assert await served(live, PET_TEXT) == PET_GUIDANCE

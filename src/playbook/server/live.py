@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from playbook.embed import Embedder
+from playbook.neighbours import APPROXIMATE_FROM
 from playbook.records import EntryGuidance
 from playbook.retrieve import Index, Retrieval, Retriever
 from playbook.store import Store
@@ -34,8 +35,10 @@ class LivePlaybook:
         k: int = 1,
         floor: float | None = None,
         on_reload: Callable[[int], None] | None = None,
+        approximate_from: int = APPROXIMATE_FROM,
     ) -> None:
         self._store = store
+        self._approximate_from = approximate_from
         self._on_reload = on_reload
         self._embedder = embedder
         self._statuses = tuple(statuses)
@@ -50,12 +53,14 @@ class LivePlaybook:
     async def retrieve(self, turns: Sequence[Turn]) -> Retrieval[EntryGuidance]:
         return await self.retriever.retrieve(turns)
 
-    async def reload(self) -> int:
+    async def reload(self, settle: bool = True) -> int:
         """Bring the index up to date with the store; the number of servable entries.
 
         Entries added or reviewed since the last load are added to or removed from the index in
         place; anything else (the first load, a sparse embedder's IDF weights, entries that
-        vanished) rebuilds it.
+        vanished) rebuilds it. A rebuilt index searches exactly until it is settled (its
+        approximate index trained): `settle=False` leaves that to `settle()`, so that a server
+        starting with a large playbook answers at once.
         """
         async with self._lock:
             # The version is read first: a change made during the load is seen by the next check.
@@ -63,12 +68,19 @@ class LivePlaybook:
             if not await asyncio.to_thread(self._caught_up, version):
                 index = await asyncio.to_thread(self._build)
                 self.retriever = self.retriever.with_index(index)
+                if settle:
+                    await asyncio.to_thread(index.settle)
             self.version = version
         entries = len(self.retriever.index)
         log.info("playbook loaded: %d servable entries", entries)
         if self._on_reload is not None:
             self._on_reload(entries)
         return entries
+
+    async def settle(self) -> None:
+        """Train the approximate index a large playbook wants, while exact search serves."""
+        async with self._lock:
+            await asyncio.to_thread(self.retriever.index.settle)
 
     async def reload_if_changed(self) -> bool:
         """Rebuild if entries were added or reviewed since the last build; True if it did."""
@@ -92,7 +104,8 @@ class LivePlaybook:
         items, matrix = self._store.entry_guidance_vectors(
             self._embedder.id, statuses=self._statuses
         )
-        return Index(items, matrix, self._embedder.sparse)
+        sparse, size = self._embedder.sparse, self._approximate_from
+        return Index(items, matrix, sparse, approximate_from=size, deferred=True)
 
     def _caught_up(self, version: PlaybookVersion) -> bool:
         """Apply the changes since the last load to the index in place; False if it cannot."""
