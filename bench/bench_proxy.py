@@ -145,6 +145,7 @@ class Served:
     process: subprocess.Popen[bytes]
     base: str  # http://127.0.0.1:<port>
     ready_s: float  # from launch to the first answer of /healthz
+    launched: float  # time.perf_counter() at launch
 
     def entries(self) -> int:
         return int(httpx.get(f"{self.base}/healthz").json()["entries"])
@@ -156,6 +157,7 @@ def serve_process(playbook: Path, upstream: str, *args: str) -> Iterator[Served]
     port = free_port()
     command = ("serve", "--playbook", str(playbook), "--upstream", upstream, "--port", str(port))
     env = {**os.environ, "PLAYBOOK_API_KEYS": KEY}
+    launched = time.perf_counter()
     process = subprocess.Popen(
         playbook_command(*command, *args),
         env=env,
@@ -165,7 +167,7 @@ def serve_process(playbook: Path, upstream: str, *args: str) -> Iterator[Served]
     try:
         base = f"http://127.0.0.1:{port}"
         ready = wait_until_ready(f"{base}/healthz", process, READY_TIMEOUT_S)
-        yield Served(process, base, ready)
+        yield Served(process, base, ready, launched)
     finally:
         stop(process)
 

@@ -26,8 +26,11 @@ import httpx
 from bench_proxy import KEY, Served, build_playbook, serve_process
 from common import ROLES, airline_domain, emit, median, progress, sim_server
 
+from playbook.neighbours import APPROXIMATE_FROM
+
 STARTS = 2  # serve started this many times (the median ready time is reported)
 RELOADS = 5
+SETTLE_TIMEOUT_S = 600
 PYTHON_STARTS = 5
 
 
@@ -70,6 +73,18 @@ def write_config(folder: Path, playbook: Path) -> Path:
     return path
 
 
+def wait_until_settled(served: Served, entries: int) -> float | None:
+    """Seconds from launch until a playbook this large is searched approximately (it is
+    searched exactly from the start until then); None for a small one."""
+    if entries < APPROXIMATE_FROM:
+        return None
+    while httpx.get(f"{served.base}/healthz").json()["search"] != "approximate":
+        if time.perf_counter() - served.launched > SETTLE_TIMEOUT_S:
+            raise RuntimeError(f"not approximate within {SETTLE_TIMEOUT_S} s")
+        time.sleep(0.02)
+    return round(time.perf_counter() - served.launched, 3)
+
+
 def timed_reloads(served: Served, playbook: Path, entries: int, reloads: int) -> list[float]:
     """Seconds per reload, each after one new entry was written by another process's store."""
     times = []
@@ -89,6 +104,7 @@ def measure(playbook: Path, config: Path, upstream: str, entries: int, reloads: 
             ready.append(served.ready_s)
     with serve_process(playbook, upstream, "--config", str(config)) as served:
         ready.append(served.ready_s)
+        settled_s = wait_until_settled(served, entries)
         pid = served.process.pid
         steady = memory_kb(pid, "VmRSS")
         peak_reset = reset_peak(pid)
@@ -97,6 +113,7 @@ def measure(playbook: Path, config: Path, upstream: str, entries: int, reloads: 
         served_entries = served.entries()
     return {
         "ready_s": round(median(ready), 3),
+        "approximate_after_s": settled_s,
         "reload_ms": round(median(times) * 1000, 2),
         "reload_max_ms": round(max(times) * 1000, 2),
         "steady_rss_mb": round(steady / 1024, 1),

@@ -3,7 +3,7 @@ changes when the playbook does, and the log of served requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +86,7 @@ class ServingQueries:
             # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
             for part in rows.partitions(LOAD_ROWS):
                 items.extend(EntryGuidance(row[0], stored=row[1]) for row in part)
-                matrix.extend(row[2] for row in part)
+                matrix.extend([row[2] for row in part])
         return items, matrix.done()
 
     def status_counts(self) -> dict[str, int]:
@@ -182,7 +182,8 @@ class ServingQueries:
 def stack_embeddings(blobs: Sequence[bytes], path: Path, embedding_model: str) -> np.ndarray:
     """float32 blobs as one (n, dim) matrix; refuses vectors of different sizes."""
     matrix = VectorRows(len(blobs), path, embedding_model)
-    matrix.extend(blobs)
+    for start in range(0, len(blobs), LOAD_ROWS):
+        matrix.extend(blobs[start : start + LOAD_ROWS])
     return matrix.done()
 
 
@@ -195,15 +196,18 @@ class VectorRows:
         self._matrix: np.ndarray | None = None
         self._filled = 0
 
-    def extend(self, blobs: Iterable[bytes]) -> None:
-        for blob in blobs:
-            row = np.frombuffer(blob, dtype="<f4")
-            if self._matrix is None:
-                self._matrix = np.empty((self._count, len(row)), dtype=np.float32)
-            if len(row) != self._matrix.shape[1]:
-                raise self._mixed_sizes()
-            self._matrix[self._filled] = row
-            self._filled += 1
+    def extend(self, blobs: Sequence[bytes]) -> None:
+        """Append rows: one copy of a few thousand blobs at a time, not a Python step per row."""
+        if not blobs:
+            return
+        sizes = {len(blob) for blob in blobs}
+        if self._matrix is None:
+            self._matrix = np.empty((self._count, min(sizes) // 4), dtype=np.float32)
+        if sizes != {self._matrix.shape[1] * 4}:
+            raise self._mixed_sizes()
+        rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+        self._matrix[self._filled : self._filled + len(blobs)] = rows
+        self._filled += len(blobs)
 
     def done(self) -> np.ndarray:
         if self._matrix is None:

@@ -101,6 +101,7 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {
         "status": "ok",
         "entries": len(server.playbook),
+        "search": "approximate" if server.playbook.retriever.index.approximate else "exact",
         "approved_only": server.settings.approved_only,
     }
 
