@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from common import (
+    available_bytes,
     emit,
     free_port,
     percentile,
@@ -44,6 +45,7 @@ from pydantic import TypeAdapter
 from playbook.domain import load_domain
 from playbook.embed_static import StaticEmbedder
 from playbook.migrations import schema
+from playbook.neighbours import APPROXIMATE_FROM
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.store import Store
@@ -53,7 +55,9 @@ from playbook.workspace import example_domain
 KEY = "sk-bench-proxy-000000001"
 WARMUP = 50
 READY_TIMEOUT_S = 600  # loading a million entries on a busy machine
-INSERT_ROWS = 20_000  # rows per transaction while building the playbook
+INSERT_ROWS = 20_000
+# Memory `serve` may peak at per entry while it trains its approximate index (vectors thrice).
+BYTES_PER_ENTRY = 4_000  # rows per transaction while building the playbook
 CONCURRENCY = 8
 CITIES = ("Boston", "Denver", "Lisbon", "Osaka", "Lima", "Oslo", "Perth", "Quito", "Accra")
 TOPICS = (
@@ -148,7 +152,20 @@ class Served:
     launched: float  # time.perf_counter() at launch
 
     def entries(self) -> int:
-        return int(httpx.get(f"{self.base}/healthz").json()["entries"])
+        return int(self.health()["entries"])
+
+    def health(self) -> dict[str, Any]:
+        found: dict[str, Any] = httpx.get(f"{self.base}/healthz").json()
+        return found
+
+    def wait_until_settled(self) -> float:
+        """Seconds from launch until the playbook is searched the way its size calls for: a
+        large one is searched exactly from the start, approximately once its index is trained."""
+        while self.health()["search"] != "approximate":
+            if time.perf_counter() - self.launched > READY_TIMEOUT_S:
+                raise RuntimeError(f"not searched approximately within {READY_TIMEOUT_S} s")
+            time.sleep(0.02)
+        return round(time.perf_counter() - self.launched, 3)
 
 
 @contextmanager
@@ -256,12 +273,18 @@ def print_table(
 
 def run(entries: int, requests: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
     """Measure and print the table; the figures, keyed as run_all.py reads them."""
+    needed = entries * BYTES_PER_ENTRY
+    if needed > available_bytes():
+        progress(f"proxy: {entries} entries skipped, needs ~{needed / 1e9:.1f} GB of memory")
+        return {"proxy": {f"entries_{entries}": {"skipped": f"needs ~{needed / 1e9:.1f} GB"}}}
     with tempfile.TemporaryDirectory() as folder:
         playbook = Path(folder) / "playbook.db"
         started = time.perf_counter()
         build_playbook(playbook, entries)
         progress(f"built {entries} entries in {time.perf_counter() - started:.1f} s")
         with sim_server() as upstream, serve_process(playbook, upstream.base_url) as served:
+            if entries >= APPROXIMATE_FROM:
+                progress(f"waiting for the approximate index ({served.wait_until_settled()} s)")
             progress(f"serving {served.entries()} entries; measuring latency, interleaved")
             proxy = f"{served.base}/v1"
             alone, through = latencies(upstream.base_url, proxy, requests)

@@ -18,11 +18,10 @@ import gc
 import random
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import emit, median, progress
+from common import available_bytes, emit, median, progress
 
 from playbook.embed_static import StaticEmbedder
 from playbook.records import EntryGuidance
@@ -69,17 +68,6 @@ def exact_top(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     scores = np.einsum("nd,d->n", matrix, query)
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.argsort(-scores[top])]
-
-
-def available_bytes() -> int:
-    """MemAvailable from /proc/meminfo (Linux); a very large number where unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 1 << 62
 
 
 def measure_size(middle: np.ndarray, n: int, queries: int, seed: int = 0) -> dict[str, Any]:

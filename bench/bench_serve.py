@@ -1,7 +1,8 @@
-"""`playbook serve` with a large playbook: seconds until it answers, against a bare Python start
-(`python -c pass`) measured in the same run, its resident memory once loaded, and a reload after
-one new entry: how long `POST /v1/playbook/reload` takes, against the start-up's own load, and the
-memory peak during reloads against the resident size before them.
+"""`playbook serve` with a large playbook: seconds until it answers, against the same server with
+an empty playbook and a bare Python start (`python -c pass`), started in turn in the same run;
+when its approximate index is trained (exact search answers until then); its resident memory
+then; and a reload after one new entry: how long `POST /v1/playbook/reload` takes, and the memory
+peak during reloads against the resident size before them.
 
 The playbook is bench_proxy.py's (approved entries, the default embedder's vectors). The peak is
 the kernel's high-water mark (VmHWM), reset just before the reloads (/proc/PID/clear_refs);
@@ -14,7 +15,6 @@ reload is the one that does the work.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,9 +28,8 @@ from common import ROLES, airline_domain, emit, median, progress, sim_server
 
 from playbook.neighbours import APPROXIMATE_FROM
 
-STARTS = 2  # serve started this many times (the median ready time is reported)
+STARTS = 3  # serve started this many times per playbook (the median ready time is reported)
 RELOADS = 5
-SETTLE_TIMEOUT_S = 600
 PYTHON_STARTS = 5
 
 
@@ -73,18 +72,6 @@ def write_config(folder: Path, playbook: Path) -> Path:
     return path
 
 
-def wait_until_settled(served: Served, entries: int) -> float | None:
-    """Seconds from launch until a playbook this large is searched approximately (it is
-    searched exactly from the start until then); None for a small one."""
-    if entries < APPROXIMATE_FROM:
-        return None
-    while httpx.get(f"{served.base}/healthz").json()["search"] != "approximate":
-        if time.perf_counter() - served.launched > SETTLE_TIMEOUT_S:
-            raise RuntimeError(f"not approximate within {SETTLE_TIMEOUT_S} s")
-        time.sleep(0.02)
-    return round(time.perf_counter() - served.launched, 3)
-
-
 def timed_reloads(served: Served, playbook: Path, entries: int, reloads: int) -> list[float]:
     """Seconds per reload, each after one new entry was written by another process's store."""
     times = []
@@ -97,14 +84,26 @@ def timed_reloads(served: Served, playbook: Path, entries: int, reloads: int) ->
     return times
 
 
-def measure(playbook: Path, config: Path, upstream: str, entries: int, reloads: int) -> dict:
-    ready: list[float] = []
-    for _ in range(STARTS - 1):
-        with serve_process(playbook, upstream, "--config", str(config)) as served:
-            ready.append(served.ready_s)
+def ready_times(
+    playbooks: dict[str, Path], config: Path, upstream: str, starts: int
+) -> dict[str, float]:
+    """Median seconds until `serve` answers, per playbook, the playbooks taken in turn."""
+    times: dict[str, list[float]] = {name: [] for name in playbooks}
+    for _ in range(starts):
+        for name, path in playbooks.items():
+            with serve_process(path, upstream, "--config", str(config)) as served:
+                times[name].append(served.ready_s)
+    return {name: median(values) for name, values in times.items()}
+
+
+def measure(
+    playbook: Path, config: Path, upstream: str, entries: int, reloads: int, starts: int
+) -> dict[str, Any]:
+    empty = playbook.with_name("empty.db")
+    build_playbook(empty, 0)
+    ready = ready_times({"empty": empty, "full": playbook}, config, upstream, starts)
     with serve_process(playbook, upstream, "--config", str(config)) as served:
-        ready.append(served.ready_s)
-        settled_s = wait_until_settled(served, entries)
+        settled_s = served.wait_until_settled() if entries >= APPROXIMATE_FROM else None
         pid = served.process.pid
         steady = memory_kb(pid, "VmRSS")
         peak_reset = reset_peak(pid)
@@ -112,7 +111,9 @@ def measure(playbook: Path, config: Path, upstream: str, entries: int, reloads: 
         peak = memory_kb(pid, "VmHWM") if peak_reset else 0
         served_entries = served.entries()
     return {
-        "ready_s": round(median(ready), 3),
+        "ready_s": round(ready["full"], 3),
+        "empty_playbook_ready_s": round(ready["empty"], 3),
+        "ready_ratio_to_empty_playbook": round(ready["full"] / ready["empty"], 2),
         "approximate_after_s": settled_s,
         "reload_ms": round(median(times) * 1000, 2),
         "reload_max_ms": round(max(times) * 1000, 2),
@@ -120,11 +121,10 @@ def measure(playbook: Path, config: Path, upstream: str, entries: int, reloads: 
         "reload_peak_rss_mb": round(peak / 1024, 1) if peak else None,
         "reload_peak_ratio_to_steady": round(peak / steady, 3) if peak and steady else None,
         "served_entries_after_reloads": served_entries,
-        "ready_spread_s": round(statistics.pstdev(ready), 3),
     }
 
 
-def run(entries: int, reloads: int = RELOADS) -> dict[str, Any]:
+def run(entries: int, reloads: int = RELOADS, starts: int = STARTS) -> dict[str, Any]:
     python = python_start_s()
     with tempfile.TemporaryDirectory() as folder:
         playbook = Path(folder) / "playbook.db"
@@ -133,7 +133,7 @@ def run(entries: int, reloads: int = RELOADS) -> dict[str, Any]:
         progress(f"serve: built {entries} entries in {time.perf_counter() - started:.1f} s")
         config = write_config(Path(folder), playbook)
         with sim_server() as upstream:
-            figures = measure(playbook, config, upstream.base_url, entries, reloads)
+            figures = measure(playbook, config, upstream.base_url, entries, reloads, starts)
     figures["python_start_ms"] = round(python * 1000, 1)
     figures["ready_ratio_to_python"] = round(figures["ready_s"] / python, 1)
     figures["reload_ratio_to_ready"] = round(figures["reload_ms"] / 1000 / figures["ready_s"], 4)
