@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 BENCH = Path(__file__).resolve().parent
-PROXY_SIZES = (10_000, 1_000_000)
+PROXY_SIZES = (0, 10_000, 1_000_000)  # 0: what the proxy adds without any search
 # Seconds a benchmark may take on a machine as fast as ours at its quietest; scaled by how much
 # slower this machine is right now (`slowness`), and a benchmark past it is reported, not fatal.
 TIMEOUT_S = 600
@@ -146,7 +146,7 @@ def run_all(names: Sequence[str], quick: bool) -> tuple[dict[str, Any], list[str
         started = time.perf_counter()
         try:
             if name == "proxy":
-                results[name] = run_proxy(PROXY_SIZES[:1] if quick else PROXY_SIZES, timeout)
+                results[name] = run_proxy(PROXY_SIZES[:2] if quick else PROXY_SIZES, timeout)
             else:
                 results[name] = run_script(*BENCHMARKS[name], timeout=timeout)
         except BenchmarkFailed as exc:
@@ -177,7 +177,7 @@ def table(results: dict[str, Any]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, "proxy"])
-    parser.add_argument("--quick", action="store_true", help="proxy at 10k entries only")
+    parser.add_argument("--quick", action="store_true", help="proxy at 0 and 10k entries only")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a benchmark failed")
     args = parser.parse_args()
     default = ["startup", "paraphrase", "retrieval", "serve", "overhead", "cost", "proxy", "learn"]

@@ -186,7 +186,8 @@ def _idf(matrix: np.ndarray) -> np.ndarray:
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    # einsum sums the squares row by row without the squared copy `np.linalg.norm` makes.
+    norms = np.sqrt(np.einsum("nd,nd->n", matrix, matrix))[:, np.newaxis]
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
