@@ -62,6 +62,7 @@ class ExactScan:
         self._rows = np.ascontiguousarray(rows, dtype=np.float32)
         self._count = len(rows)
         self._removed = np.zeros(len(rows), dtype=bool)
+        self._any_removed = False  # most indexes never lose an entry: skip the mask then
 
     def __len__(self) -> int:
         return self._count
@@ -82,10 +83,12 @@ class ExactScan:
 
     def remove(self, positions: Sequence[int]) -> None:
         self._removed[list(positions)] = True
+        self._any_removed = True
 
     def top(self, query: np.ndarray, k: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
         scores = self.scores(query)
-        scores[self._removed[: self._count]] = -np.inf
+        if self._any_removed:
+            scores[self._removed[: self._count]] = -np.inf
         best = best_scores(scores, k, floor)
         return best, scores[best]
 
