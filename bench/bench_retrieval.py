@@ -1,4 +1,4 @@
-"""Retrieval at scale: top-5 latency and recall of `playbook.retrieve.Index` (exact below 20,000
+"""Retrieval at scale: top-5 latency and recall of `playbook.retrieve.Index` (exact below 10,000
 entries, faiss IVF-Flat from there), against exact brute force (`einsum` over every row, then a
 partial sort) timed on the same data in the same run, query by query in turn.
 
@@ -29,13 +29,13 @@ from playbook.retrieve import Index
 from playbook.types import Persona, Scenario, Turn
 
 GUIDELINE = "Acknowledge the delay before explaining the policy."
-SIZES = (10_000, 100_000, 1_000_000)
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
 CENTRES = 5_000
 SPREAD = 0.5  # noise norm against a unit centre: cosine to the centre about 0.9
 K = 5
 FLOOR = -1.0  # every score counts: recall compares the top 5, whatever their scores
 CHUNK_ROWS = 50_000
-QUERIES = {10_000: 200, 100_000: 100, 1_000_000: 50}
+QUERIES = {1_000: 200, 10_000: 200, 100_000: 100, 1_000_000: 50}
 BUILD_COPIES = 4  # rows, unit rows, the index's own copy and the baseline's
 
 

@@ -20,7 +20,7 @@ SCAN_ROWS = 4096
 # A query with non-zeros in at most this share of dimensions reads only those columns.
 SPARSE_QUERY_SHARE = 0.25
 # Entries from which a playbook is searched approximately (measured: bench/bench_retrieval.py).
-APPROXIMATE_FROM = 20_000
+APPROXIMATE_FROM = 10_000
 # faiss wants at least 39 training rows per list; more only makes training slower.
 TRAIN_ROWS_PER_LIST = 40
 TRAIN_ITERATIONS = 10
