@@ -132,3 +132,20 @@ def test_a_deferred_index_searches_exactly_until_it_is_settled() -> None:
     index.settle()
     assert index.approximate
     assert [ids(index, q) for q in matrix[:10]] == before  # 17 lists, all probed
+
+
+def test_lists_are_retrained_when_the_playbook_has_grown_fourfold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retrieve, "InvertedFile", CountingInvertedFile)
+    rng = np.random.default_rng(8)
+    matrix = clustered(rng, 600)
+    index = Index(entries(0, 120), matrix[:120], sparse=False, approximate_from=100)
+    index.remove([5])
+    CountingInvertedFile.built = 0
+    index.add(entries(120, 300), matrix[120:420])  # 420 <= 4 x 120: added in place
+    assert CountingInvertedFile.built == 0
+    index.add(entries(420, 180), matrix[420:])  # 600 > 480: retrained on every stored row
+    assert CountingInvertedFile.built == 1
+    assert [ids(index, matrix[i], k=1) for i in (0, 119, 300, 599)] == [[0], [119], [300], [599]]
+    assert 5 not in ids(index, matrix[5], k=20) and len(index) == 599
