@@ -57,6 +57,7 @@ SHOWN = {
         "entries_*.recall_at_5",
         "entries_*.build_s",
         "entries_*.skipped",
+        "sparse_scan.*",
     ],
     "serve": [
         "entries_*.ready_s",

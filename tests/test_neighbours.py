@@ -119,8 +119,10 @@ def test_the_exact_scan_of_a_sparse_query_matches_a_dense_product() -> None:
     rng = np.random.default_rng(6)
     rows = rng.random((10_000, 256), dtype=np.float32)
     query = np.where(rng.random(256) < 0.1, rng.random(256), 0).astype(np.float32)
-    scan = ExactScan(rows)
-    np.testing.assert_allclose(scan.scores(query), rows @ query, rtol=1e-5)
+    for scan in (ExactScan(rows, sparse=True), ExactScan(rows[:5000], sparse=True)):
+        scan.add(rows[len(scan) :])  # grown past its buffer: the layout survives
+        np.testing.assert_allclose(scan.scores(query), rows @ query, rtol=1e-5)
+    np.testing.assert_allclose(ExactScan(rows).scores(query), rows @ query, rtol=1e-5)
 
 
 def test_a_deferred_index_searches_exactly_until_it_is_settled() -> None:

@@ -52,14 +52,19 @@ class Neighbours(Protocol):
 
 
 class ExactScan:
-    """Every row scored against the query, a block of rows at a time.
+    """Every row scored against the query.
 
-    Rows live in a buffer with spare capacity (doubled when full), so adding a row copies
-    nothing; a removed row keeps its place and is never returned.
+    Dense queries read the rows one entry after another. For sparse ones (a hashed embedding has
+    about a tenth of its dimensions non-zero) the rows are kept one per dimension (`sparse=True`,
+    the transpose), so that a query reads only its own dimensions, a block of entries at a time.
+    The buffer has spare room (doubled when full), so adding an entry copies nothing; a removed
+    entry keeps its place and is never returned.
     """
 
-    def __init__(self, rows: np.ndarray) -> None:
-        self._rows = np.ascontiguousarray(rows, dtype=np.float32)
+    def __init__(self, rows: np.ndarray, sparse: bool = False) -> None:
+        rows = np.asarray(rows, dtype=np.float32)
+        self._sparse = sparse
+        self._buffer = np.ascontiguousarray(rows.T if sparse else rows)
         self._count = len(rows)
         self._removed = np.zeros(len(rows), dtype=bool)
         self._any_removed = False  # most indexes never lose an entry: skip the mask then
@@ -69,15 +74,16 @@ class ExactScan:
 
     def rows(self) -> np.ndarray:
         """The stored rows (a view), removed ones included."""
-        return self._rows[: self._count]
+        return self._buffer[:, : self._count].T if self._sparse else self._buffer[: self._count]
 
     def add(self, rows: np.ndarray) -> None:
         needed = self._count + len(rows)
-        if needed > len(self._rows):
-            capacity = max(needed, 2 * len(self._rows), 64)
-            self._rows = _grown(self._rows, capacity, rows.shape[1])
-            self._removed = np.resize(self._removed, capacity)
-        self._rows[self._count : needed] = rows
+        if needed > len(self._removed):
+            self._grow(max(needed, 2 * len(self._removed), 64), rows.shape[1])
+        if self._sparse:
+            self._buffer[:, self._count : needed] = rows.T
+        else:
+            self._buffer[self._count : needed] = rows
         self._removed[self._count : needed] = False
         self._count = needed
 
@@ -99,21 +105,27 @@ class ExactScan:
         this size to worker threads; a server on a busy machine then waits for those threads
         to be scheduled, milliseconds per query where the product itself takes a fraction of one.
         """
-        rows = self.rows()
+        if not self._sparse:
+            return np.einsum("nd,d->n", self._buffer[: self._count], query)
+        columns = self._buffer[:, : self._count]
         dimensions = np.flatnonzero(query)
         if len(dimensions) > SPARSE_QUERY_SHARE * len(query):
-            return np.einsum("nd,d->n", rows, query)
-        values, scores = query[dimensions], np.empty(len(rows), dtype=np.float32)
-        for start in range(0, len(rows), SCAN_ROWS):
-            block = rows[start : start + SCAN_ROWS, dimensions]
-            scores[start : start + len(block)] = np.einsum("nd,d->n", block, values)
+            return np.einsum("d,dn->n", query, columns)
+        values, scores = query[dimensions], np.empty(self._count, dtype=np.float32)
+        for start in range(0, self._count, SCAN_ROWS):
+            block = columns[dimensions, start : start + SCAN_ROWS]
+            scores[start : start + block.shape[1]] = np.einsum("d,dn->n", values, block)
         return scores
 
-
-def _grown(rows: np.ndarray, capacity: int, dim: int) -> np.ndarray:
-    grown = np.empty((capacity, dim), dtype=np.float32)
-    grown[: len(rows)] = rows
-    return grown
+    def _grow(self, capacity: int, dim: int) -> None:
+        shape = (dim, capacity) if self._sparse else (capacity, dim)
+        grown = np.empty(shape, dtype=np.float32)
+        if self._sparse:
+            grown[:, : self._count] = self._buffer[:, : self._count]
+        else:
+            grown[: self._count] = self._buffer[: self._count]
+        self._buffer = grown
+        self._removed = np.resize(self._removed, capacity)
 
 
 def best_scores(scores: np.ndarray, k: int, floor: float) -> np.ndarray:

@@ -76,7 +76,7 @@ class Index(Generic[G]):
         self._idf = _idf(matrix) if sparse and self._entries else None
         self._dim = int(matrix.shape[1])
         rows = self._unit(matrix)
-        self._neighbours = ExactScan(rows) if deferred else self._search_structure(rows)
+        self._neighbours = ExactScan(rows, sparse) if deferred else self._search_structure(rows)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -171,7 +171,7 @@ class Index(Generic[G]):
     def _search_structure(self, rows: np.ndarray) -> Neighbours:
         if len(rows) >= self.approximate_from:
             return InvertedFile(rows)
-        return ExactScan(rows)
+        return ExactScan(rows, self.sparse)
 
     def _unit(self, matrix: np.ndarray) -> np.ndarray:
         matrix = np.asarray(matrix, dtype=np.float32)
