@@ -54,7 +54,7 @@ from playbook.workspace import example_domain
 
 KEY = "sk-bench-proxy-000000001"
 WARMUP = 50
-READY_TIMEOUT_S = 600  # loading a million entries on a busy machine
+READY_TIMEOUT_S = 1200  # loading and indexing a million entries on a busy machine
 INSERT_ROWS = 20_000
 # Memory `serve` may peak at per entry while it trains its approximate index (vectors thrice).
 BYTES_PER_ENTRY = 4_000  # rows per transaction while building the playbook
