@@ -51,21 +51,23 @@ class ServingQueries:
 
     def changes_since(
         self,
-        version: PlaybookVersion,
+        since: PlaybookVersion,
+        until: PlaybookVersion,
         embedding_model: str,
         *,
         statuses: Sequence[str] | None = None,
     ) -> PlaybookChanges:
-        """The entries added or reviewed since the playbook was at `version`, and the servable
-        ones among them, loaded lean: what a running server needs to catch up."""
+        """The entries added or reviewed after the playbook was at `since` and up to `until`
+        (a version read before), and the servable ones among them, loaded lean: what a running
+        server needs to catch up. Changes made after `until` are left for the next call."""
         e, r = db.entries.c, db.reviews.c
-        _, last_entry, last_review = version
-        reviewed = sa.select(r.entry_id).where(r.id > last_review)
-        touched = sa.or_(e.id > last_entry, e.id.in_(reviewed))
+        new = sa.and_(e.id > since[1], e.id <= until[1])
+        reviewed = sa.select(r.entry_id).where(r.id > since[2], r.id <= until[2])
+        touched = sa.or_(new, sa.and_(e.id <= until[1], e.id.in_(reviewed)))
         with self._engine.connect() as conn:
-            ids = list(conn.execute(sa.select(e.id).where(touched)).scalars())
+            ids = list(conn.execute(sa.select(e.id).where(touched).order_by(e.id)).scalars())
         items, matrix = self._guidance_vectors(embedding_model, statuses, touched)
-        added = sum(1 for i in ids if i > last_entry)
+        added = sum(1 for i in ids if i > since[1])
         return PlaybookChanges(added, ids, items, matrix)
 
     def _guidance_vectors(

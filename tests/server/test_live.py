@@ -88,3 +88,19 @@ async def test_a_large_playbook_is_served_exactly_at_once_then_approximately(
     add(store, embedder, PET_TEXT, PET_GUIDANCE)
     await live.reload_if_changed()
     assert await served(live, PET_TEXT) == PET_GUIDANCE
+
+
+def test_changes_stop_at_the_version_read_so_a_later_write_waits_for_the_next_reload(
+    store: Store, embedder: StaticEmbedder
+) -> None:
+    # A learner writing while the server catches up must not make the counts disagree (which
+    # would rebuild the whole index): what came after the version read is the next reload's.
+    first = store.playbook_version()
+    refund = add(store, embedder, REFUND_TEXT, REFUND_GUIDANCE)
+    read = store.playbook_version()
+    pet = add(store, embedder, PET_TEXT, PET_GUIDANCE)
+    store.set_status(refund, "approved", "reviewer")
+    changes = store.changes_since(first, read, embedder.id, statuses=("proposed",))
+    assert (changes.added, changes.touched) == (1, [refund])
+    later = store.changes_since(read, store.playbook_version(), embedder.id, statuses=("proposed",))
+    assert (later.added, later.touched, [e.id for e in later.servable]) == (1, [refund, pet], [pet])

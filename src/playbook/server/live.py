@@ -112,8 +112,10 @@ class LivePlaybook:
         index, last = self.retriever.index, self.version
         if last is None or index.sparse:
             return False
-        changes = self._store.changes_since(last, self._embedder.id, statuses=self._statuses)
-        if version[0] - last[0] != changes.added:  # entries were deleted or ids reused
+        changes = self._store.changes_since(
+            last, version, self._embedder.id, statuses=self._statuses
+        )
+        if version[0] - last[0] != changes.added:  # entries were deleted, or added out of order
             return False
         index.remove(changes.touched)
         index.add(changes.servable, changes.matrix)
