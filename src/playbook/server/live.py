@@ -83,7 +83,7 @@ class LivePlaybook:
             await asyncio.to_thread(self.retriever.index.settle)
 
     async def reload_if_changed(self) -> bool:
-        """Rebuild if entries were added or reviewed since the last build; True if it did."""
+        """Catch up if entries were added or reviewed since the last load; True if it did."""
         version = await asyncio.to_thread(self._store.playbook_version)
         if version == self.version:
             return False
