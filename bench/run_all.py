@@ -61,6 +61,7 @@ SHOWN = {
         "entries_*.build_s",
         "entries_*.skipped",
         "sparse_scan.*",
+        "embedded.*",
     ],
     "serve": [
         "entries_*.ready_s",

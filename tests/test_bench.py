@@ -37,6 +37,8 @@ def test_retrieval_reports_latency_and_recall_against_exact_search(
     assert 0 < approximate["recall_at_5"] <= 1
     assert approximate["index_p50_ms"] > 0 and approximate["exact_p50_ms"] > 0
     assert result["sparse_scan"]["entries"] == 1500 and result["sparse_scan"]["ratio_to_gather"] > 0
+    assert result["embedded"]["search"].startswith("approximate")
+    assert 0 < result["embedded"]["recall_at_5"] <= 1
 
 
 def small_threshold_index(approximate_from: int) -> Any:
