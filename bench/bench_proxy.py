@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from common import (
+    available_bytes,
     emit,
     free_port,
     percentile,
@@ -41,8 +43,9 @@ from common import (
 from pydantic import TypeAdapter
 
 from playbook.domain import load_domain
-from playbook.embed import HashEmbedder
+from playbook.embed_static import StaticEmbedder
 from playbook.migrations import schema
+from playbook.neighbours import APPROXIMATE_FROM
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.store import Store
@@ -51,6 +54,10 @@ from playbook.workspace import example_domain
 
 KEY = "sk-bench-proxy-000000001"
 WARMUP = 50
+READY_TIMEOUT_S = 1200  # loading and indexing a million entries on a busy machine
+INSERT_ROWS = 20_000
+# Memory `serve` may peak at per entry while it trains its approximate index (vectors thrice).
+BYTES_PER_ENTRY = 4_000  # rows per transaction while building the playbook
 CONCURRENCY = 8
 CITIES = ("Boston", "Denver", "Lisbon", "Osaka", "Lima", "Oslo", "Perth", "Quito", "Accra")
 TOPICS = (
@@ -91,24 +98,24 @@ def synthetic_turns(rng: random.Random) -> tuple[Turn, ...]:
     )
 
 
-def build_playbook(path: Path, entries: int, seed: int = 7) -> None:
-    """`entries` proposed entries, inserted in one transaction (learning adds them one by one)."""
+def build_playbook(path: Path, entries: int, seed: int = 7, first: int = 0) -> None:
+    """`entries` approved entries embedded by the default embedder, inserted in batches (learning
+    adds them one by one); `first` numbers them after those already there."""
     Store.open(path).close()  # creates the schema
-    rng, embedder = random.Random(seed), HashEmbedder()
-    rows = [
-        entry_row(i, synthetic_turns(rng), rng.sample(GUIDELINES, rng.randint(2, 5)), embedder)
-        for i in range(entries)
-    ]
-    if not rows:
-        return
+    rng, embedder = random.Random(seed), StaticEmbedder.bundled()
     engine = sa.create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.execute(schema.entries.insert(), rows)
+    for start in range(first, first + entries, INSERT_ROWS):
+        rows = [
+            entry_row(i, synthetic_turns(rng), rng.sample(GUIDELINES, rng.randint(2, 5)), embedder)
+            for i in range(start, min(start + INSERT_ROWS, first + entries))
+        ]
+        with engine.begin() as conn:
+            conn.execute(schema.entries.insert(), rows)
     engine.dispose()
 
 
 def entry_row(
-    i: int, turns: tuple[Turn, ...], guidance: list[str], embedder: HashEmbedder
+    i: int, turns: tuple[Turn, ...], guidance: list[str], embedder: StaticEmbedder
 ) -> dict[str, Any]:
     """The row `Store.add_entry` would write for this scenario and guidance."""
     scenario = Scenario(PERSONA, turns)
@@ -121,7 +128,7 @@ def entry_row(
         "provenance": _PROVENANCE,
         "embedding": embedder.vector(scenario.text()).astype("<f4").tobytes(),
         "embedding_model": embedder.id,
-        "status": "proposed",
+        "status": "approved",
         "content_key": hashlib.sha256(f"bench-{i}".encode()).hexdigest(),
         "created_at": datetime.now(UTC),
     }
@@ -137,18 +144,47 @@ def chat_body() -> dict[str, Any]:
     return {"model": "student", "messages": messages, "seed": 1}
 
 
+@dataclass(frozen=True)
+class Served:
+    process: subprocess.Popen[bytes]
+    base: str  # http://127.0.0.1:<port>
+    ready_s: float  # from launch to the first answer of /healthz
+    launched: float  # time.perf_counter() at launch
+
+    def entries(self) -> int:
+        return int(self.health()["entries"])
+
+    def health(self) -> dict[str, Any]:
+        found: dict[str, Any] = httpx.get(f"{self.base}/healthz").json()
+        return found
+
+    def wait_until_settled(self) -> float:
+        """Seconds from launch until the playbook is searched the way its size calls for: a
+        large one is searched exactly from the start, approximately once its index is trained."""
+        while self.health()["search"] != "approximate":
+            if time.perf_counter() - self.launched > READY_TIMEOUT_S:
+                raise RuntimeError(f"not searched approximately within {READY_TIMEOUT_S} s")
+            time.sleep(0.02)
+        return round(time.perf_counter() - self.launched, 3)
+
+
 @contextmanager
-def proxy_server(playbook: Path, upstream: str) -> Iterator[str]:
-    """`playbook serve` in a child process, as a user runs it; yields its /v1 base URL."""
+def serve_process(playbook: Path, upstream: str, *args: str) -> Iterator[Served]:
+    """`playbook serve` in a child process, as a user runs it, once it answers."""
     port = free_port()
-    args = ("serve", "--playbook", str(playbook), "--upstream", upstream, "--port", str(port))
+    command = ("serve", "--playbook", str(playbook), "--upstream", upstream, "--port", str(port))
     env = {**os.environ, "PLAYBOOK_API_KEYS": KEY}
+    launched = time.perf_counter()
     process = subprocess.Popen(
-        playbook_command(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        playbook_command(*command, *args),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until_ready(f"http://127.0.0.1:{port}/healthz", process, 60)
-        yield f"http://127.0.0.1:{port}/v1"
+        base = f"http://127.0.0.1:{port}"
+        ready = wait_until_ready(f"{base}/healthz", process, READY_TIMEOUT_S)
+        yield Served(process, base, ready, launched)
     finally:
         stop(process)
 
@@ -237,17 +273,28 @@ def print_table(
 
 def run(entries: int, requests: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
     """Measure and print the table; the figures, keyed as run_all.py reads them."""
+    needed = entries * BYTES_PER_ENTRY
+    if needed > available_bytes():
+        progress(f"proxy: {entries} entries skipped, needs ~{needed / 1e9:.1f} GB of memory")
+        return {"proxy": {f"entries_{entries}": {"skipped": f"needs ~{needed / 1e9:.1f} GB"}}}
     with tempfile.TemporaryDirectory() as folder:
         playbook = Path(folder) / "playbook.db"
         started = time.perf_counter()
         build_playbook(playbook, entries)
         progress(f"built {entries} entries in {time.perf_counter() - started:.1f} s")
-        with sim_server() as upstream, proxy_server(playbook, upstream.base_url) as proxy:
-            progress("measuring latency, interleaved")
+        with sim_server() as upstream, serve_process(playbook, upstream.base_url) as served:
+            if entries >= APPROXIMATE_FROM:
+                progress(f"waiting for the approximate index ({served.wait_until_settled()} s)")
+            progress(f"serving {served.entries()} entries; measuring latency, interleaved")
+            proxy = f"{served.base}/v1"
             alone, through = latencies(upstream.base_url, proxy, requests)
             progress(f"measuring throughput, {concurrency} requests in flight")
             rates = throughput_ratio(upstream.base_url, proxy, requests, concurrency)
-    result = {**summary(alone, through, rates), "proxy_rps": round(rates[1], 1)}
+            result = {
+                **summary(alone, through, rates),
+                "proxy_rps": round(rates[1], 1),
+                "served_entries": served.entries(),
+            }
     print_table(entries, result, alone, through)
     return {"proxy": {f"entries_{entries}": result}}
 

@@ -51,6 +51,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(ordered[rank - 1])
 
 
+def available_bytes() -> int:
+    """MemAvailable from /proc/meminfo (Linux); a very large number where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
 async def settle() -> None:
     """Let SDK clients that were dropped close while the event loop still runs.
 

@@ -23,7 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 BENCH = Path(__file__).resolve().parent
-PROXY_SIZES = (1_000, 10_000, 100_000)
+PROXY_SIZES = (0, 10_000, 1_000_000)  # 0: what the proxy adds without any search
+# A proxy run writes its playbook first (5 minutes for a million entries on 2 busy cores): its
+# time budget grows by one TIMEOUT_S per this many entries.
+PROXY_ENTRIES_PER_BUDGET = 250_000
 # Seconds a benchmark may take on a machine as fast as ours at its quietest; scaled by how much
 # slower this machine is right now (`slowness`), and a benchmark past it is reported, not fatal.
 TIMEOUT_S = 600
@@ -33,6 +36,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "paraphrase": ["bench_paraphrase.py"],
     "situations": ["bench_situations.py"],
     "retrieval": ["bench_retrieval.py"],
+    "serve": ["bench_serve.py"],
     "overhead": ["bench_overhead.py"],
     "cost": ["bench_cost.py"],
     "learn": ["bench_learn.py"],
@@ -50,12 +54,23 @@ SHOWN = {
     "overhead": ["*_us_per_call", "ratio_to_bare", "parts.*"],
     "proxy": ["entries_*.*p50*", "entries_*.*p99*", "entries_*.*throughput*", "todo"],
     "retrieval": [
+        "entries_*.search",
         "entries_*.index_p50_ms",
-        "entries_*.baseline_p50_ms",
-        "entries_*.ratio_to_baseline",
-        "entries_*.index_bytes_per_entry",
-        "entries_*.build_peak_bytes_per_entry",
+        "entries_*.exact_p50_ms",
+        "entries_*.ratio_to_exact",
+        "entries_*.recall_at_5",
+        "entries_*.build_s",
         "entries_*.skipped",
+        "sparse_scan.*",
+        "embedded.*",
+    ],
+    "serve": [
+        "entries_*.ready_s",
+        "entries_*.empty_playbook_ready_s",
+        "entries_*.approximate_after_s",
+        "entries_*.reload_ms",
+        "entries_*.steady_rss_mb",
+        "entries_*.reload_peak_ratio_to_steady",
     ],
     "situations": ["chance.*", "twin_available", "*.conversation.*"],
     "cost": ["kept_entries", "per_kept_entry.*tokens_per_entry", "rerun_cache_share"],
@@ -117,7 +132,8 @@ def run_proxy(sizes: Sequence[int], timeout: float = TIMEOUT_S) -> dict[str, Any
     for size in sizes:
         progress(f"proxy: {size} entries")
         try:
-            found = run_script(script.name, "--entries", str(size), timeout=timeout)
+            budget = timeout * max(1.0, size / PROXY_ENTRIES_PER_BUDGET)
+            found = run_script(script.name, "--entries", str(size), timeout=budget)
         except BenchmarkFailed as exc:  # one size failing keeps the other sizes' figures
             results[f"entries_{size}"] = {"error": str(exc)}
             continue
@@ -138,7 +154,7 @@ def run_all(names: Sequence[str], quick: bool) -> tuple[dict[str, Any], list[str
         started = time.perf_counter()
         try:
             if name == "proxy":
-                results[name] = run_proxy(PROXY_SIZES[:1] if quick else PROXY_SIZES, timeout)
+                results[name] = run_proxy(PROXY_SIZES[:2] if quick else PROXY_SIZES, timeout)
             else:
                 results[name] = run_script(*BENCHMARKS[name], timeout=timeout)
         except BenchmarkFailed as exc:
@@ -169,10 +185,10 @@ def table(results: dict[str, Any]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=[*BENCHMARKS, "proxy"])
-    parser.add_argument("--quick", action="store_true", help="proxy at 1k entries only")
+    parser.add_argument("--quick", action="store_true", help="proxy at 0 and 10k entries only")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a benchmark failed")
     args = parser.parse_args()
-    default = ["startup", "paraphrase", "retrieval", "overhead", "cost", "proxy", "learn"]
+    default = ["startup", "paraphrase", "retrieval", "serve", "overhead", "cost", "proxy", "learn"]
     names = args.only or default
     started = time.perf_counter()
     results, failures = run_all(names, args.quick)

@@ -25,13 +25,38 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Any:
     return load
 
 
-def test_retrieval_reports_latency_and_memory_against_the_baseline(bench: Any) -> None:
-    result = bench("bench_retrieval").run(sizes=(300,), dim=64)
-    figures = result["entries_300"]
-    assert figures["index_p50_ms"] > 0 and figures["baseline_p50_ms"] > 0
-    assert figures["vector_bytes_per_entry"] == 64 * 4
-    # The index keeps its unit-length rows: at least the vectors themselves.
-    assert figures["index_bytes_per_entry"] >= figures["vector_bytes_per_entry"]
+def test_retrieval_reports_latency_and_recall_against_exact_search(
+    bench: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrieval = bench("bench_retrieval")
+    monkeypatch.setattr(retrieval, "Index", small_threshold_index(1000))
+    result = retrieval.run(sizes=(300, 1500), centre_count=50)
+    exact, approximate = result["entries_300"], result["entries_1500"]
+    assert (exact["search"], exact["recall_at_5"]) == ("exact", 1.0)
+    assert approximate["search"].startswith("approximate")
+    assert 0 < approximate["recall_at_5"] <= 1
+    assert approximate["index_p50_ms"] > 0 and approximate["exact_p50_ms"] > 0
+    assert result["sparse_scan"]["entries"] == 1500 and result["sparse_scan"]["ratio_to_gather"] > 0
+    assert result["embedded"]["search"].startswith("approximate")
+    assert 0 < result["embedded"]["recall_at_5"] <= 1
+
+
+def small_threshold_index(approximate_from: int) -> Any:
+    from playbook.retrieve import Index
+
+    def make(entries: Any, matrix: Any, sparse: bool) -> Any:
+        return Index(entries, matrix, sparse, approximate_from=approximate_from)
+
+    return make
+
+
+def test_serve_reports_ready_time_reload_time_and_memory(bench: Any) -> None:
+    result = bench("bench_serve").run(entries=50, reloads=2, starts=1)["entries_50"]
+    assert result["served_entries_after_reloads"] == 52  # each reload found its new entry
+    assert result["ready_s"] > 0 and result["empty_playbook_ready_s"] > 0
+    assert result["reload_ms"] > 0 and result["approximate_after_s"] is None
+    if result["reload_peak_ratio_to_steady"] is not None:  # where /proc allows the reset
+        assert result["reload_peak_ratio_to_steady"] > 0
 
 
 async def test_learn_reports_ratios_to_bounds_that_hold(bench: Any) -> None:

@@ -55,7 +55,8 @@ def test_search_on_a_large_index_matches_a_full_sort() -> None:
     rng = np.random.default_rng(7)
     matrix = rng.normal(size=(20_000, 64)).astype(np.float32)
     entries = [make_entry(str(i), entry_id=i) for i in range(len(matrix))]
-    index = Index(entries, matrix, sparse=False)
+    index = Index(entries, matrix, sparse=False, approximate_from=len(matrix) + 1)
+    assert not index.approximate
     query = rng.normal(size=64).astype(np.float32)
     hits = index.search(query, k=25, floor=-1)
     normalised = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)

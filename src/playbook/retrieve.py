@@ -1,10 +1,11 @@
-"""Find the playbook entries for a conversation (exact cosine similarity over an in-memory matrix:
-the nearest conversations, or the guidance a conversation is predicted to need) and compose
-their guidelines into one deduplicated guidance list."""
+"""Find the playbook entries for a conversation (cosine similarity, exact for small playbooks and
+approximate for large ones: the nearest conversations, or among them those whose guidance the
+conversation is predicted to need) and compose their guidelines into one guidance list."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol
@@ -14,15 +15,22 @@ from typing_extensions import TypeVar
 
 from playbook.config import Match
 from playbook.embed import Embedder, default_floor
+from playbook.neighbours import (
+    APPROXIMATE_FROM,
+    RETRAIN_GROWTH,
+    ExactScan,
+    InvertedFile,
+    Neighbours,
+)
 from playbook.parse import normalise_guideline
 from playbook.store import Store
 from playbook.types import Entry, Turn, conversation_text
 from playbook.vectors import check_embedder
 
-# A query with non-zeros in at most this share of dimensions reads only their rows of the index.
-_SPARSE_QUERY_SHARE = 0.25
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
 RIDGE = 0.01
+# Matching by guidance ranks this many nearest conversations (above the floor) by their guidance.
+CANDIDATES = 10
 
 
 class Guided(Protocol):
@@ -46,42 +54,65 @@ class Hit(Generic[G]):
 
 
 class Index(Generic[G]):
-    """Entries and their vectors, searched by one matrix-vector product.
+    """Entries and their unit vectors, searched exactly below `approximate_from` entries and
+    through an inverted-file index (faiss) from there on (see `playbook.neighbours`).
 
     For sparse (hashed term) vectors, columns are weighted by their inverse document frequency
     over the index itself, so words every scenario shares ("customer", "refund") count less
     than the rare words that tell situations apart.
 
-    The unit vectors are kept one row per dimension (the transpose), so that a sparse query,
-    as a hashed embedding is (about a tenth of its dimensions are non-zero), reads only the rows
-    of its own dimensions: at 10,000 entries several times faster than reading the whole matrix.
+    Entries can be added and removed in place (a reload after a few changes rebuilds nothing);
+    a lock keeps a search from seeing half an update, which faiss needs. Built `deferred`, a large
+    index searches exactly until `settle()` has trained its approximate one (seconds at 100k).
     """
 
-    def __init__(self, entries: Sequence[G], matrix: np.ndarray, sparse: bool) -> None:
+    def __init__(
+        self,
+        entries: Sequence[G],
+        matrix: np.ndarray,
+        sparse: bool,
+        approximate_from: int = APPROXIMATE_FROM,
+        deferred: bool = False,
+    ) -> None:
         if len(entries) != matrix.shape[0]:
             raise ValueError(f"{len(entries)} entries but {matrix.shape[0]} vectors")
-        self.entries = list(entries)
         self.sparse = sparse
-        self._idf = _idf(matrix) if sparse and self.entries else None
-        unit = unit_rows(self._weighted(np.asarray(matrix, dtype=np.float32)))
-        self._by_dimension = np.ascontiguousarray(unit.T)
+        self.approximate_from = approximate_from
+        self._entries = list(entries)
+        self._removed: set[int] = set()
+        self._positions = {e.id: i for i, e in enumerate(self._entries) if e.id is not None}
+        self._idf = _idf(matrix) if sparse and self._entries else None
+        self._dim = int(matrix.shape[1])
+        rows = self._unit(matrix)
+        self._neighbours = ExactScan(rows, sparse) if deferred else self._search_structure(rows)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._entries) - len(self._removed)
+
+    @property
+    def entries(self) -> list[G]:
+        """The entries searched, in the order they were added."""
+        return [e for i, e in enumerate(self._entries) if i not in self._removed]
 
     @property
     def dim(self) -> int:
-        return int(self._by_dimension.shape[0])
+        return self._dim
+
+    @property
+    def approximate(self) -> bool:
+        return isinstance(self._neighbours, InvertedFile)
 
     def search(self, query: np.ndarray, k: int, floor: float) -> list[Hit[G]]:
         """The k most similar entries with a score of at least `floor`, best first."""
-        if not self.entries or k < 1 or np.size(query) == 0:
+        if not len(self) or k < 1 or np.size(query) == 0:
             return []
         vector = self.unit_query(query)
         if not vector.any():  # blank text: nothing to be similar to
             return []
-        scores = self._scores(vector)
-        return [Hit(self.entries[i], float(scores[i])) for i in _best(scores, k, floor)]
+        with self._lock:
+            positions, scores = self._neighbours.top(vector, k, floor)
+            return [Hit(self._entries[p], float(s)) for p, s in zip(positions, scores, strict=True)]
 
     def unit_query(self, query: np.ndarray) -> np.ndarray:
         """The query as the index compares it: weighted like the entries, unit length."""
@@ -91,27 +122,78 @@ class Index(Generic[G]):
                 f"the query has {vector.size} dimensions but the index {self.dim}; "
                 "embed the query with the embedder the index was built with"
             )
-        return unit_rows(self._weighted(vector[np.newaxis, :]))[0]
+        return self._unit(vector[np.newaxis, :])[0]
 
     def unit_vectors(self) -> np.ndarray:
-        """The entries' vectors as the index compares them, one row per entry (a view)."""
-        return self._by_dimension.T
+        """The vectors of `entries` as the index compares them, one row per entry."""
+        with self._lock:
+            rows = self._neighbours.rows()
+            return np.delete(rows, sorted(self._removed), axis=0) if self._removed else rows
 
-    def _scores(self, unit_query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every entry with the query (already weighted and unit length).
+    def add(self, entries: Sequence[G], matrix: np.ndarray) -> None:
+        """Search these entries too, without rebuilding what is there (dense vectors only: the
+        IDF weights of sparse ones depend on every entry, so a sparse index is rebuilt)."""
+        if self.sparse:
+            raise ValueError("a sparse index weighs by IDF over all its entries: rebuild it")
+        if len(entries) != len(matrix):
+            raise ValueError(f"{len(entries)} entries but {len(matrix)} vectors")
+        if not len(entries):
+            return
+        if self._entries and matrix.shape[1] != self.dim:
+            raise ValueError(f"{matrix.shape[1]} dimensions added to an index of {self.dim}")
+        rows = self._unit(matrix)
+        grown = self._grown(rows)  # built outside the lock: searches go on meanwhile
+        with self._lock:
+            first = len(self._entries)
+            self._entries.extend(entries)
+            self._positions.update(
+                (e.id, first + i) for i, e in enumerate(entries) if e.id is not None
+            )
+            self._dim = int(matrix.shape[1])
+            if grown is None:
+                self._neighbours.add(rows)
+            else:
+                self._neighbours = grown
 
-        einsum, not `@`: it runs in the calling thread. `@` goes to BLAS, which hands a product
-        this size to worker threads; a server on a busy machine then waits for those threads
-        to be scheduled, milliseconds per query where the product itself takes a fraction of one.
-        """
-        dimensions = np.flatnonzero(unit_query)
-        if len(dimensions) <= _SPARSE_QUERY_SHARE * len(unit_query):
-            rows = self._by_dimension[dimensions]
-            return np.einsum("d,dn->n", unit_query[dimensions], rows)
-        return np.einsum("d,dn->n", unit_query, self._by_dimension)
+    def settle(self) -> None:
+        """Switch to the search structure the index's size calls for, if it does not use it yet:
+        built `deferred`, an index answers exactly at once and turns approximate here."""
+        grown = self._grown(np.zeros((0, self.dim), dtype=np.float32))
+        if grown is not None:
+            with self._lock:
+                self._neighbours = grown
 
-    def _weighted(self, matrix: np.ndarray) -> np.ndarray:
-        return matrix if self._idf is None else matrix * self._idf
+    def remove(self, ids: Iterable[int]) -> None:
+        """Stop finding the entries with these ids (ids the index does not hold are ignored)."""
+        with self._lock:
+            positions = [self._positions.pop(i) for i in ids if i in self._positions]
+            if positions:
+                self._neighbours.remove(positions)
+                self._removed.update(positions)
+
+    def _grown(self, rows: np.ndarray) -> Neighbours | None:
+        """A new search structure for the index with `rows` added when its size calls for one
+        (exact to approximate, or lists retrained); None when adding in place will do."""
+        total = len(self._entries) + len(rows)
+        current = self._neighbours
+        if isinstance(current, InvertedFile):
+            if total <= RETRAIN_GROWTH * current.trained_for:
+                return None
+        elif total < self.approximate_from:
+            return None
+        grown = self._search_structure(np.concatenate([current.rows(), rows]))
+        if self._removed:
+            grown.remove(sorted(self._removed))
+        return grown
+
+    def _search_structure(self, rows: np.ndarray) -> Neighbours:
+        if len(rows) >= self.approximate_from:
+            return InvertedFile(rows)
+        return ExactScan(rows, self.sparse)
+
+    def _unit(self, matrix: np.ndarray) -> np.ndarray:
+        matrix = np.asarray(matrix, dtype=np.float32)
+        return unit_rows(matrix if self._idf is None else matrix * self._idf)
 
 
 def _idf(matrix: np.ndarray) -> np.ndarray:
@@ -122,18 +204,9 @@ def _idf(matrix: np.ndarray) -> np.ndarray:
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    # einsum sums the squares row by row without the squared copy `np.linalg.norm` makes.
+    norms = np.sqrt(np.einsum("nd,nd->n", matrix, matrix))[:, np.newaxis]
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-def _best(scores: np.ndarray, k: int, floor: float) -> np.ndarray:
-    """Indices of the top k scores at or above floor, best first."""
-    candidates = np.flatnonzero(scores >= floor)
-    if len(candidates) > k:
-        # argpartition finds the top k in linear time; only those k are then sorted.
-        top = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[top]
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 async def build_index(
@@ -183,27 +256,34 @@ class GuidanceMap(Generic[G]):
     often about the same thing in another situation. The playbook holds the evidence of what
     matters: each entry pairs a conversation with the guidance verified for it. A ridge
     regression from the entries' conversation vectors to the vectors of their guidance learns
-    which directions of the embedding decide the guidance; a conversation's predicted guidance
-    is then matched with the entries' guidance. Fitting costs a d x d solve and one embedding
-    per entry.
+    which directions of the embedding decide the guidance; the nearest conversations are then
+    ranked by how near their guidance is to the conversation's predicted guidance. Fitting
+    costs a d x d solve and one embedding per entry.
     """
 
-    def __init__(self, weights: np.ndarray, guidance: Index[G]) -> None:
+    def __init__(self, weights: np.ndarray, targets: dict[int, np.ndarray]) -> None:
         self.weights = weights
-        self.guidance = guidance
+        self.targets = targets  # id() of each entry -> its guidance's unit vector
 
     @classmethod
     async def fit(cls, index: Index[G], embedder: Embedder) -> GuidanceMap[G]:
-        texts = ["\n".join(entry.guidance) for entry in index.entries]
+        entries = index.entries
+        texts = ["\n".join(entry.guidance) for entry in entries]
         targets = unit_rows(np.asarray(await embedder.embed(texts), dtype=np.float64))
         x = np.asarray(index.unit_vectors(), dtype=np.float64)
         gram = x.T @ x + RIDGE * np.eye(x.shape[1])
         weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
-        return cls(weights, Index(index.entries, targets.astype(np.float32), sparse=False))
+        rows = targets.astype(np.float32)
+        return cls(weights, {id(entry): row for entry, row in zip(entries, rows, strict=True)})
 
-    def search(self, unit_query: np.ndarray, k: int) -> list[Hit[G]]:
-        """The k entries whose guidance is nearest the query's predicted guidance."""
-        return self.guidance.search(unit_query @ self.weights, k, floor=-1.0)
+    def rank(self, unit_query: np.ndarray, candidates: list[Hit[G]], k: int) -> list[Hit[G]]:
+        """The k candidates whose guidance is nearest the query's predicted guidance."""
+        predicted = unit_rows((unit_query @ self.weights)[np.newaxis, :])[0]
+        known = [h for h in candidates if id(h.entry) in self.targets]
+        if not known:  # only entries added since the fit (a reload refits it at once)
+            return candidates[:k]
+        scored = [Hit(h.entry, float(self.targets[id(h.entry)] @ predicted)) for h in known]
+        return sorted(scored, key=lambda hit: -hit.score)[:k]
 
 
 class Retriever(Generic[G]):
@@ -252,11 +332,13 @@ class Retriever(Generic[G]):
 
     async def hits_for(self, query: np.ndarray) -> list[Hit[G]]:
         """The entries for an embedded conversation; none if even the nearest is under the floor."""
-        hits = self.index.search(query, self.k, self.floor)
-        if hits and self.match == "guidance":
-            guidance_map = await self._guidance_map()
-            hits = guidance_map.search(self.index.unit_query(query), self.k)
-        return hits
+        if self.match == "conversation":
+            return self.index.search(query, self.k, self.floor)
+        candidates = self.index.search(query, max(self.k, CANDIDATES), self.floor)
+        if not candidates:
+            return []
+        guidance_map = await self._guidance_map()
+        return guidance_map.rank(self.index.unit_query(query), candidates, self.k)
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""

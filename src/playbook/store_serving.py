@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,17 @@ from playbook.records import EntryGuidance, ServedRecord, ServedStats
 
 PlaybookVersion = tuple[int, int, int]
 """(entries, highest entry id, highest review id): any add or review changes it."""
+LOAD_ROWS = 4096  # rows read from the database per step while loading vectors
+
+
+@dataclass(frozen=True)
+class PlaybookChanges:
+    """Entries added or reviewed since a version (`touched`) and the servable ones among them."""
+
+    added: int  # how many of `touched` are new entries
+    touched: list[int]
+    servable: list[EntryGuidance]
+    matrix: np.ndarray  # one row per servable entry
 
 
 class ServingQueries:
@@ -35,14 +47,49 @@ class ServingQueries:
         One query of three columns: serving never needs scenarios or provenance, and skipping
         them makes loading 10,000 entries take milliseconds rather than seconds.
         """
-        e = db.entries.c
-        query = sa.select(e.id, e.guidance, e.embedding).where(e.embedding_model == embedding_model)
-        if statuses is not None:
-            query = query.where(e.status.in_(list(statuses)))
+        return self._guidance_vectors(embedding_model, statuses, sa.true())
+
+    def changes_since(
+        self,
+        since: PlaybookVersion,
+        until: PlaybookVersion,
+        embedding_model: str,
+        *,
+        statuses: Sequence[str] | None = None,
+    ) -> PlaybookChanges:
+        """The entries added or reviewed after the playbook was at `since` and up to `until`
+        (a version read before), and the servable ones among them, loaded lean: what a running
+        server needs to catch up. Changes made after `until` are left for the next call."""
+        e, r = db.entries.c, db.reviews.c
+        new = sa.and_(e.id > since[1], e.id <= until[1])
+        reviewed = sa.select(r.entry_id).where(r.id > since[2], r.id <= until[2])
+        touched = sa.or_(new, sa.and_(e.id <= until[1], e.id.in_(reviewed)))
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(e.id)).all()
-        items = [EntryGuidance(row.id, tuple(row.guidance)) for row in rows]
-        return items, stack_embeddings([row.embedding for row in rows], self.path, embedding_model)
+            ids = list(conn.execute(sa.select(e.id).where(touched).order_by(e.id)).scalars())
+        items, matrix = self._guidance_vectors(embedding_model, statuses, touched)
+        added = sum(1 for i in ids if i > since[1])
+        return PlaybookChanges(added, ids, items, matrix)
+
+    def _guidance_vectors(
+        self, embedding_model: str, statuses: Sequence[str] | None, where: Any
+    ) -> tuple[list[EntryGuidance], np.ndarray]:
+        e = db.entries.c
+        where = sa.and_(where, e.embedding_model == embedding_model)
+        if statuses is not None:
+            where = sa.and_(where, e.status.in_(list(statuses)))
+        # The guidance as its JSON text: decoded only for the entries retrieval returns.
+        guidance = sa.type_coerce(e.guidance, sa.String)
+        query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
+        with self._engine.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
+            rows = conn.execute(query)
+            items: list[EntryGuidance] = []
+            matrix = VectorRows(count, self.path, embedding_model)
+            # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
+            for part in rows.partitions(LOAD_ROWS):
+                items.extend(EntryGuidance(row[0], stored=row[1]) for row in part)
+                matrix.extend([row[2] for row in part])
+        return items, matrix.done()
 
     def status_counts(self) -> dict[str, int]:
         """How many entries have each review status."""
@@ -136,17 +183,46 @@ class ServingQueries:
 
 def stack_embeddings(blobs: Sequence[bytes], path: Path, embedding_model: str) -> np.ndarray:
     """float32 blobs as one (n, dim) matrix; refuses vectors of different sizes."""
-    from playbook.store import StoreError  # store.py imports this module
+    matrix = VectorRows(len(blobs), path, embedding_model)
+    for start in range(0, len(blobs), LOAD_ROWS):
+        matrix.extend(blobs[start : start + LOAD_ROWS])
+    return matrix.done()
 
-    if not blobs:
-        return np.zeros((0, 0), dtype=np.float32)
-    if len({len(blob) for blob in blobs}) > 1:
-        raise StoreError(
-            f"playbook {path}: embeddings of {embedding_model!r} differ in size; "
+
+class VectorRows:
+    """An (n, dim) float32 matrix filled from blobs as they are read, in place: loading costs
+    the matrix itself, not a joined copy of the blobs beside it."""
+
+    def __init__(self, count: int, path: Path, embedding_model: str) -> None:
+        self._count, self._path, self._model = count, path, embedding_model
+        self._matrix: np.ndarray | None = None
+        self._filled = 0
+
+    def extend(self, blobs: Sequence[bytes]) -> None:
+        """Append rows: one copy of a few thousand blobs at a time, not a Python step per row."""
+        if not blobs:
+            return
+        sizes = {len(blob) for blob in blobs}
+        if self._matrix is None:
+            self._matrix = np.empty((self._count, min(sizes) // 4), dtype=np.float32)
+        if sizes != {self._matrix.shape[1] * 4}:
+            raise self._mixed_sizes()
+        rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+        self._matrix[self._filled : self._filled + len(blobs)] = rows
+        self._filled += len(blobs)
+
+    def done(self) -> np.ndarray:
+        if self._matrix is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._matrix[: self._filled]
+
+    def _mixed_sizes(self) -> Exception:
+        from playbook.store import StoreError  # store.py imports this module
+
+        return StoreError(
+            f"playbook {self._path}: embeddings of {self._model!r} differ in size; "
             "re-embed the entries with one model"
         )
-    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
-    return matrix.astype(np.float32)
 
 
 def _served_row(record: ServedRecord) -> dict[str, Any]:

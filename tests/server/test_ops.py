@@ -65,7 +65,7 @@ def test_models_are_the_upstreams(client: openai.OpenAI) -> None:
 def test_healthz_needs_no_upstream(start_proxy: Any) -> None:
     url = start_proxy(upstream_url="http://127.0.0.1:9/v1")  # nothing listens there
     health = httpx.get(f"{url}/healthz").json()
-    assert health == {"status": "ok", "entries": 2, "approved_only": False}
+    assert health == {"status": "ok", "entries": 2, "search": "exact", "approved_only": False}
 
 
 def test_metrics_count_requests_and_guidance(client: openai.OpenAI, proxy: str) -> None:

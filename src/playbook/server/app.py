@@ -81,13 +81,19 @@ def _services(
 
 @asynccontextmanager
 async def _background_tasks(parts: Services) -> AsyncIterator[None]:
-    """Load the playbook, then watch it for changes and write the served log, until shutdown."""
-    await parts.playbook.reload()
+    """Load the playbook, then watch it for changes and write the served log, until shutdown.
+
+    A large playbook's approximate index is trained after the server is ready (exact search
+    answers meanwhile): at 100,000 entries that is seconds sooner.
+    """
+    await parts.playbook.reload(settle=False)
+    settler = asyncio.create_task(parts.playbook.settle())
     watcher = asyncio.create_task(parts.playbook.watch(parts.settings.reload_interval))
     writer = asyncio.create_task(parts.served.run())
     try:
         yield
     finally:
+        settler.cancel()
         watcher.cancel()
         await parts.served.stop()
         await writer  # everything served is in the store before the caller closes it

@@ -1,5 +1,5 @@
-"""The playbook as served: an index of the servable entries, rebuilt without a restart when the
-store changes (entries added, approved or rejected) or when asked to."""
+"""The playbook as served: an index of the servable entries, kept up to date without a restart
+when the store changes (entries added, approved, edited or rejected) or when asked to."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from playbook.config import Match
 from playbook.embed import Embedder
+from playbook.neighbours import APPROXIMATE_FROM
 from playbook.records import EntryGuidance
 from playbook.retrieve import Index, Retrieval, Retriever
 from playbook.store import Store
@@ -36,8 +37,10 @@ class LivePlaybook:
         floor: float | None = None,
         match: Match = "conversation",
         on_reload: Callable[[int], None] | None = None,
+        approximate_from: int = APPROXIMATE_FROM,
     ) -> None:
         self._store = store
+        self._approximate_from = approximate_from
         self._on_reload = on_reload
         self._embedder = embedder
         self._statuses = tuple(statuses)
@@ -52,23 +55,42 @@ class LivePlaybook:
     async def retrieve(self, turns: Sequence[Turn]) -> Retrieval[EntryGuidance]:
         return await self.retriever.retrieve(turns)
 
-    async def reload(self) -> int:
-        """Rebuild the index from the store now; the number of servable entries."""
+    async def reload(self, settle: bool = True) -> int:
+        """Bring the index up to date with the store; the number of servable entries.
+
+        Entries added or reviewed since the last load are added to or removed from the index in
+        place; anything else (the first load, a sparse embedder's IDF weights, entries that
+        vanished) rebuilds it. A rebuilt index searches exactly until it is settled (its
+        approximate index trained): `settle=False` leaves that to `settle()`, so that a server
+        starting with a large playbook answers at once.
+        """
         async with self._lock:
-            # The version is read first: a change made during the build is seen by the next check.
+            # The version is read first: a change made during the load is seen by the next check.
             version = await asyncio.to_thread(self._store.playbook_version)
-            index = await asyncio.to_thread(self._build)
-            retriever = self.retriever.with_index(index)
-            await retriever.prepare()  # fitted before it serves, not on a customer's time
-            self.retriever = retriever
+            if not await asyncio.to_thread(self._caught_up, version):
+                index = await asyncio.to_thread(self._build)
+                self.retriever = self.retriever.with_index(index)
+                if settle:
+                    await asyncio.to_thread(index.settle)
+            if self.retriever.match == "guidance":
+                # The map learns from every entry: refitted after any change, before it serves.
+                retriever = self.retriever.with_index(self.retriever.index)
+                await retriever.prepare()
+                self.retriever = retriever
             self.version = version
-        log.info("playbook loaded: %d servable entries", len(index))
+        entries = len(self.retriever.index)
+        log.info("playbook loaded: %d servable entries", entries)
         if self._on_reload is not None:
-            self._on_reload(len(index))
-        return len(index)
+            self._on_reload(entries)
+        return entries
+
+    async def settle(self) -> None:
+        """Train the approximate index a large playbook wants, while exact search serves."""
+        async with self._lock:
+            await asyncio.to_thread(self.retriever.index.settle)
 
     async def reload_if_changed(self) -> bool:
-        """Rebuild if entries were added or reviewed since the last build; True if it did."""
+        """Catch up if entries were added or reviewed since the last load; True if it did."""
         version = await asyncio.to_thread(self._store.playbook_version)
         if version == self.version:
             return False
@@ -89,4 +111,19 @@ class LivePlaybook:
         items, matrix = self._store.entry_guidance_vectors(
             self._embedder.id, statuses=self._statuses
         )
-        return Index(items, matrix, self._embedder.sparse)
+        sparse, size = self._embedder.sparse, self._approximate_from
+        return Index(items, matrix, sparse, approximate_from=size, deferred=True)
+
+    def _caught_up(self, version: PlaybookVersion) -> bool:
+        """Apply the changes since the last load to the index in place; False if it cannot."""
+        index, last = self.retriever.index, self.version
+        if last is None or index.sparse:
+            return False
+        changes = self._store.changes_since(
+            last, version, self._embedder.id, statuses=self._statuses
+        )
+        if version[0] - last[0] != changes.added:  # entries were deleted, or added out of order
+            return False
+        index.remove(changes.touched)
+        index.add(changes.servable, changes.matrix)
+        return True

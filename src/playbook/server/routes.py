@@ -88,7 +88,7 @@ async def guidance(request: Request) -> dict[str, Any]:
 
 @api.post("/playbook/reload")
 async def reload(request: Request) -> dict[str, Any]:
-    """Rebuild the index now (it also rebuilds by itself within serve.reload_interval)."""
+    """Bring the index up to date now (it also does by itself within serve.reload_interval)."""
     server = services(request)
     entries = await server.playbook.reload()
     return {"entries": entries, "approved_only": server.settings.approved_only}
@@ -101,6 +101,7 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {
         "status": "ok",
         "entries": len(server.playbook),
+        "search": "approximate" if server.playbook.retriever.index.approximate else "exact",
         "approved_only": server.settings.approved_only,
     }
 

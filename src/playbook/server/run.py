@@ -91,3 +91,5 @@ def _configure_logging() -> None:
     # uvicorn's own log config is skipped (log_config=None) so that ours covers both.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+    # faiss logs each CPU-specific build it tries and cannot load, which reads like an error.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
