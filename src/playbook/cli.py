@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -25,10 +23,21 @@ from rich.progress import (
 from rich.table import Table
 
 from playbook.cli_audit import audit, entries_export, entries_import
+from playbook.cli_base import (
+    INTERRUPTED,
+    err,
+    error_line,
+    load_config,
+    open_playbook,
+    out,
+    user_errors,
+)
+from playbook.cli_base import (
+    run as run_,
+)
 from playbook.cli_import import import_app
 from playbook.cli_local import local
 
-T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 entries_app = typer.Typer(
     no_args_is_help=True, help="Look at the entries of a playbook; export and import them."
@@ -39,10 +48,13 @@ app.command()(audit)
 app.command()(local)
 entries_app.command("export")(entries_export)
 entries_app.command("import")(entries_import)
-err = Console(stderr=True)
-out = Console(soft_wrap=True)
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="The TOML config file.  [default: playbook.toml in this folder]"
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
@@ -82,17 +94,24 @@ def _reporter(quiet: bool = False) -> Iterator[RichReporter]:
         yield RichReporter(progress)
 
 
-def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """The one sync shim: run the coroutine; known errors end in one line on stderr."""
-    from playbook.errors import USER_ERRORS
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
 
-    try:
-        return asyncio.run(work())
-    except USER_ERRORS as exc:
-        err.print(
-            f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(2) from None
+        out.print(f"llm-playbook {version('llm-playbook')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The `playbook` command: learn, audit, evaluate and serve a playbook."""
 
 
 @app.command()
@@ -106,33 +125,36 @@ def init(
     targets = [folder / "playbook.toml", folder / "domain.toml"]
     existing = [str(t) for t in targets if t.exists()]
     if existing:
-        err.print(f"error: {', '.join(existing)} already exist; nothing was written")
+        error_line(f"{', '.join(existing)} already exist; nothing was written")
         raise typer.Exit(2)
     folder.mkdir(parents=True, exist_ok=True)
     for target in targets:
         shutil.copyfile(source / target.name, target)
-    out.print(f"Wrote {targets[0]} and {targets[1]}. Next: playbook learn --config {targets[0]}")
+    next_step = "playbook learn" if folder == Path(".") else f"cd {folder} && playbook learn"
+    out.print(f"Wrote {targets[0]} and {targets[1]}. Next: {next_step}", markup=False)
 
 
 @app.command()
 def learn(
-    config: ConfigOption,
+    config: ConfigOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run (the latest, or RUN).")
     ] = False,
     run: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Learn a playbook: simulated conversations, teacher guidelines, verified entries."""
-    from playbook import workspace as ws
-    from playbook.config import load_config
+    """Learn a playbook: simulated conversations, teacher guidelines, verified entries.
 
+    Ctrl-C stops it; `playbook learn --resume` continues it, paying for no call twice."""
     if run is not None and not resume:
-        err.print(f"error: a run id ({run}) is only taken with --resume")
+        error_line(f"a run id ({run}) is only taken with --resume")
         raise typer.Exit(2)
+    loaded = load_config(config)
 
     async def work() -> dict[str, Any]:
-        space = ws.Workspace.open(load_config(config))
+        from playbook import workspace as ws
+
+        space = ws.Workspace.open(loaded)
         try:
             with _reporter(as_json) as reporter:
                 result = await ws.learn(space, reporter, (run or "") if resume else None)
@@ -140,7 +162,12 @@ def learn(
         finally:
             await space.aclose()
 
-    summary = _run(work)
+    try:
+        summary = run_(work)
+    except KeyboardInterrupt:
+        again = "playbook learn --resume" + (f" --config {config}" if config else "")
+        err.print(f"interrupted; to continue where it stopped: {again}", markup=False)
+        raise typer.Exit(INTERRUPTED) from None
     if as_json:
         print(json.dumps(summary))
         return
@@ -197,7 +224,7 @@ def demo(
         with _reporter(as_json) as reporter:
             return await run_demo(out_dir, reporter, controls)
 
-    summary = _run(work)
+    summary = run_(work)
     if as_json:
         print(json.dumps(summary))
         return
@@ -259,7 +286,7 @@ def _print_controls(controls: dict[str, Any]) -> None:
 
 @app.command("eval")
 def eval_command(
-    config: ConfigOption,
+    config: ConfigOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Evaluate this playbook instead.")] = None,
     student: Annotated[
         list[str] | None, typer.Option("--student", help="Student model spec; repeat for several.")
@@ -273,15 +300,15 @@ def eval_command(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate: student alone, generic guidance, response teaching, playbook, teacher."""
-    from playbook import workspace as ws
-    from playbook.config import load_config
-    from playbook.domain import load_personas
-    from playbook.report import write_report
+    loaded = load_config(config)
+    if playbook is not None:
+        loaded = loaded.model_copy(update={"playbook": playbook})
 
     async def work() -> tuple[dict[str, Any], Path | None]:
-        loaded = load_config(config)
-        if playbook is not None:
-            loaded = loaded.model_copy(update={"playbook": playbook})
+        from playbook import workspace as ws
+        from playbook.domain import load_personas
+        from playbook.report import write_report
+
         space = ws.Workspace.open(loaded)
         try:
             chosen = tuple(load_personas(personas, space.domain)) if personas else ()
@@ -292,7 +319,7 @@ def eval_command(
         finally:
             await space.aclose()
 
-    summary, written = _run(work)
+    summary, written = run_(work)
     if as_json:
         print(json.dumps(summary))
         return
@@ -337,8 +364,8 @@ def entries_list(
     as_json: JsonOption = False,
 ) -> None:
     """List entries: id, status, persona source, round, last customer message, guidelines."""
-    store = _open_store(config, playbook)
-    entries = store.entries(statuses=[status] if status else None)
+    with open_playbook(config, playbook) as store, user_errors():
+        entries = store.entries(statuses=[status] if status else None)
     if as_json:
         print(json.dumps([_entry_json(e) for e in entries]))
         return
@@ -365,14 +392,8 @@ def entries_show(
     as_json: JsonOption = False,
 ) -> None:
     """One entry: the scenario, its guidelines and where they came from."""
-    from playbook.errors import USER_ERRORS
-
-    store = _open_store(config, playbook)
-    try:
+    with open_playbook(config, playbook) as store, user_errors():
         entry = store.entry(entry_id)
-    except USER_ERRORS as exc:
-        err.print(f"error: {escape(str(exc))}")
-        raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(_entry_json(entry, full=True)))
         return
@@ -389,15 +410,15 @@ def entries_show(
 
 
 @entries_app.command("reembed")
-def entries_reembed(config: ConfigOption) -> None:
+def entries_reembed(config: ConfigOption = None) -> None:
     """Embed every entry again with the config's [embedder], after changing it."""
+    loaded = load_config(config)
 
     async def work() -> tuple[int, str]:
-        from playbook.config import load_config
         from playbook.vectors import reembed
         from playbook.workspace import Workspace
 
-        workspace = Workspace.open(load_config(config))
+        workspace = Workspace.open(loaded)
         try:
             total = len(workspace.store.scenario_texts())
             with _reporter() as reporter:
@@ -407,26 +428,8 @@ def entries_reembed(config: ConfigOption) -> None:
         finally:
             await workspace.aclose()
 
-    done, model = _run(work)
+    done, model = run_(work)
     err.print(f"re-embedded {done} entries with {model}")
-
-
-def _open_store(config: Path | None, playbook: Path | None) -> Any:
-    from playbook.config import load_config
-    from playbook.errors import USER_ERRORS
-    from playbook.store import Store
-
-    try:
-        path = playbook or (load_config(config).playbook if config else None)
-        if path is None:
-            raise typer.BadParameter("give --config FILE or --playbook DB")
-        if not path.exists():
-            err.print(f"error: no playbook at {escape(str(path))}")
-            raise typer.Exit(2)
-        return Store.open(path)
-    except USER_ERRORS as exc:
-        err.print(f"error: {escape(str(exc))}")
-        raise typer.Exit(2) from None
 
 
 def _entry_json(entry: Any, full: bool = False) -> dict[str, Any]:
@@ -458,7 +461,7 @@ def serve(
     from playbook.server.settings import Overrides
 
     overrides = Overrides(playbook, upstream, model, host, port)
-    _run(lambda: serve_command(config, overrides, os.environ))
+    run_(lambda: serve_command(config, overrides, os.environ))
 
 
 @app.command()
@@ -489,4 +492,4 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

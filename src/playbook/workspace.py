@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from playbook.chat.base import ChatModel
 from playbook.chat.factory import build_chat_model
 from playbook.chat.limits import EndpointLimits
 from playbook.chat.recorder import Budget, Prices, Recorder
-from playbook.config import Config, ConfigError
+from playbook.config import Config, ConfigError, did_you_mean
 from playbook.domain import DomainError, load_domain, load_personas
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
@@ -27,27 +29,38 @@ from playbook.store import FailureRecord, Store
 from playbook.transcripts import TranscriptImport, read_transcripts
 from playbook.types import RATING_WORDS, ROLES, Domain, Persona, Rated, Scenario
 
+Models = dict[str, ChatModel]  # role -> its chat model
+
 
 @dataclass
 class Workspace:
     config: Config
     domain: Domain
-    store: Store
     embedder: Embedder
     env: Mapping[str, str]
     # Models holding connection pools, closed by aclose() (an unclosed pool left behind by one
     # run can stall the next one in the same event loop).
     opened: list[Any] = field(default_factory=list)
+    _store: Store | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: Config, env: Mapping[str, str] | None = None) -> Workspace:
         env = dict(os.environ) if env is None else env
         domain = load_domain(config.domain)
-        embedder = build_embedder(config.embedder, env)
-        return cls(config, domain, Store.open(config.playbook), embedder, env)
+        return cls(config, domain, build_embedder(config.embedder, env), env)
+
+    @property
+    def store(self) -> Store:
+        """The playbook, opened (or made) when first used: a command that stops at a check
+        before it leaves no file behind."""
+        if self._store is None:
+            self._store = Store.open(self.config.playbook)
+        return self._store
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     async def aclose(self) -> None:
         """Close the model clients this workspace opened, then the store."""
@@ -59,10 +72,22 @@ class Workspace:
     def models(self) -> dict[str, str]:
         return {role: self.config.models[role].spec for role in ROLES}
 
-    def roles(self, recorder: Recorder, student: str | None = None) -> Roles:
-        """The four roles, every call recorded; `student` overrides the configured student."""
+    def roles(
+        self, recorder: Recorder, student: str | None = None, models: Models | None = None
+    ) -> Roles:
+        """The four roles, every call recorded; `student` overrides the configured student;
+        `models` are chat models already built by `chat_models`."""
+        models = models or self.chat_models(student)
+        built = {role: recorder.bind(role, model) for role, model in models.items()}
+        return Roles(
+            self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
+        )
+
+    def chat_models(self, student: str | None = None) -> Models:
+        """The chat model of every role, as configured: a misconfigured one (an unknown
+        simulated model, a key variable not set) fails here, before any run is recorded."""
         world, limits = SimWorld(self.domain), EndpointLimits()
-        built = {}
+        built: Models = {}
         for role in ROLES:
             cfg = self.config.models[role]
             if role == "student" and student:
@@ -73,10 +98,8 @@ class Workspace:
             if cfg.concurrency is not None:
                 endpoint = str(getattr(model, "base_url", cfg.spec))
                 model = limits.limit(model, endpoint, cfg.concurrency)
-            built[role] = recorder.bind(role, model)
-        return Roles(
-            self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
-        )
+            built[role] = model
+        return built
 
     def recorder(self, run_id: str) -> Recorder:
         prices = {
@@ -145,7 +168,11 @@ async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = N
     already made is answered from the cache, so nothing paid for is paid for again. One learn
     works on a playbook at a time (a second one stops at once, naming the first).
     """
-    personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
+    # Everything a config can get wrong is checked before a run is recorded, so a mistake
+    # leaves no run behind (stuck as "running", or in the way of a later --resume).
+    check_names(workspace.config, workspace.domain)
+    personas, transcripts = workspace.personas(), workspace.transcripts()
+    models = workspace.chat_models()
     store, config = workspace.store, workspace.config.model_dump(mode="json")
     with holding(store, [writer_lock("learn")], None) as held:
         if resume is None:
@@ -156,21 +183,40 @@ async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = N
         with holding(store, [run_lock(run_id)], run_id):
             if resume is not None:
                 store.reopen_run(run_id, config)  # a raised budget is the run's from now on
-            return await _learn_run(workspace, run_id, reporter, personas, transcripts)
+            learner = _learner(workspace, run_id, reporter, models)
+            return await _learn_run(workspace, learner, personas, transcripts)
+
+
+def check_names(config: Config, domain: Domain) -> None:
+    """The goals and held-out situations of [learn] must be the domain's: a typo would
+    otherwise learn on every goal, or hold nothing out, without a word."""
+    goals = [g.name for g in domain.goals]
+    for name in config.learn.goals:
+        if name not in goals:
+            hint = did_you_mean(name, goals, " (", ")")
+            raise ConfigError(
+                f"config: learn.goals names {name!r}{hint}, which {config.domain} has not; "
+                f"its goals are {', '.join(goals)}"
+            )
+    situations = sorted({s.name for g in domain.goals for s in g.situations})
+    for name in config.learn.held_out_situations:
+        if name not in situations:
+            hint = did_you_mean(name, situations, " (", ")")
+            known = ", ".join(situations) or "none"
+            raise ConfigError(
+                f"config: learn.held_out_situations names {name!r}{hint}, which "
+                f"{config.domain} has not; its situations are {known}"
+            )
 
 
 async def _learn_run(
-    workspace: Workspace,
-    run_id: str,
-    reporter: Reporter,
-    personas: list[Persona],
-    transcripts: list[Scenario],
+    workspace: Workspace, learner: Learner, personas: list[Persona], transcripts: list[Scenario]
 ) -> LearnResult:
-    learner = _learner(workspace, run_id, reporter)
+    run_id = learner.run_id
     try:
         result = await learner.run(personas, transcripts)
     except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
+        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     status = "stopped" if result.stopped else "finished"
     workspace.store.finish_run(run_id, status, learn_summary(workspace, result))
@@ -190,12 +236,34 @@ def _resumable(store: Store, run_id: str, config: dict[str, Any]) -> str:
         raise ConfigError(f"{store.path}: no learn run {run_id!r} to resume")
     if run.status == "finished":
         raise ConfigError(f"learn run {run_id} already finished; nothing to resume")
-    if _without_budget(run.config) != _without_budget(config):
+    changed = _changed_keys(_without_budget(run.config), _without_budget(config))
+    if changed:
         raise ConfigError(
-            f"learn run {run_id} was started with another config; resume it with the same one "
-            "(only [budget] may change)"
+            f"learn run {run_id} was started with another config ({', '.join(changed[:3])} "
+            "changed since); resume it with that config (only [budget] may change), or start "
+            "a new run without --resume"
         )
     return run_id
+
+
+def failure_text(exc: BaseException) -> str:
+    """What ended a run, for its record: Ctrl-C and cancellation carry no message of their own."""
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+        return "interrupted (Ctrl-C or cancelled)"
+    return str(exc) or type(exc).__name__
+
+
+def _changed_keys(before: Any, after: Any, where: str = "") -> list[str]:
+    """The dotted names of the settings that differ (never their values, which may be paths)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [
+            changed
+            for key in sorted(set(before) | set(after), key=str)
+            for changed in _changed_keys(
+                before.get(key), after.get(key), f"{where}.{key}" if where else str(key)
+            )
+        ]
+    return [] if before == after else [where or "the config"]
 
 
 def _without_budget(config: dict[str, Any]) -> dict[str, Any]:
@@ -229,8 +297,10 @@ def failures_by_cause(failures: Sequence[FailureRecord]) -> dict[str, dict[str, 
     return counts
 
 
-def _learner(workspace: Workspace, run_id: str, reporter: Reporter) -> Learner:
-    roles = workspace.roles(workspace.recorder(run_id))
+def _learner(
+    workspace: Workspace, run_id: str, reporter: Reporter, models: Models | None = None
+) -> Learner:
+    roles = workspace.roles(workspace.recorder(run_id), models=models)
     settings = workspace.learn_settings()
     return Learner(roles, workspace.store, workspace.embedder, settings, run_id, reporter)
 
@@ -264,7 +334,7 @@ async def _import_run(
             imported.scenarios, 0, playbook, report
         )
     except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
+        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     summary = {
         "run": run_id,
@@ -314,7 +384,7 @@ async def _evaluate(
     try:
         rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
     except BaseException as exc:
-        store.finish_run(run_id, "failed", {"error": str(exc)})
+        store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     store.record_evaluations(run_id, rated)
     # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
