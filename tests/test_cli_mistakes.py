@@ -149,3 +149,32 @@ def damage_index(db: Path, name: str) -> None:
     with db.open("r+b") as handle:
         handle.seek((page - 1) * size)
         handle.write(b"\xde\xad" * (size // 2))
+
+
+def test_reading_a_mistyped_or_empty_playbook_creates_and_changes_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    # Bug: `entries list` made a new database at any path, and migrated an empty file into one.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.db").write_bytes(b"")
+    for args in (["list"], ["show", "1"], ["export"]):
+        one_line_error(cli("entries", *args, "--playbook", "playbok.db"), "does not exist")
+        one_line_error(cli("entries", *args, "--playbook", "empty.db"), "empty file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+    assert (tmp_path / "empty.db").read_bytes() == b""
+
+
+def test_export_keeps_an_existing_file_unless_forced(
+    tmp_path: Path, make_config, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    make_config(tmp_path, extra="[budget.teacher]\ncalls = 3\n")
+    assert cli("learn").exit_code == 0
+    (tmp_path / "out.jsonl").write_text("my notes")
+    args = ["entries", "export", "--status", "all", "--out", "out.jsonl"]
+    one_line_error(cli(*args), "out.jsonl already exists", "--force")
+    assert (tmp_path / "out.jsonl").read_text() == "my notes"
+    forced = cli(*args, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert forced.stderr.startswith("Wrote ") and "out.jsonl" in forced.stderr
+    assert (tmp_path / "out.jsonl").read_text() != "my notes"

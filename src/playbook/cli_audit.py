@@ -57,7 +57,7 @@ def entries_export(
         return
     with user_errors():
         write_atomic(out_file, text)
-    err.print(f"Wrote {len(dumps)} {status} entries to {out_file}", markup=False, highlight=False)
+    err.print(f"Wrote {len(dumps)} entries ({status}) to {out_file}", markup=False, highlight=False)
 
 
 def entries_import(
