@@ -119,7 +119,7 @@ def init(
     folder: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("."),
 ) -> None:
     """Write a starter config (simulated models) and domain (the airline example)."""
-    from playbook.workspace import example_domain
+    from playbook.domain import example_domain
 
     source = example_domain("airline").parent
     targets = [folder / "playbook.toml", folder / "domain.toml"]
@@ -476,11 +476,10 @@ def simulate(
     """Serve the simulated world as an OpenAI-compatible server (model names: student, ...)."""
     import uvicorn
 
-    from playbook.domain import load_domain
+    from playbook.domain import example_domain, load_domain
     from playbook.embed import HashEmbedder
     from playbook.sim.models import SimWorld
     from playbook.sim.server import create_openai_app
-    from playbook.workspace import example_domain
 
     world = SimWorld(load_domain(domain or example_domain("airline")))
     models = {name: world.model(name) for name in world.names()}

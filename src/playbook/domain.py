@@ -119,6 +119,11 @@ def persona_schema() -> dict[str, Any]:
     }
 
 
+def example_domain(name: str) -> Path:
+    """The domain file of an example shipped in the package (`airline`, `electronics`)."""
+    return Path(__file__).parent / "examples" / name / "domain.toml"
+
+
 def load_domain(path: Path) -> Domain:
     """Read a domain TOML file (see examples/airline/domain.toml for the format)."""
     raw = _read_toml(path)

@@ -15,6 +15,7 @@ from playbook.chat.limits import EndpointLimits
 from playbook.chat.recorder import Budget, Prices, Recorder
 from playbook.config import Config, ConfigError, did_you_mean
 from playbook.domain import DomainError, load_domain, load_personas
+from playbook.domain import example_domain as example_domain  # where many callers look for it
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
@@ -432,7 +433,3 @@ async def _rate_all(
                 reporter=reporter,
             )
     return rated
-
-
-def example_domain(name: str) -> Path:
-    return Path(__file__).parent / "examples" / name / "domain.toml"
