@@ -12,12 +12,14 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from playbook.cli import app
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
+CUSTOMER = {"role": "customer", "text": "I want a refund for my ticket."}
 
 
 def cli(*args: str) -> Result:
@@ -67,6 +69,19 @@ def test_a_misspelt_simulated_role_leaves_no_run_and_no_file(
     assert not (tmp_path / "playbook.db").exists()
     make_config(tmp_path)
     one_line_error(cli("learn", "--resume"), "no interrupted learn run to resume")
+
+
+@pytest.mark.parametrize(
+    "command", [["eval"], ["import", "transcripts", "chats.jsonl"]], ids=" ".join
+)
+def test_other_commands_with_a_misspelt_model_create_nothing(
+    tmp_path: Path, make_config, monkeypatch, command: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    make_config(tmp_path, models={"judge": "sim:juge"})
+    (tmp_path / "chats.jsonl").write_text(json.dumps({"id": "c", "messages": [CUSTOMER]}) + "\n")
+    one_line_error(cli(*command, "-c", "playbook.toml"), "did you mean 'sim:judge'?")
+    assert not (tmp_path / "playbook.db").exists()
 
 
 def test_a_misspelt_goal_is_one_line_with_a_guess(tmp_path: Path, make_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]

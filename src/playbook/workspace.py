@@ -315,12 +315,17 @@ async def import_transcripts(
     scenarios are improved against is the stored one (proposed and approved entries).
     """
     imported = read_transcripts(path)
+    models = workspace.chat_models()  # a misconfigured model is found before a run is recorded
     with holding(workspace.store, [writer_lock("learn")], None):
-        return await _import_run(workspace, path, imported, reporter)
+        return await _import_run(workspace, path, imported, reporter, models)
 
 
 async def _import_run(
-    workspace: Workspace, path: Path, imported: TranscriptImport, reporter: Reporter
+    workspace: Workspace,
+    path: Path,
+    imported: TranscriptImport,
+    reporter: Reporter,
+    models: Models,
 ) -> dict[str, Any]:
     config = {"transcripts": str(path), **workspace.config.model_dump(mode="json")}
     run_id = workspace.store.start_run("import", config, workspace.models())
@@ -331,7 +336,7 @@ async def _import_run(
     playbook = Retriever(index, workspace.embedder, retrieval.k, retrieval.floor)
     report = RoundReport(round=1, student_share=0.0)
     try:
-        improved = await _learner(workspace, run_id, reporter).improve(
+        improved = await _learner(workspace, run_id, reporter, models).improve(
             imported.scenarios, 0, playbook, report
         )
     except BaseException as exc:
@@ -363,15 +368,18 @@ async def evaluate(
     workspace: Workspace, plan: EvalPlan, reporter: Reporter
 ) -> tuple[dict[str, Any], list[Rated]]:
     """One `playbook eval` run: every condition for every student, stored with its summary."""
+    students = plan.students or (workspace.config.models["student"].spec,)
+    # Every student's models are built before a run is recorded: a misconfigured one leaves none.
+    models = {student: workspace.chat_models(student) for student in students}
     with holding(workspace.store, [writer_lock("eval")], None):
-        return await _evaluate(workspace, plan, reporter)
+        return await _evaluate(workspace, plan, models, reporter)
 
 
 async def _evaluate(
-    workspace: Workspace, plan: EvalPlan, reporter: Reporter
+    workspace: Workspace, plan: EvalPlan, models: dict[str, Models], reporter: Reporter
 ) -> tuple[dict[str, Any], list[Rated]]:
     config, store = workspace.config, workspace.store
-    students = plan.students or (config.models["student"].spec,)
+    students = list(models)
     if not plan.personas:
         plan = replace(plan, **_default_sets(workspace))
     run_id = store.start_run(
@@ -383,7 +391,7 @@ async def _evaluate(
     retriever = Retriever(index, workspace.embedder, config.retrieval.k, config.retrieval.floor)
     personas = list(plan.personas)
     try:
-        rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
+        rated = await _rate_all(workspace, models, plan, personas, recorder, retriever, reporter)
     except BaseException as exc:
         store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
@@ -409,17 +417,19 @@ def _default_sets(workspace: Workspace) -> dict[str, Any]:
 
 async def _rate_all(
     workspace: Workspace,
-    students: Sequence[str],
+    models: dict[str, Models],
     plan: EvalPlan,
     personas: list[Persona],
     recorder: Recorder,
     retriever: Retriever,
     reporter: Reporter,
 ) -> list[Rated]:
-    """Every condition for every student; the teacher's conversations only once."""
+    """Every condition for every student (`models`: each student's role models); the
+    teacher's conversations only once."""
     rated: list[Rated] = []
+    students = list(models)
     for student in students:
-        roles = workspace.roles(recorder, student)
+        roles = workspace.roles(recorder, student, models[student])
         for condition in conditions(roles, retriever):
             if condition.name == "teacher" and student != students[0]:
                 continue  # the teacher's conversations do not depend on the student
