@@ -117,7 +117,7 @@ class StageReporter:
         self._tracker.stage = name
         return self
 
-    def advance(self) -> None:
+    def advance(self, count: int = 1) -> None:
         pass
 
     def add(self, more: int) -> None:

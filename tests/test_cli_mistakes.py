@@ -4,6 +4,7 @@ failed command creates or changes nothing, and a run can always be continued."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -54,6 +55,7 @@ def test_learn_reads_playbook_toml_of_the_current_folder(
     make_config(tmp_path)
     learned = cli("learn", "--json")
     assert learned.exit_code == 0, learned.output
+    assert re.search(r"^round 2: (\d+)/\1 in \d+ s$", learned.stderr, re.MULTILINE)  # progress
     listed = cli("entries", "list", "--json")  # the config's playbook, also without --config
     assert len(json.loads(listed.stdout)) == json.loads(learned.stdout)["entries"] > 0
 

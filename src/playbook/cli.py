@@ -5,20 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from playbook.cli_audit import audit, entries_export, entries_import
@@ -36,6 +26,7 @@ from playbook.cli_base import (
 )
 from playbook.cli_import import import_app
 from playbook.cli_local import local
+from playbook.cli_progress import reporter
 from playbook.cli_render import print_demo, print_eval, print_learn_summary
 
 HELP = """A teacher model coaches a weak student model through a playbook of guidelines.
@@ -60,42 +51,6 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-class RichReporter:
-    """Progress bars on stderr, one per stage."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-
-    def stage(self, name: str, total: int) -> RichTally:
-        return RichTally(self._progress, self._progress.add_task(name, total=total))
-
-
-class RichTally:
-    def __init__(self, progress: Progress, task: TaskID) -> None:
-        self._progress, self._task = progress, task
-
-    def advance(self, count: int = 1) -> None:
-        self._progress.advance(self._task, count)
-
-    def add(self, more: int) -> None:
-        total = self._progress.tasks[self._task].total or 0
-        self._progress.update(self._task, total=total + more)
-
-
-@contextmanager
-def _reporter(quiet: bool = False) -> Iterator[RichReporter]:
-    progress = Progress(
-        TextColumn("{task.description:<32}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-    )
-    with progress:
-        yield RichReporter(progress)
 
 
 def _version(show: bool) -> None:
@@ -160,8 +115,8 @@ def learn(
 
         space = ws.Workspace.open(loaded)
         try:
-            with _reporter(as_json) as reporter:
-                result = await ws.learn(space, reporter, (run or "") if resume else None)
+            with reporter(err, as_json) as progress:
+                result = await ws.learn(space, progress, (run or "") if resume else None)
             return ws.learn_summary(space, result)
         finally:
             await space.aclose()
@@ -193,8 +148,8 @@ def demo(
     from playbook.demo import run_demo
 
     async def work() -> dict[str, Any]:
-        with _reporter(as_json) as reporter:
-            return await run_demo(out_dir, reporter, controls)
+        with reporter(err, as_json) as progress:
+            return await run_demo(out_dir, progress, controls)
 
     summary = run_(work)
     if as_json:
@@ -232,8 +187,8 @@ def eval_command(
         try:
             chosen = tuple(load_personas(personas, space.domain)) if personas else ()
             plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only)
-            with _reporter(as_json) as reporter:
-                summary, rated = await ws.evaluate(space, plan, reporter)
+            with reporter(err, as_json) as progress:
+                summary, rated = await ws.evaluate(space, plan, progress)
             return summary, write_report(report, summary, rated) if report else None
         finally:
             await space.aclose()
@@ -314,8 +269,8 @@ def entries_reembed(config: ConfigOption = None) -> None:
         workspace = Workspace.open(loaded)
         try:
             total = len(workspace.store.scenario_texts())
-            with _reporter() as reporter:
-                tally = reporter.stage(f"re-embedding ({workspace.embedder.id})", total)
+            with reporter(err) as progress:
+                tally = progress.stage(f"re-embedding ({workspace.embedder.id})", total)
                 done = await reembed(workspace.store, workspace.embedder, tally.advance)
             return done, workspace.embedder.id
         finally:

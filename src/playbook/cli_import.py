@@ -95,15 +95,15 @@ def transcripts(
     import json
 
     from playbook import workspace as ws
-    from playbook.cli import _reporter
-    from playbook.cli_base import out, run
+    from playbook.cli_base import err, out, run
+    from playbook.cli_progress import reporter
     from playbook.config import load_config
 
     async def work() -> dict[str, Any]:
         space = ws.Workspace.open(load_config(config))
         try:
-            with _reporter(as_json) as reporter:
-                return await ws.import_transcripts(space, file, reporter)
+            with reporter(err, as_json) as progress:
+                return await ws.import_transcripts(space, file, progress)
         finally:
             await space.aclose()
 
