@@ -3,6 +3,7 @@ did-you-mean for a typo, and a key pasted where a variable name belongs is never
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from playbook.config import (
     EmbedderConfig,
     ModelConfig,
     ServeConfig,
+    config_schema,
     find_config,
     load_config,
     looks_like_a_key,
@@ -115,3 +117,13 @@ def test_the_config_in_the_current_folder_is_found(tmp_path: Path) -> None:
     (tmp_path / "playbook.toml").write_text("")
     assert find_config(None, tmp_path) == Path("playbook.toml")
     assert find_config(Path("other.toml"), tmp_path) == Path("other.toml")
+
+
+def test_published_schema_is_the_configs() -> None:
+    published = json.loads((Path(__file__).parents[1] / "docs" / "config.schema.json").read_text())
+    assert published == config_schema(), (
+        "docs/config.schema.json is stale; regenerate it: python -c 'import json; from "
+        "playbook.config import config_schema; print(json.dumps(config_schema(), indent=2))'"
+    )
+    assert published["additionalProperties"] is False  # an editor flags a misspelt section
+    assert {"rounds", "goals"} <= set(published["$defs"]["LearnConfig"]["properties"])

@@ -222,6 +222,16 @@ class Config(_Strict):
         return models
 
 
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of `playbook.toml`, as published in docs/config.schema.json (editors
+    that read one, such as Taplo's, then mark a misspelt key as you type)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Config.model_json_schema(),
+        "title": "llm-playbook config (playbook.toml)",
+    }
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a config file; relative paths are relative to the file's folder."""
     try:
