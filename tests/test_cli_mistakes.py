@@ -177,6 +177,7 @@ def test_reading_a_mistyped_or_empty_playbook_creates_and_changes_nothing(
     for args in (["list"], ["show", "1"], ["export"]):
         one_line_error(cli("entries", *args, "--playbook", "playbok.db"), "does not exist")
         one_line_error(cli("entries", *args, "--playbook", "empty.db"), "empty file")
+    one_line_error(cli("entries", "list", "--playbook", "."), "is a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
     assert (tmp_path / "empty.db").read_bytes() == b""
 

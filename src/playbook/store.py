@@ -96,7 +96,7 @@ class Store(
         """Open the playbook at `path` and bring its schema up to date. A missing (or empty)
         file becomes a new playbook; with `create=False` it is an error and nothing is made."""
         path = Path(path)
-        if not create and (not path.is_file() or path.stat().st_size == 0):
+        if not create and not path.is_dir() and (not path.is_file() or path.stat().st_size == 0):
             what = "is an empty file" if path.is_file() else "does not exist"
             raise StoreError(f"playbook {path}: {what}; check the path (nothing was created)")
         problem = migrations.unusable_reason(path)
