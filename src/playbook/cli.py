@@ -19,10 +19,8 @@ from playbook.cli_base import (
     load_config,
     open_playbook,
     out,
+    run,
     user_errors,
-)
-from playbook.cli_base import (
-    run as run_,
 )
 from playbook.cli_import import import_app
 from playbook.cli_local import local
@@ -99,14 +97,14 @@ def learn(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run (the latest, or RUN).")
     ] = False,
-    run: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
+    run_id: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Learn a playbook: simulated conversations, teacher guidelines, verified entries.
 
     Ctrl-C stops it; `playbook learn --resume` continues it, paying for no call twice."""
-    if run is not None and not resume:
-        error_line(f"a run id ({run}) is only taken with --resume")
+    if run_id is not None and not resume:
+        error_line(f"a run id ({run_id}) is only taken with --resume")
         raise typer.Exit(2)
     loaded = load_config(config)
 
@@ -116,13 +114,13 @@ def learn(
         space = ws.Workspace.open(loaded)
         try:
             with reporter(err, as_json) as progress:
-                result = await ws.learn(space, progress, (run or "") if resume else None)
+                result = await ws.learn(space, progress, (run_id or "") if resume else None)
             return ws.learn_summary(space, result)
         finally:
             await space.aclose()
 
     try:
-        summary = run_(work)
+        summary = run(work)
     except KeyboardInterrupt:
         again = "playbook learn --resume" + (f" --config {config}" if config else "")
         err.print(f"interrupted; to continue where it stopped: {again}", markup=False)
@@ -151,7 +149,7 @@ def demo(
         with reporter(err, as_json) as progress:
             return await run_demo(out_dir, progress, controls)
 
-    summary = run_(work)
+    summary = run(work)
     if as_json:
         print(json.dumps(summary))
         return
@@ -193,7 +191,7 @@ def eval_command(
         finally:
             await space.aclose()
 
-    summary, written = run_(work)
+    summary, written = run(work)
     if as_json:
         print(json.dumps(summary))
         return
@@ -276,7 +274,7 @@ def entries_reembed(config: ConfigOption = None) -> None:
         finally:
             await workspace.aclose()
 
-    done, model = run_(work)
+    done, model = run(work)
     err.print(f"re-embedded {done} entries with {model}")
 
 
@@ -309,7 +307,7 @@ def serve(
     from playbook.server.settings import Overrides
 
     overrides = Overrides(playbook, upstream, model, host, port)
-    run_(lambda: serve_command(config, overrides, os.environ))
+    run(lambda: serve_command(config, overrides, os.environ))
 
 
 @app.command()
