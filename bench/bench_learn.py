@@ -48,7 +48,7 @@ from playbook.chat.base import ChatModel, ChatRequest, Completion
 from playbook.chat.recorder import Recorder, cache_key
 from playbook.config import load_config
 from playbook.roles import Roles
-from playbook.workspace import Workspace, learn
+from playbook.workspace import Models, Workspace, learn
 
 DELAY_S = 0.05
 LONG_DELAY_S = 1.0
@@ -117,7 +117,7 @@ class StageReporter:
         self._tracker.stage = name
         return self
 
-    def advance(self) -> None:
+    def advance(self, count: int = 1) -> None:
         pass
 
     def add(self, more: int) -> None:
@@ -130,8 +130,10 @@ class TrackedWorkspace(Workspace):
 
     tracker: ChainTracker = field(default_factory=ChainTracker)
 
-    def roles(self, recorder: Recorder, student: str | None = None) -> Roles:
-        roles = super().roles(recorder, student)
+    def roles(
+        self, recorder: Recorder, student: str | None = None, models: Models | None = None
+    ) -> Roles:
+        roles = super().roles(recorder, student, models)
         wrap = self.tracker.wrap
         return replace(
             roles,

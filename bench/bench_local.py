@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from common import emit, progress
+from rich.console import Console
 
 from playbook.chat.recorder import Recorder
-from playbook.cli_local import LineReporter
+from playbook.cli_progress import LineReporter
 from playbook.config import load_config
 from playbook.evaluate import Condition, rate_condition
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session
@@ -176,7 +177,7 @@ async def run(settings: LocalSettings, lever_samples: int) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {}
     async with local_session(settings, progress) as session:
-        reporter = LineReporter()  # progress lines on stderr, with the time left
+        reporter = LineReporter(Console(stderr=True))  # lines on stderr, with the time left
         _, summary, rated = await learn_and_evaluate(session, settings, reporter, progress)
         result["main"] = headline(summary)
         result["main"]["entries"] = len(session.workspace.store.entries())

@@ -70,15 +70,23 @@ def command_times(repeats: int) -> dict[str, float]:
 
 def heavy_imports_of_help() -> list[str]:
     """The heavy libraries loaded by the time `playbook --help` has printed its help."""
+    return heavy_imports(["--help"])
+
+
+def heavy_imports(
+    args: Sequence[str], heavy: Sequence[str] = HEAVY, cwd: Path | None = None
+) -> list[str]:
+    """The libraries of `heavy` loaded by the time `playbook ARGS` has ended."""
+    names = tuple(heavy)
     code = (
         "import atexit, sys\n"
-        f"atexit.register(lambda: print('LOADED', *[m for m in {HEAVY!r} if m in sys.modules],"
+        f"atexit.register(lambda: print('LOADED', *[m for m in {names!r} if m in sys.modules],"
         " file=sys.stderr))\n"
-        "sys.argv = ['playbook', '--help']\n"
+        f"sys.argv = ['playbook', *{list(args)!r}]\n"
         "from playbook.cli import main\n"
         "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
     loaded = [line for line in done.stderr.splitlines() if line.startswith("LOADED")]
     return loaded[-1].split()[1:] if loaded else ["(unknown: the check failed)"]
 

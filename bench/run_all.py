@@ -33,6 +33,7 @@ TIMEOUT_S = 600
 REFERENCE_PROBE_S = 0.25  # the probe below on an idle core of our 2-core machines
 BENCHMARKS: dict[str, list[str]] = {
     "startup": ["bench_startup.py"],
+    "errors": ["bench_errors.py"],
     "paraphrase": ["bench_paraphrase.py"],
     "situations": ["bench_situations.py"],
     "retrieval": ["bench_retrieval.py"],
@@ -75,6 +76,7 @@ SHOWN = {
     "situations": ["chance.*", "twin_available", "*.conversation.*"],
     "cost": ["kept_entries", "per_kept_entry.*tokens_per_entry", "rerun_cache_share"],
     "startup": ["*_ms", "*_ratio_to_python", "heavy_imports_of_help"],
+    "errors": ["*_ratio_to_python", "heavy_imports.*"],
     "paraphrase": [
         "entries",
         "messages",
@@ -188,7 +190,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="proxy at 0 and 10k entries only")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a benchmark failed")
     args = parser.parse_args()
-    default = ["startup", "paraphrase", "retrieval", "serve", "overhead", "cost", "proxy", "learn"]
+    default = [
+        "startup",
+        "errors",
+        "paraphrase",
+        "situations",
+        "retrieval",
+        "serve",
+        "overhead",
+        "cost",
+        "proxy",
+        "learn",
+    ]
     names = args.only or default
     started = time.perf_counter()
     results, failures = run_all(names, args.quick)

@@ -105,6 +105,14 @@ def test_startup_compares_the_cli_and_servers_with_bare_python(bench: Any) -> No
     assert "numpy" not in result["heavy_imports_of_help"]
 
 
+def test_errors_compares_a_config_typo_and_help_with_bare_python(bench: Any) -> None:
+    result = bench("bench_errors").run(repeats=1)
+    for name in ("config_error", "help", "init"):
+        assert result[f"{name}_ratio_to_python"] > 0
+    # Issue 16: a config error loads only pydantic, to read the config; --help loads nothing.
+    assert result["heavy_imports"] == {"config_error": ["pydantic"], "help": []}
+
+
 def test_run_all_shows_chosen_figures_and_waits_for_the_proxy_benchmark(
     bench: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import sys
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from playbook.cli_audit import audit, entries_export, entries_import
+from playbook.cli_base import (
+    INTERRUPTED,
+    err,
+    error_line,
+    load_config,
+    open_playbook,
+    out,
+    run,
+    user_errors,
+)
 from playbook.cli_import import import_app
 from playbook.cli_local import local
+from playbook.cli_progress import reporter
+from playbook.cli_render import print_demo, print_eval, print_learn_summary
 
-T = TypeVar("T")
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+HELP = """A teacher model coaches a weak student model through a playbook of guidelines.
+
+Start with: playbook demo (offline, about a minute), or playbook init my-agent, then
+cd my-agent and playbook learn."""
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=HELP)
 entries_app = typer.Typer(
     no_args_is_help=True, help="Look at the entries of a playbook; export and import them."
 )
@@ -39,60 +41,34 @@ app.command()(audit)
 app.command()(local)
 entries_app.command("export")(entries_export)
 entries_app.command("import")(entries_import)
-err = Console(stderr=True)
-out = Console(soft_wrap=True)
 
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The TOML config file.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="The TOML config file (default: playbook.toml in this folder)."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-class RichReporter:
-    """Progress bars on stderr, one per stage."""
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
 
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-
-    def stage(self, name: str, total: int) -> RichTally:
-        return RichTally(self._progress, self._progress.add_task(name, total=total))
+        out.print(f"llm-playbook {version('llm-playbook')}")
+        raise typer.Exit()
 
 
-class RichTally:
-    def __init__(self, progress: Progress, task: TaskID) -> None:
-        self._progress, self._task = progress, task
-
-    def advance(self, count: int = 1) -> None:
-        self._progress.advance(self._task, count)
-
-    def add(self, more: int) -> None:
-        total = self._progress.tasks[self._task].total or 0
-        self._progress.update(self._task, total=total + more)
-
-
-@contextmanager
-def _reporter(quiet: bool = False) -> Iterator[RichReporter]:
-    progress = Progress(
-        TextColumn("{task.description:<32}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-    )
-    with progress:
-        yield RichReporter(progress)
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """The one sync shim: run the coroutine; known errors end in one line on stderr."""
-    from playbook.errors import USER_ERRORS
-
-    try:
-        return asyncio.run(work())
-    except USER_ERRORS as exc:
-        err.print(
-            f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(2) from None
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The options of `playbook` itself, before a command."""
 
 
 @app.command()
@@ -100,83 +76,59 @@ def init(
     folder: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("."),
 ) -> None:
     """Write a starter config (simulated models) and domain (the airline example)."""
-    from playbook.workspace import example_domain
+    from playbook.domain import example_domain
 
     source = example_domain("airline").parent
     targets = [folder / "playbook.toml", folder / "domain.toml"]
     existing = [str(t) for t in targets if t.exists()]
     if existing:
-        err.print(f"error: {', '.join(existing)} already exist; nothing was written")
+        error_line(f"{', '.join(existing)} already exist; nothing was written")
         raise typer.Exit(2)
     folder.mkdir(parents=True, exist_ok=True)
     for target in targets:
         shutil.copyfile(source / target.name, target)
-    out.print(f"Wrote {targets[0]} and {targets[1]}. Next: playbook learn --config {targets[0]}")
+    next_step = "playbook learn" if folder == Path(".") else f"cd {folder} && playbook learn"
+    out.print(f"Wrote {targets[0]} and {targets[1]}. Next: {next_step}", markup=False)
 
 
 @app.command()
 def learn(
-    config: ConfigOption,
+    config: ConfigOption = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run (the latest, or RUN).")
     ] = False,
-    run: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
+    run_id: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Learn a playbook: simulated conversations, teacher guidelines, verified entries."""
-    from playbook import workspace as ws
-    from playbook.config import load_config
+    """Learn a playbook: simulated conversations, teacher guidelines, verified entries.
 
-    if run is not None and not resume:
-        err.print(f"error: a run id ({run}) is only taken with --resume")
+    Ctrl-C stops it; `playbook learn --resume` continues it, paying for no call twice."""
+    if run_id is not None and not resume:
+        error_line(f"a run id ({run_id}) is only taken with --resume")
         raise typer.Exit(2)
+    loaded = load_config(config)
 
     async def work() -> dict[str, Any]:
-        space = ws.Workspace.open(load_config(config))
+        from playbook import workspace as ws
+
+        space = ws.Workspace.open(loaded)
         try:
-            with _reporter(as_json) as reporter:
-                result = await ws.learn(space, reporter, (run or "") if resume else None)
+            with reporter(err, as_json) as progress:
+                result = await ws.learn(space, progress, (run_id or "") if resume else None)
             return ws.learn_summary(space, result)
         finally:
             await space.aclose()
 
-    summary = _run(work)
+    try:
+        summary = run(work)
+    except KeyboardInterrupt:
+        again = "playbook learn --resume" + (f" --config {config}" if config else "")
+        err.print(f"interrupted; to continue where it stopped: {again}", markup=False)
+        raise typer.Exit(INTERRUPTED) from None
     if as_json:
         print(json.dumps(summary))
         return
-    _print_learn_summary(summary)
-
-
-def _print_learn_summary(summary: dict[str, Any]) -> None:
-    columns = (
-        "round",
-        "student_share",
-        "conversations",
-        "scenarios",
-        "kept",
-        "rejected_by_policy",
-        "not_verified",
-        "covered",
-        "merged",
-        "already_good",
-        "failed",
-    )
-    table = Table(*(c.replace("_", " ") for c in columns), title=f"run {summary['run']}")
-    for r in summary["rounds"]:
-        table.add_row(*(str(r[c]) for c in columns))
-    out.print(table)
-    calls = ", ".join(
-        f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items()
-    )
-    out.print(f"Calls: {calls}")
-    for role, causes in summary["failures"].items():
-        out.print(f"Failures of the {role}: " + ", ".join(f"{n} {c}" for c, n in causes.items()))
-    if summary["stopped"]:
-        # The hint names [budget.<role>], which rich would take for markup and drop.
-        out.print(f"[yellow]Stopped early:[/yellow] {escape(summary['stopped'])}")
-    if summary["converged"]:
-        out.print(f"Learning ended early: {summary['converged']}")
-    out.print(f"Entries in the playbook: {summary['entries']}")
+    print_learn_summary(summary)
 
 
 @app.command()
@@ -194,72 +146,19 @@ def demo(
     from playbook.demo import run_demo
 
     async def work() -> dict[str, Any]:
-        with _reporter(as_json) as reporter:
-            return await run_demo(out_dir, reporter, controls)
+        with reporter(err, as_json) as progress:
+            return await run_demo(out_dir, progress, controls)
 
-    summary = _run(work)
+    summary = run(work)
     if as_json:
         print(json.dumps(summary))
         return
-    ev = summary["eval"]
-    out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
-    out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
-    table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
-    for name, figures in ev["sets"].items():
-        table.add_row(name.replace("_", " "), *_demo_row(figures))
-    table.add_row("held out (all)", *_demo_row(ev))
-    out.print(table)
-    if "controls" in summary:
-        _print_controls(summary["controls"])
-    out.print(f"gap closed on held-out personas: {ev['gap_closed']}")
-    out.print(f"Report: {summary['report']}")
-    # The demo's entries are proposed, and `playbook serve` serves approved ones only by default.
-    out.print(
-        "To serve it: approve entries (playbook audit --playbook "
-        f"{summary['playbook']}), or serve the proposed ones unreviewed with "
-        "[serve] approved_only = false in a config (playbook init writes one).",
-        markup=False,
-    )
-
-
-DEMO_CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
-
-
-def _demo_row(figures: dict[str, Any]) -> list[str]:
-    cells = [f"{figures[c]:.2f}" for c in DEMO_CONDITIONS]
-    return [str(figures["personas"]), *cells, f"{figures['gap_closed']}"]
-
-
-def _print_controls(controls: dict[str, Any]) -> None:
-    from playbook.controls import NAMES
-
-    real = controls["real"]
-    table = Table(
-        "control",
-        "mean",
-        "compliance",
-        "gap closed",
-        "real - control (95% CI)",
-        title=f"Controls on {controls['personas']} held-out personas (real: "
-        f"{real['mean']:.2f}, gap closed {real['gap_closed']})",
-    )
-    for name, c in controls.items():
-        if name in ("personas", "real"):
-            continue
-        diff = c["real_minus_control"]
-        table.add_row(
-            f"{name} {NAMES.get(name, '')}",
-            f"{c['mean']:.2f}",
-            f"{c['compliance']:.2f}",
-            str(c["gap_closed"]),
-            f"{diff['mean']:+.2f} [{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}]",
-        )
-    out.print(table)
+    print_demo(summary)
 
 
 @app.command("eval")
 def eval_command(
-    config: ConfigOption,
+    config: ConfigOption = None,
     playbook: Annotated[Path | None, typer.Option(help="Evaluate this playbook instead.")] = None,
     student: Annotated[
         list[str] | None, typer.Option("--student", help="Student model spec; repeat for several.")
@@ -273,63 +172,37 @@ def eval_command(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate: student alone, generic guidance, response teaching, playbook, teacher."""
-    from playbook import workspace as ws
-    from playbook.config import load_config
-    from playbook.domain import load_personas
-    from playbook.report import write_report
+    loaded = load_config(config)
+    if playbook is not None:
+        loaded = loaded.model_copy(update={"playbook": playbook})
 
     async def work() -> tuple[dict[str, Any], Path | None]:
-        loaded = load_config(config)
-        if playbook is not None:
-            loaded = loaded.model_copy(update={"playbook": playbook})
+        from playbook import workspace as ws
+        from playbook.domain import load_personas
+        from playbook.report import write_report
+
         space = ws.Workspace.open(loaded)
         try:
             chosen = tuple(load_personas(personas, space.domain)) if personas else ()
             plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only)
-            with _reporter(as_json) as reporter:
-                summary, rated = await ws.evaluate(space, plan, reporter)
+            with reporter(err, as_json) as progress:
+                summary, rated = await ws.evaluate(space, plan, progress)
             return summary, write_report(report, summary, rated) if report else None
         finally:
             await space.aclose()
 
-    summary, written = _run(work)
+    summary, written = run(work)
     if as_json:
         print(json.dumps(summary))
         return
-    _print_eval(summary)
+    print_eval(summary)
     if written:
         out.print(f"Report: {written}")
 
 
-def _print_eval(summary: dict[str, Any]) -> None:
-    for student, result in summary["students"].items():
-        table = Table(
-            "condition",
-            "overall",
-            "95% CI",
-            "satisfaction",
-            "compliance",
-            "n",
-            "win/tie/loss",
-            title=f"{student} (gap closed: {result['gap_closed']})",
-        )
-        for condition, n in result["conditions"].items():
-            o, vs = n["overall"], n["vs_student"]
-            table.add_row(
-                condition,
-                f"{o['mean']:.2f}",
-                f"{o['ci_low']:.2f}-{o['ci_high']:.2f}",
-                f"{n['satisfaction']['mean']:.2f}",
-                f"{n['compliance']['mean']:.2f}",
-                str(o["n"]),
-                f"{vs['wins']}/{vs['ties']}/{vs['losses']}",
-            )
-        out.print(table)
-
-
 @entries_app.command("list")
 def entries_list(
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    config: ConfigOption = None,
     playbook: Annotated[
         Path | None, typer.Option("--playbook", help="The playbook database.")
     ] = None,
@@ -337,8 +210,8 @@ def entries_list(
     as_json: JsonOption = False,
 ) -> None:
     """List entries: id, status, persona source, round, last customer message, guidelines."""
-    store = _open_store(config, playbook)
-    entries = store.entries(statuses=[status] if status else None)
+    with open_playbook(config, playbook) as store, user_errors():
+        entries = store.entries(statuses=[status] if status else None)
     if as_json:
         print(json.dumps([_entry_json(e) for e in entries]))
         return
@@ -360,19 +233,13 @@ def entries_list(
 @entries_app.command("show")
 def entries_show(
     entry_id: int,
-    config: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+    config: ConfigOption = None,
     playbook: Annotated[Path | None, typer.Option("--playbook")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One entry: the scenario, its guidelines and where they came from."""
-    from playbook.errors import USER_ERRORS
-
-    store = _open_store(config, playbook)
-    try:
+    with open_playbook(config, playbook) as store, user_errors():
         entry = store.entry(entry_id)
-    except USER_ERRORS as exc:
-        err.print(f"error: {escape(str(exc))}")
-        raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(_entry_json(entry, full=True)))
         return
@@ -389,44 +256,26 @@ def entries_show(
 
 
 @entries_app.command("reembed")
-def entries_reembed(config: ConfigOption) -> None:
+def entries_reembed(config: ConfigOption = None) -> None:
     """Embed every entry again with the config's [embedder], after changing it."""
+    loaded = load_config(config)
 
     async def work() -> tuple[int, str]:
-        from playbook.config import load_config
         from playbook.vectors import reembed
         from playbook.workspace import Workspace
 
-        workspace = Workspace.open(load_config(config))
+        workspace = Workspace.open(loaded)
         try:
             total = len(workspace.store.scenario_texts())
-            with _reporter() as reporter:
-                tally = reporter.stage(f"re-embedding ({workspace.embedder.id})", total)
+            with reporter(err) as progress:
+                tally = progress.stage(f"re-embedding ({workspace.embedder.id})", total)
                 done = await reembed(workspace.store, workspace.embedder, tally.advance)
             return done, workspace.embedder.id
         finally:
             await workspace.aclose()
 
-    done, model = _run(work)
+    done, model = run(work)
     err.print(f"re-embedded {done} entries with {model}")
-
-
-def _open_store(config: Path | None, playbook: Path | None) -> Any:
-    from playbook.config import load_config
-    from playbook.errors import USER_ERRORS
-    from playbook.store import Store
-
-    try:
-        path = playbook or (load_config(config).playbook if config else None)
-        if path is None:
-            raise typer.BadParameter("give --config FILE or --playbook DB")
-        if not path.exists():
-            err.print(f"error: no playbook at {escape(str(path))}")
-            raise typer.Exit(2)
-        return Store.open(path)
-    except USER_ERRORS as exc:
-        err.print(f"error: {escape(str(exc))}")
-        raise typer.Exit(2) from None
 
 
 def _entry_json(entry: Any, full: bool = False) -> dict[str, Any]:
@@ -458,7 +307,7 @@ def serve(
     from playbook.server.settings import Overrides
 
     overrides = Overrides(playbook, upstream, model, host, port)
-    _run(lambda: serve_command(config, overrides, os.environ))
+    run(lambda: serve_command(config, overrides, os.environ))
 
 
 @app.command()
@@ -473,11 +322,10 @@ def simulate(
     """Serve the simulated world as an OpenAI-compatible server (model names: student, ...)."""
     import uvicorn
 
-    from playbook.domain import load_domain
+    from playbook.domain import example_domain, load_domain
     from playbook.embed import HashEmbedder
     from playbook.sim.models import SimWorld
     from playbook.sim.server import create_openai_app
-    from playbook.workspace import example_domain
 
     world = SimWorld(load_domain(domain or example_domain("airline")))
     models = {name: world.model(name) for name in world.names()}
@@ -489,4 +337,4 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

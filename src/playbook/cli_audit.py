@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -21,10 +21,10 @@ def audit(
     port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
 ) -> None:
     """Serve the audit UI alone: review, edit, approve and reject entries (no upstream needed)."""
-    from playbook.cli import _run
+    from playbook.cli_base import run
     from playbook.server.audit.run import audit_command
 
-    _run(lambda: audit_command(config, playbook, host, port, os.environ))
+    run(lambda: audit_command(config, playbook, host, port, os.environ))
 
 
 def entries_export(
@@ -37,25 +37,27 @@ def entries_export(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write here instead of to stdout.")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --out file.")] = False,
 ) -> None:
     """Export entries: Markdown for a pull request, or JSONL with ids, history and vectors."""
-    from playbook.cli import _run
+    from playbook.cli_base import err, open_playbook, user_errors
+    from playbook.errors import UserError
     from playbook.exchange import export_statuses, to_jsonl, to_markdown
     from playbook.files import write_atomic
 
-    async def work() -> str:
+    with user_errors():
+        if out_file is not None and out_file.exists() and not force:
+            raise UserError(f"{out_file} already exists; nothing was written (--force replaces it)")
         statuses = export_statuses(status)
-        with _open(config, playbook) as store:
-            dumps = store.entry_dumps(statuses)
-        if fmt == "md":
-            return to_markdown(dumps, f"Playbook entries ({status})")
-        return to_jsonl(dumps)
-
-    text = _run(work)
+    with open_playbook(config, playbook) as store, user_errors():
+        dumps = store.entry_dumps(statuses)
+    text = to_markdown(dumps, f"Playbook entries ({status})") if fmt == "md" else to_jsonl(dumps)
     if out_file is None:
         sys.stdout.write(text)
-    else:
+        return
+    with user_errors():
         write_atomic(out_file, text)
+    err.print(f"Wrote {len(dumps)} entries ({status}) to {out_file}", markup=False, highlight=False)
 
 
 def entries_import(
@@ -64,39 +66,18 @@ def entries_import(
     config: ConfigOption = None,
 ) -> None:
     """Import a JSONL export: ids and history are kept; a bad line imports nothing."""
-    from playbook.cli import _run, out
+    from playbook.cli_base import out, playbook_path, user_errors
     from playbook.exchange import import_jsonl
     from playbook.files import read_text
     from playbook.store import Store
 
-    async def work() -> Any:
+    path = playbook_path(config, playbook)
+    with user_errors():
         text = read_text(file, "entries")
-        with Store.open(_path(config, playbook)) as store:
-            return import_jsonl(store, text, str(file))
-
-    counts = _run(work)
+        with Store.open(path) as store:  # importing into a new playbook makes it
+            counts = import_jsonl(store, text, str(file))
     out.print(
         f"Imported {file}: {counts.added} added, {counts.updated} updated, "
         f"{counts.unchanged} unchanged.",
         markup=False,
     )
-
-
-def _open(config: Path | None, playbook: Path | None) -> Any:
-    from playbook.config import ConfigError
-    from playbook.store import Store
-
-    path = _path(config, playbook)
-    if not path.is_file():
-        raise ConfigError(f"no playbook at {path}")
-    return Store.open(path)
-
-
-def _path(config: Path | None, playbook: Path | None) -> Path:
-    from playbook.config import ConfigError, load_config
-
-    if playbook is not None:
-        return playbook
-    if config is not None:
-        return load_config(config).playbook
-    raise ConfigError("which playbook? give --playbook DB or --config FILE")

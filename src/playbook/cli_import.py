@@ -29,7 +29,7 @@ def tau2_tasks(
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """tau2-bench tasks -> a persona file to review (then list it in learn.personas)."""
-    from playbook.cli import _run, out
+    from playbook.cli_base import out, run
     from playbook.config import load_config
     from playbook.domain import load_domain, personas_text
     from playbook.files import ImportFileError, write_atomic
@@ -44,7 +44,7 @@ def tau2_tasks(
         write_atomic(out_file, personas_text(imported.personas, yaml_format))
         return imported
 
-    imported = _run(work)
+    imported = run(work)
     out.print(f"Wrote {len(imported.personas)} personas (goal {goal}) to {out_file}.")
     out.print("Personality, emotion and demands were inferred from each task's text by keyword")
     out.print("rules; each persona's origin says from which words. Review and edit them freely.")
@@ -66,7 +66,7 @@ def tau2_policy(
     ] = None,
 ) -> None:
     """Make a tau2-bench policy a domain's `policy` (the rest of the file is kept as it is)."""
-    from playbook.cli import _run, out
+    from playbook.cli_base import out, run
     from playbook.domain import load_domain
     from playbook.files import write_atomic
     from playbook.tau2 import policy_into_domain
@@ -77,7 +77,7 @@ def tau2_policy(
         load_domain(domain)  # a broken domain file is named as such, before anything else
         write_atomic(target, policy_into_domain(file, domain))
 
-    _run(work)
+    run(work)
     out.print(f"The policy of {target} is now {file}. Its goals stay as they were.", markup=False)
 
 
@@ -95,18 +95,19 @@ def transcripts(
     import json
 
     from playbook import workspace as ws
-    from playbook.cli import _reporter, _run, out
+    from playbook.cli_base import err, out, run
+    from playbook.cli_progress import reporter
     from playbook.config import load_config
 
     async def work() -> dict[str, Any]:
         space = ws.Workspace.open(load_config(config))
         try:
-            with _reporter(as_json) as reporter:
-                return await ws.import_transcripts(space, file, reporter)
+            with reporter(err, as_json) as progress:
+                return await ws.import_transcripts(space, file, progress)
         finally:
             await space.aclose()
 
-    summary = _run(work)
+    summary = run(work)
     if as_json:
         print(json.dumps(summary))
         return

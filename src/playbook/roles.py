@@ -10,6 +10,7 @@ from typing import TypeVar
 import jinja2
 
 from playbook.chat.base import ChatModel, ChatRequest, Message
+from playbook.errors import UserError
 from playbook.fence import fence
 from playbook.parse import (
     MAX_GUIDELINES,
@@ -41,7 +42,7 @@ T = TypeVar("T")
 PROMPTS = Path(__file__).parent / "prompts"
 
 
-class RoleOutputError(Exception):
+class RoleOutputError(UserError):
     """A role's model gave no usable answer, even when told what was wrong."""
 
     def __init__(self, role: str, model: str, problem: str) -> None:

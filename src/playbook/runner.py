@@ -13,7 +13,7 @@ T = TypeVar("T")
 class Tally(Protocol):
     """Progress of one stage; its total may grow as work is discovered."""
 
-    def advance(self) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
 
     def add(self, more: int) -> None: ...
 
@@ -30,7 +30,7 @@ class QuietReporter:
 
 
 class _QuietTally:
-    def advance(self) -> None:
+    def advance(self, count: int = 1) -> None:
         pass
 
     def add(self, more: int) -> None:

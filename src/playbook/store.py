@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
+from playbook.errors import UserError
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store_audit import AuditQueries
@@ -55,7 +57,7 @@ _PROVENANCE = TypeAdapter(Provenance)
 _REQUEST = TypeAdapter(ChatRequest)
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The playbook file cannot be used as asked; the message names the file and the problem."""
 
 
@@ -90,8 +92,13 @@ class Store(
         self._write_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (or create) the playbook at `path` and bring its schema up to date."""
+    def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
+        """Open the playbook at `path` and bring its schema up to date. A missing (or empty)
+        file becomes a new playbook; with `create=False` it is an error and nothing is made."""
+        path = Path(path)
+        if not create and not path.is_dir() and (not path.is_file() or path.stat().st_size == 0):
+            what = "is an empty file" if path.is_file() else "does not exist"
+            raise StoreError(f"playbook {path}: {what}; check the path (nothing was created)")
         problem = migrations.unusable_reason(path)
         if problem is not None:
             raise StoreError(f"playbook {path}: {problem}")
@@ -377,7 +384,19 @@ def _make_engine(path: Path) -> sa.Engine:
         f"sqlite+pysqlite:///{path}", connect_args={"check_same_thread": False}
     )
     sa.event.listen(engine, "connect", _configure_connection)
+    sa.event.listen(engine, "handle_error", lambda context: _damaged(path, context))
     return engine
+
+
+def _damaged(path: Path, context: sa.engine.ExceptionContext) -> None:
+    """A damaged file (a torn or overwritten page) ends in one line saying what to do, whichever
+    query first reads the damaged page."""
+    reason = str(context.original_exception)
+    if "malformed" in reason or "not a database" in reason:
+        raise StoreError(
+            f"playbook {path}: the file is damaged ({reason}); restore it from a backup, or "
+            f"recover what is readable: sqlite3 {path} .recover | sqlite3 recovered.db"
+        ) from None
 
 
 def _configure_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:

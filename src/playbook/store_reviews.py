@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from playbook.errors import UserError
 from playbook.migrations import schema as db
 from playbook.records import EntryVersion
 from playbook.types import Guidance
@@ -20,7 +21,7 @@ MAX_GUIDELINE_CHARS = 1000
 MAX_REASON_CHARS = 2000
 
 
-class ReviewError(Exception):
+class ReviewError(UserError):
     """A review action that cannot be done as asked; the message says what to change."""
 
 

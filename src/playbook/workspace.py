@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from playbook.chat.base import ChatModel
 from playbook.chat.factory import build_chat_model
 from playbook.chat.limits import EndpointLimits
 from playbook.chat.recorder import Budget, Prices, Recorder
-from playbook.config import Config, ConfigError
+from playbook.config import Config, ConfigError, did_you_mean
 from playbook.domain import DomainError, load_domain, load_personas
+from playbook.domain import example_domain as example_domain  # where many callers look for it
 from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
 from playbook.locks import holding, run_lock, writer_lock
+from playbook.resume import resumable_run
 from playbook.retrieve import Index, Retriever, build_index
 from playbook.roles import Roles, prompt_environment
 from playbook.runner import Reporter
@@ -27,27 +31,38 @@ from playbook.store import FailureRecord, Store
 from playbook.transcripts import TranscriptImport, read_transcripts
 from playbook.types import RATING_WORDS, ROLES, Domain, Entry, Persona, Rated, Scenario
 
+Models = dict[str, ChatModel]  # role -> its chat model
+
 
 @dataclass
 class Workspace:
     config: Config
     domain: Domain
-    store: Store
     embedder: Embedder
     env: Mapping[str, str]
     # Models holding connection pools, closed by aclose() (an unclosed pool left behind by one
     # run can stall the next one in the same event loop).
     opened: list[Any] = field(default_factory=list)
+    _store: Store | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: Config, env: Mapping[str, str] | None = None) -> Workspace:
         env = dict(os.environ) if env is None else env
         domain = load_domain(config.domain)
-        embedder = build_embedder(config.embedder, env)
-        return cls(config, domain, Store.open(config.playbook), embedder, env)
+        return cls(config, domain, build_embedder(config.embedder, env), env)
+
+    @property
+    def store(self) -> Store:
+        """The playbook, opened (or made) when first used: a command that stops at a check
+        before it leaves no file behind."""
+        if self._store is None:
+            self._store = Store.open(self.config.playbook)
+        return self._store
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     async def aclose(self) -> None:
         """Close the model clients this workspace opened, then the store."""
@@ -59,10 +74,22 @@ class Workspace:
     def models(self) -> dict[str, str]:
         return {role: self.config.models[role].spec for role in ROLES}
 
-    def roles(self, recorder: Recorder, student: str | None = None) -> Roles:
-        """The four roles, every call recorded; `student` overrides the configured student."""
+    def roles(
+        self, recorder: Recorder, student: str | None = None, models: Models | None = None
+    ) -> Roles:
+        """The four roles, every call recorded; `student` overrides the configured student;
+        `models` are chat models already built by `chat_models`."""
+        models = models or self.chat_models(student)
+        built = {role: recorder.bind(role, model) for role, model in models.items()}
+        return Roles(
+            self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
+        )
+
+    def chat_models(self, student: str | None = None) -> Models:
+        """The chat model of every role, as configured: a misconfigured one (an unknown
+        simulated model, a key variable not set) fails here, before any run is recorded."""
         world, limits = SimWorld(self.domain), EndpointLimits()
-        built = {}
+        built: Models = {}
         for role in ROLES:
             cfg = self.config.models[role]
             if role == "student" and student:
@@ -73,10 +100,8 @@ class Workspace:
             if cfg.concurrency is not None:
                 endpoint = str(getattr(model, "base_url", cfg.spec))
                 model = limits.limit(model, endpoint, cfg.concurrency)
-            built[role] = recorder.bind(role, model)
-        return Roles(
-            self.domain, prompts=prompt_environment(), inject=self.config.retrieval.inject, **built
-        )
+            built[role] = model
+        return built
 
     def recorder(self, run_id: str) -> Recorder:
         prices = {
@@ -146,62 +171,66 @@ async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = N
     already made is answered from the cache, so nothing paid for is paid for again. One learn
     works on a playbook at a time (a second one stops at once, naming the first).
     """
-    personas, transcripts = workspace.personas(), workspace.transcripts()  # all checked first
+    # Everything a config can get wrong is checked before a run is recorded, so a mistake
+    # leaves no run behind (stuck as "running", or in the way of a later --resume).
+    check_names(workspace.config, workspace.domain)
+    personas, transcripts = workspace.personas(), workspace.transcripts()
+    models = workspace.chat_models()
     store, config = workspace.store, workspace.config.model_dump(mode="json")
     with holding(store, [writer_lock("learn")], None) as held:
         if resume is None:
             run_id = store.start_run("learn", config, workspace.models())
         else:
-            run_id = _resumable(store, resume, config)
+            run_id = resumable_run(store, resume, config)
         held.for_run(run_id)
         with holding(store, [run_lock(run_id)], run_id):
             if resume is not None:
                 store.reopen_run(run_id, config)  # a raised budget is the run's from now on
-            return await _learn_run(workspace, run_id, reporter, personas, transcripts)
+            learner = _learner(workspace, run_id, reporter, models)
+            return await _learn_run(workspace, learner, personas, transcripts)
+
+
+def check_names(config: Config, domain: Domain) -> None:
+    """The goals and held-out situations of [learn] must be the domain's: a typo would
+    otherwise learn on every goal, or hold nothing out, without a word."""
+    goals = [g.name for g in domain.goals]
+    for name in config.learn.goals:
+        if name not in goals:
+            hint = did_you_mean(name, goals, " (", ")")
+            raise ConfigError(
+                f"config: learn.goals names {name!r}{hint}, which {config.domain} has not; "
+                f"its goals are {', '.join(goals)}"
+            )
+    situations = sorted({s.name for g in domain.goals for s in g.situations})
+    for name in config.learn.held_out_situations:
+        if name not in situations:
+            hint = did_you_mean(name, situations, " (", ")")
+            known = ", ".join(situations) or "none"
+            raise ConfigError(
+                f"config: learn.held_out_situations names {name!r}{hint}, which "
+                f"{config.domain} has not; its situations are {known}"
+            )
 
 
 async def _learn_run(
-    workspace: Workspace,
-    run_id: str,
-    reporter: Reporter,
-    personas: list[Persona],
-    transcripts: list[Scenario],
+    workspace: Workspace, learner: Learner, personas: list[Persona], transcripts: list[Scenario]
 ) -> LearnResult:
-    learner = _learner(workspace, run_id, reporter)
+    run_id = learner.run_id
     try:
         result = await learner.run(personas, transcripts)
     except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
+        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     status = "stopped" if result.stopped else "finished"
     workspace.store.finish_run(run_id, status, learn_summary(workspace, result))
     return result
 
 
-def _resumable(store: Store, run_id: str, config: dict[str, Any]) -> str:
-    """The run to resume: the one named, or the latest learn run that did not finish."""
-    runs = [r for r in store.runs() if r.kind == "learn"]
-    if not run_id:
-        unfinished = [r for r in runs if r.status != "finished"]
-        if not unfinished:
-            raise ConfigError(f"{store.path}: no interrupted learn run to resume")
-        run_id = unfinished[-1].id
-    run = next((r for r in runs if r.id == run_id), None)
-    if run is None:
-        raise ConfigError(f"{store.path}: no learn run {run_id!r} to resume")
-    if run.status == "finished":
-        raise ConfigError(f"learn run {run_id} already finished; nothing to resume")
-    if _without_budget(run.config) != _without_budget(config):
-        raise ConfigError(
-            f"learn run {run_id} was started with another config; resume it with the same one "
-            "(only [budget] may change)"
-        )
-    return run_id
-
-
-def _without_budget(config: dict[str, Any]) -> dict[str, Any]:
-    # Budgets are the one thing a resume may change: raising one is how a stopped run goes on.
-    return {key: value for key, value in config.items() if key != "budget"}
+def failure_text(exc: BaseException) -> str:
+    """What ended a run, for its record: Ctrl-C and cancellation carry no message of their own."""
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+        return "interrupted (Ctrl-C or cancelled)"
+    return str(exc) or type(exc).__name__
 
 
 def learn_summary(workspace: Workspace, result: LearnResult) -> dict[str, Any]:
@@ -230,8 +259,10 @@ def failures_by_cause(failures: Sequence[FailureRecord]) -> dict[str, dict[str, 
     return counts
 
 
-def _learner(workspace: Workspace, run_id: str, reporter: Reporter) -> Learner:
-    roles = workspace.roles(workspace.recorder(run_id))
+def _learner(
+    workspace: Workspace, run_id: str, reporter: Reporter, models: Models | None = None
+) -> Learner:
+    roles = workspace.roles(workspace.recorder(run_id), models=models)
     settings = workspace.learn_settings()
     return Learner(roles, workspace.store, workspace.embedder, settings, run_id, reporter)
 
@@ -245,12 +276,17 @@ async def import_transcripts(
     scenarios are improved against is the stored one (proposed and approved entries).
     """
     imported = read_transcripts(path)
+    models = workspace.chat_models()  # a misconfigured model is found before a run is recorded
     with holding(workspace.store, [writer_lock("learn")], None):
-        return await _import_run(workspace, path, imported, reporter)
+        return await _import_run(workspace, path, imported, reporter, models)
 
 
 async def _import_run(
-    workspace: Workspace, path: Path, imported: TranscriptImport, reporter: Reporter
+    workspace: Workspace,
+    path: Path,
+    imported: TranscriptImport,
+    reporter: Reporter,
+    models: Models,
 ) -> dict[str, Any]:
     config = {"transcripts": str(path), **workspace.config.model_dump(mode="json")}
     run_id = workspace.store.start_run("import", config, workspace.models())
@@ -260,11 +296,11 @@ async def _import_run(
     playbook = retriever_for(index, workspace)
     report = RoundReport(round=1, student_share=0.0)
     try:
-        improved = await _learner(workspace, run_id, reporter).improve(
+        improved = await _learner(workspace, run_id, reporter, models).improve(
             imported.scenarios, 0, playbook, report
         )
     except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": str(exc)})
+        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     summary = {
         "run": run_id,
@@ -292,15 +328,18 @@ async def evaluate(
     workspace: Workspace, plan: EvalPlan, reporter: Reporter
 ) -> tuple[dict[str, Any], list[Rated]]:
     """One `playbook eval` run: every condition for every student, stored with its summary."""
+    students = plan.students or (workspace.config.models["student"].spec,)
+    # Every student's models are built before a run is recorded: a misconfigured one leaves none.
+    models = {student: workspace.chat_models(student) for student in students}
     with holding(workspace.store, [writer_lock("eval")], None):
-        return await _evaluate(workspace, plan, reporter)
+        return await _evaluate(workspace, plan, models, reporter)
 
 
 async def _evaluate(
-    workspace: Workspace, plan: EvalPlan, reporter: Reporter
+    workspace: Workspace, plan: EvalPlan, models: dict[str, Models], reporter: Reporter
 ) -> tuple[dict[str, Any], list[Rated]]:
     config, store = workspace.config, workspace.store
-    students = plan.students or (config.models["student"].spec,)
+    students = list(models)
     if not plan.personas:
         plan = replace(plan, **_default_sets(workspace))
     run_id = store.start_run(
@@ -312,9 +351,9 @@ async def _evaluate(
     retriever = retriever_for(index, workspace)
     personas = list(plan.personas)
     try:
-        rated = await _rate_all(workspace, students, plan, personas, recorder, retriever, reporter)
+        rated = await _rate_all(workspace, models, plan, personas, recorder, retriever, reporter)
     except BaseException as exc:
-        store.finish_run(run_id, "failed", {"error": str(exc)})
+        store.finish_run(run_id, "failed", {"error": failure_text(exc)})
         raise
     store.record_evaluations(run_id, rated)
     # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
@@ -338,17 +377,19 @@ def _default_sets(workspace: Workspace) -> dict[str, Any]:
 
 async def _rate_all(
     workspace: Workspace,
-    students: Sequence[str],
+    models: dict[str, Models],
     plan: EvalPlan,
     personas: list[Persona],
     recorder: Recorder,
     retriever: Retriever,
     reporter: Reporter,
 ) -> list[Rated]:
-    """Every condition for every student; the teacher's conversations only once."""
+    """Every condition for every student (`models`: each student's role models); the
+    teacher's conversations only once."""
     rated: list[Rated] = []
+    students = list(models)
     for student in students:
-        roles = workspace.roles(recorder, student)
+        roles = workspace.roles(recorder, student, models[student])
         for condition in conditions(roles, retriever):
             if condition.name == "teacher" and student != students[0]:
                 continue  # the teacher's conversations do not depend on the student
@@ -368,7 +409,3 @@ def retriever_for(index: Index[Entry], workspace: Workspace) -> Retriever:
     """A retriever over `index` as the workspace's config sets retrieval up."""
     retrieval = workspace.config.retrieval
     return Retriever(index, workspace.embedder, retrieval.k, retrieval.floor, retrieval.match)
-
-
-def example_domain(name: str) -> Path:
-    return Path(__file__).parent / "examples" / name / "domain.toml"

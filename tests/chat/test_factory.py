@@ -8,7 +8,9 @@ from playbook.chat.base import ChatModel
 from playbook.chat.factory import build_chat_model
 from playbook.chat.openai_backend import OpenAIChat
 from playbook.config import ConfigError, ModelConfig
+from playbook.sim.models import SimWorld
 from playbook.testing import ScriptedChat
+from playbook.types import Domain
 
 
 def no_sim(name: str) -> ChatModel:
@@ -64,3 +66,23 @@ def test_missing_key_env_is_reported_for_the_role() -> None:
 
     with pytest.raises(ConfigError, match=r"models\.teacher\.api_key_env names OPENAI_API_KEY"):
         build_chat_model("teacher", cfg, {}, no_sim)
+
+
+def test_a_role_env_var_without_a_scheme_is_one_line_at_once() -> None:
+    # Bug (issue 16): "localhost:8000/v1" took 36 s and 64 failed calls to report.
+    env = {"PLAYBOOK_TEACHER_BASE_URL": "localhost:8000/v1"}
+
+    with pytest.raises(ConfigError, match="PLAYBOOK_TEACHER_BASE_URL is 'localhost:8000/v1'"):
+        build_chat_model("teacher", ModelConfig(spec="openai:gpt-4o"), env, no_sim)
+
+
+def test_a_misspelt_simulated_model_is_a_config_error_with_a_guess(airline: Domain) -> None:
+    # Bug (issue 16): a ValueError and a 100-line traceback.
+    world = SimWorld(airline)
+
+    with pytest.raises(ConfigError) as caught:
+        build_chat_model("student", ModelConfig(spec="sim:studnet"), {}, world.model)
+
+    message = str(caught.value)
+    assert message.startswith("config: models.student.spec: no simulated model sim:studnet")
+    assert "did you mean 'sim:student'?" in message

@@ -127,6 +127,24 @@ async def test_unknown_model_names_the_model_and_endpoint(
     assert "\n" not in message
 
 
+async def test_a_base_url_without_v1_is_named_not_reported_as_an_unknown_model(
+    echo_server: tuple[str, FunctionChat],
+) -> None:
+    # Bug (issue 16): http://host:port without /v1 was reported as "model 'echo' not found".
+    url, _ = echo_server
+    cfg = ModelConfig(spec="openai:echo", base_url=url, max_retries=0)
+    chat = build_chat_model("student", cfg, {}, no_sim)
+    try:
+        with pytest.raises(ModelError) as caught:
+            await chat.complete(HELLO)
+    finally:
+        await chat.aclose()  # type: ignore[attr-defined]
+
+    message = str(caught.value)
+    assert f"try {url}/v1" in message and "not found" not in message.split("(")[0]
+    assert caught.value.fatal
+
+
 async def test_unreachable_endpoint_says_cannot_connect_and_names_base_url(
     connect: Connect,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from playbook.errors import UserError
 from playbook.types import Usage
 
 MessageRole = Literal["system", "user", "assistant"]
@@ -43,7 +44,7 @@ class ChatModel(Protocol):
     async def complete(self, request: ChatRequest) -> Completion: ...
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model endpoint failed for good (after retries); the message says what to fix.
 
     `cause` is a short kind for summaries ("timeout", "rate limited", "server error",

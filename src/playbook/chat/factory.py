@@ -18,7 +18,10 @@ def build_chat_model(
     """The model for `role`; `sim` builds simulated models, since the caller owns that world."""
     scheme, _, model = cfg.spec.partition(":")
     if scheme == "sim" and model:
-        return sim(model)
+        try:
+            return sim(model)
+        except ValueError as exc:  # an unknown simulated model: the message lists the known ones
+            raise ConfigError(f"config: models.{role}.spec: {exc}") from None
     if scheme == "openai" and model:
         return _openai_model(role, cfg, env, model)
     raise ConfigError(
@@ -28,7 +31,10 @@ def build_chat_model(
 
 def _openai_model(role: str, cfg: ModelConfig, env: Mapping[str, str], model: str) -> OpenAIChat:
     # The env var lets one config file point at different servers (CI, a laptop, production).
-    base_url = cfg.base_url or env.get(f"PLAYBOOK_{role.upper()}_BASE_URL") or None
+    variable = f"PLAYBOOK_{role.upper()}_BASE_URL"
+    base_url = cfg.base_url or env.get(variable) or None
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{variable} is {base_url!r}; it needs http:// or https:// in front")
     client = make_openai_client(
         cfg.model_copy(update={"base_url": base_url}), env, f"models.{role}"
     )

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Mapping
 from typing import TypeVar, cast
 
+import httpx
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -175,6 +176,14 @@ class OpenAIChat:
         if status in (401, 403):
             text = f"the server refused the API key ({status}: {detail}); {self._key_hint()}"
             return text, "auth", True
+        if status == 404 and not _has_version_path(self.base_url):
+            # Ollama, vLLM and llama.cpp serve the OpenAI API under /v1: without it every path
+            # is unknown, which says nothing about the model.
+            text = (
+                f"no OpenAI-compatible API at this address (404: {detail}); base_url usually "
+                f"ends in /v1: try {self.base_url}/v1"
+            )
+            return text, "not found", True
         if status == 404:
             text = (
                 f"model {self._model!r} not found at this endpoint (404: {detail}); "
@@ -194,6 +203,12 @@ class OpenAIChat:
         if self._api_key_env is None:
             return "no key is configured; set `api_key_env` to the environment variable holding it"
         return f"check the key in the environment variable {self._api_key_env}"
+
+
+def _has_version_path(base_url: str) -> bool:
+    """True when the URL's path names an API version (/v1, /v1beta, /openai/v1...)."""
+    path = httpx.URL(base_url).path
+    return any(part[:1] == "v" and part[1:2].isdigit() for part in path.split("/"))
 
 
 def _wire_messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:

@@ -6,6 +6,7 @@ import re
 from random import Random
 
 from playbook.chat.base import ChatModel, ChatRequest, Completion
+from playbook.config import did_you_mean
 from playbook.parse import MAX_GUIDELINES
 from playbook.sim import coach, judge, world
 from playbook.sim.personas import propose_personas
@@ -41,8 +42,9 @@ class SimWorld:
             return SimChat(name, lambda r: _fake_teacher(self.domain, fake, r))
         answer = {"teacher": _teacher, "customer": _customer, "judge": judge.answer}.get(name)
         if answer is None:
-            known = ", ".join(f"sim:{n}" for n in self.names())
-            raise ValueError(f"no simulated model sim:{name}; known: {known}")
+            known = [f"sim:{n}" for n in self.names()]
+            hint = did_you_mean(f"sim:{name}", known, " (", ")")
+            raise ValueError(f"no simulated model sim:{name}{hint}; known: {', '.join(known)}")
         domain = self.domain
         return SimChat(name, lambda r: answer(domain, r))
 

@@ -1,0 +1,81 @@
+"""What every `playbook` command shares: the consoles, the one error boundary, the sync shim, and
+how a command finds its config and its playbook.
+
+It imports nothing heavy, so that `playbook --help` and a mistake in a config file answer at
+once: the model clients, the database layer and the server load only once a command needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from playbook.errors import UserError
+
+if TYPE_CHECKING:
+    from playbook.config import Config
+    from playbook.store import Store
+
+T = TypeVar("T")
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
+
+
+def error_line(message: str) -> None:
+    """One line on stderr, never wrapped (a log or a test reads it whole), never markup."""
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """The one error boundary: an error the user can act on ends in one line and exit code 2."""
+    try:
+        yield
+    except UserError as exc:
+        error_line(str(exc))
+        raise typer.Exit(2) from None
+
+
+def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The one sync shim: run the coroutine inside the error boundary."""
+    import asyncio
+
+    with user_errors():
+        return asyncio.run(work())
+
+
+def load_config(config: Path | None) -> Config:
+    """The config given, else `playbook.toml` in the current folder; read and checked."""
+    from playbook.config import find_config
+    from playbook.config import load_config as read
+
+    with user_errors():
+        return read(find_config(config, Path.cwd()))
+
+
+def playbook_path(config: Path | None, playbook: Path | None) -> Path:
+    """`--playbook`, else the playbook named by the config (given, or `playbook.toml` here)."""
+    from playbook.config import DEFAULT_CONFIG
+
+    if playbook is not None:
+        return playbook
+    if config is None and not DEFAULT_CONFIG.is_file():
+        with user_errors():
+            raise UserError("which playbook? give --playbook DB or --config FILE")
+    return load_config(config).playbook
+
+
+def open_playbook(config: Path | None, playbook: Path | None) -> Store:
+    """An existing playbook, to read: a mistyped path is an error, and nothing is created."""
+    from playbook.store import Store
+
+    path = playbook_path(config, playbook)
+    with user_errors():
+        return Store.open(path, create=False)

@@ -1,0 +1,126 @@
+"""How the CLI shows a command's summary: tables and lines on stdout (`--json` prints the
+summary itself instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from playbook.cli_base import out
+
+
+def print_learn_summary(summary: dict[str, Any]) -> None:
+    columns = (
+        "round",
+        "student_share",
+        "conversations",
+        "scenarios",
+        "kept",
+        "rejected_by_policy",
+        "not_verified",
+        "covered",
+        "merged",
+        "already_good",
+        "failed",
+    )
+    table = Table(*(c.replace("_", " ") for c in columns), title=f"run {summary['run']}")
+    for r in summary["rounds"]:
+        table.add_row(*(str(r[c]) for c in columns))
+    out.print(table)
+    calls = ", ".join(
+        f"{role} {s['calls']} ({s['cached']} cached)" for role, s in summary["calls"].items()
+    )
+    out.print(f"Calls: {calls}")
+    for role, causes in summary["failures"].items():
+        out.print(f"Failures of the {role}: " + ", ".join(f"{n} {c}" for c, n in causes.items()))
+    if summary["stopped"]:
+        # The hint names [budget.<role>], which rich would take for markup and drop.
+        out.print(f"[yellow]Stopped early:[/yellow] {escape(summary['stopped'])}")
+    if summary["converged"]:
+        out.print(f"Learning ended early: {summary['converged']}")
+    out.print(f"Entries in the playbook: {summary['entries']}")
+
+
+def print_demo(summary: dict[str, Any]) -> None:
+    ev = summary["eval"]
+    out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
+    out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
+    table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
+    for name, figures in ev["sets"].items():
+        table.add_row(name.replace("_", " "), *_demo_row(figures))
+    table.add_row("held out (all)", *_demo_row(ev))
+    out.print(table)
+    if "controls" in summary:
+        _print_controls(summary["controls"])
+    out.print(f"gap closed on held-out personas: {ev['gap_closed']}")
+    out.print(f"Report: {summary['report']}")
+    # The demo's entries are proposed, and `playbook serve` serves approved ones only by default.
+    out.print(
+        "To serve it: approve entries (playbook audit --playbook "
+        f"{summary['playbook']}), or serve the proposed ones unreviewed with "
+        "[serve] approved_only = false in a config (playbook init writes one).",
+        markup=False,
+    )
+
+
+DEMO_CONDITIONS = ("student", "generic", "responses", "playbook", "teacher")
+
+
+def _demo_row(figures: dict[str, Any]) -> list[str]:
+    cells = [f"{figures[c]:.2f}" for c in DEMO_CONDITIONS]
+    return [str(figures["personas"]), *cells, f"{figures['gap_closed']}"]
+
+
+def _print_controls(controls: dict[str, Any]) -> None:
+    from playbook.controls import NAMES
+
+    real = controls["real"]
+    table = Table(
+        "control",
+        "mean",
+        "compliance",
+        "gap closed",
+        "real - control (95% CI)",
+        title=f"Controls on {controls['personas']} held-out personas (real: "
+        f"{real['mean']:.2f}, gap closed {real['gap_closed']})",
+    )
+    for name, c in controls.items():
+        if name in ("personas", "real"):
+            continue
+        diff = c["real_minus_control"]
+        table.add_row(
+            f"{name} {NAMES.get(name, '')}",
+            f"{c['mean']:.2f}",
+            f"{c['compliance']:.2f}",
+            str(c["gap_closed"]),
+            f"{diff['mean']:+.2f} [{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}]",
+        )
+    out.print(table)
+
+
+def print_eval(summary: dict[str, Any]) -> None:
+    for student, result in summary["students"].items():
+        table = Table(
+            "condition",
+            "overall",
+            "95% CI",
+            "satisfaction",
+            "compliance",
+            "n",
+            "win/tie/loss",
+            title=f"{student} (gap closed: {result['gap_closed']})",
+        )
+        for condition, n in result["conditions"].items():
+            o, vs = n["overall"], n["vs_student"]
+            table.add_row(
+                condition,
+                f"{o['mean']:.2f}",
+                f"{o['ci_low']:.2f}-{o['ci_high']:.2f}",
+                f"{n['satisfaction']['mean']:.2f}",
+                f"{n['compliance']['mean']:.2f}",
+                str(o["n"]),
+                f"{vs['wins']}/{vs['ties']}/{vs['losses']}",
+            )
+        out.print(table)
