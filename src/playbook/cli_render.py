@@ -51,7 +51,8 @@ def print_learn_summary(summary: dict[str, Any]) -> None:
 def print_demo(summary: dict[str, Any]) -> None:
     ev = summary["eval"]
     out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
-    out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
+    calls = ", ".join(f"{r} {n}" for r, n in summary["calls"].items())
+    out.print(f"Calls (learning and evaluation): {calls}")
     table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
     for name, figures in ev["sets"].items():
         table.add_row(name.replace("_", " "), *_demo_row(figures))
