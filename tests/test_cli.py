@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from playbook.store import Store
 from playbook.workspace import example_domain
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
@@ -25,6 +26,8 @@ def test_demo_learns_on_some_personas_and_reports_the_ones_it_never_saw(tmp_path
     assert learning["playbook"] > learning["student"]  # in the conversations it learned from
     assert summary["entries"] > 0 and Path(summary["playbook"]).exists()
     assert set(summary["calls"]) == {"student", "teacher", "customer", "judge"}
+    with Store.open(summary["playbook"], create=False) as store:  # learning and evaluation
+        assert sum(summary["calls"].values()) == sum(s.calls for s in store.call_stats().values())
 
     again = json.loads(run("demo", "--out", "demo", "--json", cwd=tmp_path).stdout)
     assert again["cached_calls"] == sum(again["calls"].values())  # a re-run costs nothing

@@ -57,7 +57,12 @@ def test_learn_reads_playbook_toml_of_the_current_folder(
     assert learned.exit_code == 0, learned.output
     assert re.search(r"^round 2: (\d+)/\1 in \d+ s$", learned.stderr, re.MULTILINE)  # progress
     listed = cli("entries", "list", "--json")  # the config's playbook, also without --config
-    assert len(json.loads(listed.stdout)) == json.loads(learned.stdout)["entries"] > 0
+    entries = json.loads(listed.stdout)
+    assert len(entries) == json.loads(learned.stdout)["entries"] > 0
+    # The table shows each entry's first guideline (not a count) and ends with how many.
+    table = CliRunner().invoke(app, ["entries", "list"], env={"COLUMNS": "400"}).stdout
+    assert entries[-1]["guidance"][0] in table
+    assert f"{len(entries)} entries; playbook entries show ID" in table
 
 
 def test_a_misspelt_simulated_role_leaves_no_run_and_no_file(

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from playbook.cli_audit import audit, entries_export, entries_import
 from playbook.cli_base import (
@@ -25,7 +24,7 @@ from playbook.cli_base import (
 from playbook.cli_import import import_app
 from playbook.cli_local import local
 from playbook.cli_progress import reporter
-from playbook.cli_render import print_demo, print_eval, print_learn_summary
+from playbook.cli_render import print_demo, print_entries, print_eval, print_learn_summary
 
 HELP = """A teacher model coaches a weak student model through a playbook of guidelines.
 
@@ -215,19 +214,7 @@ def entries_list(
     if as_json:
         print(json.dumps([_entry_json(e) for e in entries]))
         return
-    table = Table(
-        "id", "status", "source", "round", "scenario (last customer message)", "guidelines"
-    )
-    for e in entries:
-        table.add_row(
-            str(e.id),
-            e.status,
-            e.scenario.persona.source,
-            str(e.provenance.round),
-            e.scenario.turns[-1].text[:70],
-            str(len(e.guidance)),
-        )
-    out.print(table)
+    print_entries(entries)
 
 
 @entries_app.command("show")

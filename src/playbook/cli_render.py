@@ -3,12 +3,17 @@ summary itself instead)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from playbook.cli_base import out
+
+if TYPE_CHECKING:
+    from playbook.types import Entry
 
 
 def print_learn_summary(summary: dict[str, Any]) -> None:
@@ -46,7 +51,8 @@ def print_learn_summary(summary: dict[str, Any]) -> None:
 def print_demo(summary: dict[str, Any]) -> None:
     ev = summary["eval"]
     out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
-    out.print("Calls: " + ", ".join(f"{r} {n}" for r, n in summary["calls"].items()))
+    calls = ", ".join(f"{r} {n}" for r, n in summary["calls"].items())
+    out.print(f"Calls (learning and evaluation): {calls}")
     table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
     for name, figures in ev["sets"].items():
         table.add_row(name.replace("_", " "), *_demo_row(figures))
@@ -124,3 +130,21 @@ def print_eval(summary: dict[str, Any]) -> None:
                 f"{vs['wins']}/{vs['ties']}/{vs['losses']}",
             )
         out.print(table)
+
+
+def print_entries(entries: Sequence[Entry]) -> None:
+    """One row per entry: the whole last customer message and the first guideline (model-written
+    text, shown as text: a `[bold]` in it is not markup), then how many entries there are."""
+    table = Table("id", "status", "source", "round", "last customer message", "guidelines")
+    for e in entries:
+        more = f" (+{len(e.guidance) - 1} more)" if len(e.guidance) > 1 else ""
+        table.add_row(
+            str(e.id),
+            e.status,
+            e.scenario.persona.source,
+            str(e.provenance.round),
+            Text(e.scenario.turns[-1].text),
+            Text((e.guidance[0] if e.guidance else "(none)") + more),
+        )
+    out.print(table)
+    out.print(f"{len(entries)} entries; playbook entries show ID for one in full", markup=False)

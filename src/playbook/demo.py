@@ -17,7 +17,7 @@ from playbook.roles import Roles
 from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
-from playbook.types import Rated
+from playbook.types import ROLES, Rated
 from playbook.workspace import EvalPlan, Workspace, evaluate, learn, retriever_for
 
 
@@ -32,13 +32,14 @@ async def run_demo(out: Path, reporter: Reporter, with_controls: bool = False) -
     try:
         result = await learn(workspace, reporter)
         summary, rated = await evaluate(workspace, EvalPlan(), reporter)
-        calls = workspace.store.call_stats(result.run_id)
+        # The calls of both runs: the demo is learning and evaluation.
+        calls = [workspace.store.call_stats(run) for run in (result.run_id, summary["run"])]
         demo = {
             "playbook": str(workspace.config.playbook),
             "run": result.run_id,
             "entries": len(workspace.store.entries()),
-            "calls": {role: stats.calls for role, stats in calls.items()},
-            "cached_calls": sum(stats.cached for stats in calls.values()),
+            "calls": {role: sum(c[role].calls for c in calls if role in c) for role in ROLES},
+            "cached_calls": sum(stats.cached for c in calls for stats in c.values()),
             "eval": headline(summary),
         }
         if with_controls:
