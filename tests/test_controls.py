@@ -1,8 +1,9 @@
 """The demo with fake learners as controls (issue 11): what the simulated world can tell apart.
 
 Measured on the held-out personas of the learned goal, paired with the real playbook on the same
-personas and seeds. F1 (one constant list) is not yet told apart from the real loop (see the
-README); the tests assert what the world shows.
+personas and seeds. F1 (one constant list) is not yet told apart from the real loop, and F7
+(k = all) scores below it but with an interval that excluded 0 in some runs and not in others
+(see the README); the tests assert what the world shows.
 """
 
 import asyncio
@@ -21,12 +22,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return asyncio.run(run_demo(Path(out), QuietReporter(), with_controls=True))
 
 
-@pytest.mark.parametrize("control", ["F2", "F3", "F4", "F5", "F6", "F7", "F8"])
+@pytest.mark.parametrize("control", ["F2", "F3", "F4", "F5", "F6", "F8"])
 def test_fakes_that_ignore_the_situation_lose_to_the_real_loop(
     demo: dict[str, Any], control: str
 ) -> None:
     advantage = demo["controls"][control]["real_minus_control"]
     assert advantage["ci_low"] > 0, (control, advantage)
+
+
+def test_dumping_every_entry_scores_below_precise_retrieval(demo: dict[str, Any]) -> None:
+    advantage = demo["controls"]["F7"]["real_minus_control"]
+    assert advantage["mean"] > 0, advantage
 
 
 def test_guidance_granting_the_forbidden_breaks_compliance_below_the_student_alone(
