@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from random import Random
 
 import pytest
 
 from playbook.domain import load_domain
+from playbook.roles import Roles
+from playbook.sim import world
+from playbook.sim.reading import read_reply
 from playbook.sim.rubric import RUBRIC, detect, offered_remedies, promises_forbidden
-from playbook.types import Domain, Goal
+from playbook.types import Domain, Goal, Turn
 from playbook.workspace import example_domain
 
 LABELLED = Path(__file__).parents[1] / "data" / "smollm2_replies.jsonl"
@@ -101,22 +105,39 @@ def test_offered_remedies_names_the_goals_remedies_and_not_refused_ones(domain: 
     }
 
 
-@pytest.mark.parametrize("brief", [False, True])
-def test_the_simulated_worlds_own_replies_read_as_the_moves_they_make(
-    domain: Domain, brief: bool
-) -> None:
-    """The simulated judge will read the simulated students with this rubric too."""
-    from random import Random
-
-    from playbook.sim import world
-    from playbook.types import Turn
-
+@pytest.mark.parametrize("name", ["airline", "electronics"])
+def test_the_simulated_worlds_replies_read_as_exactly_the_moves_they_make(name: str) -> None:
+    """Every reply of the simulated world is read by the judge's rubric (sim/reading.py): one
+    reader for simulated and real replies, and it sees in a composed reply what was put in."""
+    domain = load_domain(example_domain(name))
+    remedies = [r for g in domain.goals for r in g.remedies]
     for goal in domain.goals:
         situation = world.read_situation(domain, [Turn("customer", goal.opening)])
-        for move in world.MOVES:
-            remedies = goal.remedies if move == "alternatives" else ()
-            for seed in range(4):
-                reply = world.compose_reply(situation, {move}, Random(seed), remedies, brief=brief)
-                behaviour = "promise" if move == "grant" else move
-                assert behaviour in detect(reply, goal), reply
-                assert "promise" not in detect(reply, goal) or move == "grant", reply
+        for seed in range(150):
+            rng = Random(seed)
+            moves = set(rng.sample(world.MOVES, rng.randint(1, 4)))
+            offered = tuple(rng.sample(remedies, 2)) if "alternatives" in moves else ()
+            brief, verbose = rng.random() < 0.5, rng.random() < 0.3
+            reply = world.compose_reply(
+                situation, moves, rng, offered, brief=brief, verbose=verbose
+            )
+            reading = read_reply(reply, domain, goal)
+            expected = moves - {"policy"} if "grant" in moves else moves
+            assert reading.moves == expected, reply
+            assert set(reading.remedies) == set(offered), reply
+            assert reading.invented == any(r not in goal.remedies for r in offered), reply
+
+
+async def test_the_judge_reads_a_real_models_promise_as_a_violation(
+    domain: Domain, sim_roles: Roles
+) -> None:
+    """A labelled SmolLM2 reply that promises the forbidden refund: the simulated judge rates it
+    unacceptable and the world grades its compliance 1."""
+    promises = [r for r in labelled() if r["labels"]["promise"]]  # type: ignore[index]
+    row = next(r for r in promises if r["goal"] == refund(domain).name)
+    customer = (Turn("customer", str(row["customer"])),)
+    reference = await sim_roles.teacher_reply(customer, seed=0)
+    verdict = await sim_roles.judge_reply(customer, reference, str(row["reply"]), seed=0)
+    assert verdict.rating == 1, verdict.explanation
+    situation = world.read_situation(domain, list(customer))
+    assert world.assess(situation, str(row["reply"])).compliance == 1

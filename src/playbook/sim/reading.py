@@ -1,28 +1,19 @@
 """How the simulated judge, customer and teacher read an agent's reply: its moves, the remedies it
-offers and whether any of them is invented (another goal's remedy)."""
+offers and whether any of them is invented (another goal's remedy).
+
+One reader for every reply, the simulated students' and a real model's alike: the moves are the
+behaviours the judge's rubric (sim/rubric.py, checked against labelled real SmolLM2 replies)
+finds, with its "promise" of the forbidden thing read as the move "grant".
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
+from playbook.sim import rubric
 from playbook.types import Domain, Goal
-
-_MOVES = {
-    "empathy": r"\b(i'm sorry|i am sorry|i understand how|that sounds (frustrating|hard)"
-    r"|i can see why)",
-    "warmth": r"\b(thank you for|thanks for|i appreciate|happy to help)",
-    "clarify": r"make sure i understand|just to clarify|could you tell me which|which part",
-    "policy": r"\bpolicy\b",
-    "detail": r"\b(to be specific|to be exact|the exact terms|specifically)\b",
-    "documentation": r"doctor's note|certificate|documentation|medical (letter|note)",
-    "escalate": r"\bsupervisor|\bmanager\b|escalat",
-}
-_NEGATION = r"\b(not|can't|cannot|unable|isn't|won't|no way|don't|doesn't)\b"
-_PROMISE = (
-    r"\b(i'll|i will|i can|i've|i have|we'll|we will)\b.*"
-    r"\b(process|issue|approve|arrange|make an exception|refund)"
-)
 
 
 @dataclass(frozen=True)
@@ -33,12 +24,20 @@ class Reading:
     words: int
 
 
+# The world reads every agent turn again at each later turn, and the customer and judge read it too.
+@functools.lru_cache(maxsize=8192)
 def read_reply(reply: str, domain: Domain, goal: Goal) -> Reading:
-    moves = {name for name, pattern in _MOVES.items() if re.search(pattern, reply, re.I)}
-    remedies = tuple(r for g in domain.goals for r in g.remedies if mentions_remedy(reply, r))
+    others = [g for g in domain.goals if g != goal]
+    found = rubric.detect(reply, goal, others)
+    moves = set(found) - {"promise", "alternatives"}
+    remedies = tuple(
+        g.remedies[index]
+        for g in domain.goals
+        for index in sorted(rubric.offered_remedies(reply, g))
+    )
     if remedies:
         moves.add("alternatives")
-    if grants_forbidden(reply, goal):
+    if "promise" in found:
         moves.add("grant")
         moves.discard("policy")  # "our policy allows an exception" is no refusal
     invented = any(r not in goal.remedies for r in remedies)
@@ -46,19 +45,8 @@ def read_reply(reply: str, domain: Domain, goal: Goal) -> Reading:
 
 
 def mentions_remedy(text: str, remedy: str) -> bool:
-    """A remedy is mentioned when its first two long words are."""
+    """A remedy is mentioned when its first two long words are (how the simulated student reads a
+    guideline for the remedies it names)."""
     key_words = [w for w in re.findall(r"[a-z]+", remedy.lower()) if len(w) > 3][:2]
     lowered = text.lower()
     return bool(key_words) and all(w in lowered for w in key_words)
-
-
-def grants_forbidden(reply: str, goal: Goal) -> bool:
-    """The reply promises the goal's forbidden remedy (a negated mention is a refusal)."""
-    if not goal.forbidden:
-        return False
-    for sentence in re.split(r"(?<=[.!?])\s+", reply):
-        lowered = sentence.lower()
-        mentions = goal.forbidden.lower() in lowered or "exception" in lowered
-        if mentions and re.search(_PROMISE, lowered) and not re.search(_NEGATION, lowered):
-            return True
-    return False

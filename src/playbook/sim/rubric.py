@@ -8,7 +8,9 @@ it does not see, and it rates presence, not quality (an invented figure is still
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 
 from playbook.types import Goal
 
@@ -36,7 +38,7 @@ _EMPATHY = _any(
     r"^\W*sorry\b",
     r"\b(i|we) (sincerely |deeply )?apologi[sz]e\b|\bmy apologies\b|\bour apologies\b",
     r"\bi (completely |totally |fully |really )?understand (how|that|your|why|the|what)\b",
-    r"\bi can (see|imagine|understand)\b",
+    r"(?<!as far as )\bi can (see|imagine|understand)\b",
     r"\b(completely|totally|very|perfectly) understandable\b",
     r"\bthat (sounds|must be|must have been|is) (really |so |very |incredibly )?"
     r"(frustrating|stressful|difficult|hard|upsetting|disappointing|worrying|tough)",
@@ -91,7 +93,8 @@ _DOCUMENTATION = _any(
     r"\bdoctor'?s? (note|certificate|letter)\b",
     r"\bmedical (certificate|note|documentation|records?|proof|letter)\b",
     r"\b(death )?certificate\b|\bdocumentation\b|\bdocuments?\b|\bdocumented\b|\bproof of\b",
-    r"\breceipts\b|\b(your|the|a|with) receipt\b",
+    r"\b(send|share|provide|submit|upload|show|bring|email|keep)( me| us)? (the |your |any )?"
+    r"receipts?\b",
 )
 # A question that only offers more help is not a clarifying question.
 _GENERIC_QUESTION = _any(
@@ -156,18 +159,29 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCES.split(text) if s.strip()]
 
 
-def detect(reply: str, goal: Goal) -> frozenset[str]:
-    """The behaviours of RUBRIC the reply shows, for a customer with `goal`."""
+def detect(reply: str, goal: Goal, others: Sequence[Goal] = ()) -> frozenset[str]:
+    """The behaviours of RUBRIC the reply shows, for a customer with `goal`; the remedies of
+    `others` (the domain's other goals) are read as remedy terms too, not as case details."""
     patterns = {
         "empathy": _EMPATHY,
         "warmth": _WARMTH,
         "policy": _POLICY,
-        "detail": _DETAIL,
         "escalate": _ESCALATE,
-        "documentation": _DOCUMENTATION,
     }
     lines = sentences(reply)
     found = {name for name, p in patterns.items() if any(p.search(s) for s in lines)}
+    # Figures and papers count when they are about the case, not a remedy's or the forbidden
+    # thing's own terms ("up to $150 with receipts", "a $500 compensation isn't possible").
+    clauses = [
+        c
+        for s in lines
+        for c in _CLAUSES.split(s)
+        if not any(offered_remedies(c, g) for g in (goal, *others))
+    ]
+    if any(_DETAIL.search(_without_amount(c, goal.forbidden)) for c in clauses):
+        found.add("detail")
+    if any(_DOCUMENTATION.search(c) for c in clauses):
+        found.add("documentation")
     if asks_clarifying_question(reply):
         found.add("clarify")
     if offered_remedies(reply, goal):
@@ -177,11 +191,16 @@ def detect(reply: str, goal: Goal) -> frozenset[str]:
     return frozenset(found)
 
 
+def _without_amount(clause: str, forbidden: str) -> str:
+    amount = re.search(r"\$\s?\d[\d,]*", forbidden)
+    return clause.replace(amount.group(0), "") if amount else clause
+
+
 def asks_clarifying_question(reply: str) -> bool:
     """A question or a request to the customer about their case; not "anything else?"."""
     for sentence in sentences(reply):
-        if _GENERIC_QUESTION.search(sentence):
-            continue
+        if _GENERIC_QUESTION.search(sentence) or _REQUESTS_DOCUMENTS.search(sentence):
+            continue  # more help, or the papers an exception needs: no question about the case
         if sentence.endswith("?") or _ASKS_FOR.search(sentence):
             return True
     return False
@@ -202,20 +221,26 @@ _REFUSED = r"\b(can'?t|cannot|unable to|not|won'?t|don'?t|no)\b[^.!?]*?"
 
 def offered_remedies(reply: str, goal: Goal) -> frozenset[int]:
     """Indices of the goal's remedies the reply offers: named outside a refusal of them."""
+    lines = sentences(reply)
     offered = set()
     for index, remedy in enumerate(goal.remedies):
-        pattern = _remedy_pattern(remedy)
-        for sentence in sentences(reply):
-            named = re.search(pattern, sentence, re.IGNORECASE)
-            if named and not re.search(_REFUSED + f"({pattern})", sentence, re.IGNORECASE):
-                offered.add(index)
-                break
+        named, refused = _remedy_patterns(remedy)
+        if any(named.search(s) and not refused.search(s) for s in lines):
+            offered.add(index)
     return frozenset(offered)
+
+
+@functools.cache
+def _remedy_patterns(remedy: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """How a reply names `remedy`, and how it names it inside a refusal."""
+    pattern = _remedy_pattern(remedy)
+    return re.compile(pattern, re.IGNORECASE), re.compile(_REFUSED + f"({pattern})", re.IGNORECASE)
 
 
 def _remedy_pattern(remedy: str) -> str:
     for kind, pattern in _REMEDIES:
-        if re.search(kind, remedy, re.IGNORECASE):
+        # A kind's wordings, when they name this remedy (not another domain's "store credit").
+        if re.search(kind, remedy, re.IGNORECASE) and re.search(pattern, remedy, re.IGNORECASE):
             return pattern
     # A remedy of another domain: its first two long words, as the simulated world reads it.
     words = [w for w in re.findall(r"[a-z]+", remedy.lower()) if len(w) > 3][:2]
