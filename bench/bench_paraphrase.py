@@ -14,7 +14,7 @@ entries are searched together, so a message can be matched to a wrong goal of ei
 Each embedder embeds the same entries and messages, so only the embedder and the key differ:
 
 - recall@1: the top entry's goal is the label (whatever its score); recall@3: among the top 3;
-- at the embedder's calibrated floor (`playbook.embed.CALIBRATED_FLOORS`): `unguided`, the share
+- at the embedder's calibrated floor (`embed.base.CALIBRATED_FLOORS`): `unguided`, the share
   of labelled messages with no entry at or above the floor; `guided_recall_at_1`, recall@1 where
   no guidance counts as a miss; `off_topic_guided`, uncovered questions that did get guidance;
 - `calibrated_floor`: the highest floor (steps of 0.01) leaving at most 5% unguided in this run.

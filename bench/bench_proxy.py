@@ -43,7 +43,7 @@ from common import (
 from pydantic import TypeAdapter
 
 from playbook.domain import load_domain
-from playbook.embed_static import StaticEmbedder
+from playbook.embed.static import StaticEmbedder
 from playbook.migrations import schema
 from playbook.neighbours import APPROXIMATE_FROM
 from playbook.roles import Roles, prompt_environment

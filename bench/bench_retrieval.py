@@ -29,7 +29,7 @@ import numpy as np
 from bench_proxy import PERSONA, synthetic_turns
 from common import available_bytes, emit, median, progress
 
-from playbook.embed_static import StaticEmbedder
+from playbook.embed.static import StaticEmbedder
 from playbook.neighbours import ExactScan
 from playbook.records import EntryGuidance
 from playbook.retrieve import Index

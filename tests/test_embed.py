@@ -15,8 +15,9 @@ from openai import AsyncOpenAI
 
 from playbook.chat.base import ModelError
 from playbook.config import ConfigError, EmbedderConfig
-from playbook.embed import HashEmbedder, MiniLMEmbedder, build_embedder
-from playbook.embed_openai import OpenAIEmbedder
+from playbook.embed import HashEmbedder, build_embedder
+from playbook.embed.minilm import MiniLMEmbedder
+from playbook.embed.openai import OpenAIEmbedder
 from playbook.testing import serve_app
 
 REFUND = "Customer: My flight was cancelled and I want a full refund."

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playbook.embed.wordpiece import WordPiece
 
 from playbook.config import EmbedderConfig
 from playbook.embed import Embedder, HashEmbedder, build_embedder, default_floor
-from playbook.embed_static import StaticEmbedder
+from playbook.embed.static import StaticEmbedder
 from playbook.retrieve import Index, Retriever
-from playbook.wordpiece import WordPiece
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 BENCH_DATA = Path(__file__).resolve().parents[1] / "bench" / "data" / "paraphrases.jsonl"

@@ -153,7 +153,8 @@ Match = Literal["conversation", "guidance"]
 
 class RetrievalConfig(_Strict):
     k: int = Field(1, ge=1, le=50)  # the paper retrieves the single nearest entry
-    # Minimum cosine similarity; unset: the embedder's calibrated floor (embed.CALIBRATED_FLOORS).
+    # Minimum cosine similarity; unset: the embedder's calibrated floor
+    # (embed.base.CALIBRATED_FLOORS).
     floor: float | None = Field(None, ge=-1, le=1)
     inject: Literal["system", "last_message"] = "system"
     # What a conversation is matched on: the nearest entries' conversations (the paper), or the

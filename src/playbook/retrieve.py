@@ -14,7 +14,7 @@ import numpy as np
 from typing_extensions import TypeVar
 
 from playbook.config import Match
-from playbook.embed import Embedder, default_floor
+from playbook.embed.base import Embedder, default_floor, unit_rows
 from playbook.neighbours import (
     APPROXIMATE_FROM,
     RETRAIN_GROWTH,
@@ -201,12 +201,6 @@ def _idf(matrix: np.ndarray) -> np.ndarray:
     documents = np.count_nonzero(matrix, axis=0)
     n = matrix.shape[0]
     return (np.log((1 + n) / (1 + documents)) + 1).astype(np.float32)
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    # einsum sums the squares row by row without the squared copy `np.linalg.norm` makes.
-    norms = np.sqrt(np.einsum("nd,nd->n", matrix, matrix))[:, np.newaxis]
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
 async def build_index(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from playbook.embed_static import StaticEmbedder
+from playbook.embed.static import StaticEmbedder
 from playbook.server.live import LivePlaybook
 from playbook.store import Store
 from playbook.types import Turn

@@ -9,7 +9,7 @@ import openai
 from openai import AsyncOpenAI
 
 from playbook.chat.base import ModelError
-from playbook.embed import embed_nonempty
+from playbook.embed.base import embed_nonempty
 
 OPENAI_BATCH = 256  # inputs per /v1/embeddings request; servers cap it (OpenAI at 2048)
 

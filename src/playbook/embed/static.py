@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from playbook.wordpiece import WordPiece
+from playbook.embed.wordpiece import WordPiece
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 NAME = "static-minilm-v1"
 
 
