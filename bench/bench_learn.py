@@ -44,7 +44,7 @@ from typing import Any
 
 from common import SimServer, emit, progress, settle, sim_server, write_config
 
-from playbook.chat.base import ChatModel, ChatRequest, Completion
+from playbook.chat.base import ChatModel, ChatRequest, Completion, Wrapper
 from playbook.chat.recorder import Recorder, cache_key
 from playbook.config import load_config
 from playbook.roles import Roles
@@ -83,13 +83,10 @@ class ChainTracker:
         return _Tracked(self, role, model)
 
 
-class _Tracked:
+class _Tracked(Wrapper):
     def __init__(self, tracker: ChainTracker, role: str, model: ChatModel) -> None:
-        self._tracker, self._role, self._model = tracker, role, model
-
-    @property
-    def name(self) -> str:
-        return self._model.name
+        super().__init__(model)
+        self._tracker, self._role = tracker, role
 
     async def complete(self, request: ChatRequest) -> Completion:
         started = time.perf_counter()
@@ -97,7 +94,7 @@ class _Tracked:
         seconds = time.perf_counter() - started
         key = tuple((m.role, m.content) for m in request.messages[1:])
         task, stage = asyncio.current_task(), self._tracker.stage
-        request_key = cache_key(self._model.name, request)
+        request_key = cache_key(self._model.identity, request)
         self._tracker.calls.append(
             TracedCall(stage, task, self._role, key, request_key, completion.cached, seconds)
         )

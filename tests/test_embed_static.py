@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playbook.embed.wordpiece import WordPiece
 
 from playbook.config import EmbedderConfig
 from playbook.embed import Embedder, HashEmbedder, build_embedder, default_floor
 from playbook.embed.static import StaticEmbedder
+from playbook.embed.wordpiece import WordPiece
 from playbook.retrieve import Index, Retriever
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from playbook.chat.base import ChatRequest, Message, ModelError
-from playbook.chat.recorder import Budget, BudgetExceeded, Prices, Recorder, cache_key
+from playbook.chat.recorder import (
+    NOT_KEYED,
+    Budget,
+    BudgetExceeded,
+    Prices,
+    Recorder,
+    cache_key,
+)
 from playbook.config import RoleBudget
 from playbook.store import Store
 from playbook.testing import FunctionChat, ScriptedChat
@@ -193,7 +200,31 @@ async def test_the_same_spec_at_another_endpoint_is_not_answered_from_the_log(
     request = ChatRequest((Message("user", "hello"),))
     first, second = chat("http://127.0.0.1:1/v1"), chat("http://127.0.0.1:2/v1")
     assert first.name == second.name
-    assert cache_key(first.cache_identity, request) != cache_key(second.cache_identity, request)
+    assert cache_key(first.identity, request) != cache_key(second.identity, request)
+
+
+def test_every_field_of_a_request_but_the_idempotency_key_is_part_of_its_cache_key() -> None:
+    """A field added to ChatRequest keys the cache by itself; only the listed ones do not."""
+    import dataclasses
+
+    request = ask("hello", seed=1)
+    changed = {
+        "messages": (Message("user", "bye"),),
+        "temperature": 0.5,
+        "max_tokens": 7,
+        "seed": 2,
+        "idempotency_key": "playbook-x",
+    }
+    assert set(changed) == {f.name for f in dataclasses.fields(ChatRequest)}
+    for name, value in changed.items():
+        other = dataclasses.replace(request, **{name: value})
+        same = cache_key("m", other) == cache_key("m", request)
+        assert same == (name in NOT_KEYED), name
+    # Keys written before the exclusion list (measured on the old code) are unchanged: old
+    # playbooks keep their call cache.
+    assert cache_key("m", ChatRequest((Message("user", "hi"),))) == (
+        "db251e6d761a90cfd39ee8e0930f579e31ce415bc2901187e28a5b235385354f"
+    )
 
 
 async def test_a_paid_call_is_written_down_before_it_is_sent_and_settled_by_its_answer(

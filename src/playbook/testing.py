@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from playbook.chat.base import ChatRequest, Completion
+from playbook.chat.base import ChatRequest, Completion, InProcess
 from playbook.embed import HashEmbedder
 from playbook.types import Usage
 
@@ -21,17 +21,13 @@ def _usage_for(request: ChatRequest, text: str) -> Usage:
     return Usage(input_tokens=prompt, output_tokens=len(text.split()))
 
 
-class ScriptedChat:
+class ScriptedChat(InProcess):
     """Answers with the given outputs in order and records every request it receives."""
 
     def __init__(self, outputs: Sequence[str], name: str = "test:scripted") -> None:
         self._outputs = list(outputs)
         self._name = name
         self.requests: list[ChatRequest] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def complete(self, request: ChatRequest) -> Completion:
         self.requests.append(request)
@@ -52,17 +48,13 @@ class ScriptedChat:
 Responder = Callable[[ChatRequest], str | Awaitable[str]]
 
 
-class FunctionChat:
+class FunctionChat(InProcess):
     """Answers each request with `fn(request)` (sync or async); records every request."""
 
     def __init__(self, fn: Responder, name: str = "test:function") -> None:
         self._fn = fn
         self._name = name
         self.requests: list[ChatRequest] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def complete(self, request: ChatRequest) -> Completion:
         self.requests.append(request)

@@ -95,11 +95,9 @@ class Workspace:
             if role == "student" and student:
                 cfg = cfg.model_copy(update={"spec": student})
             model = build_chat_model(role, cfg, self.env, world.model)
-            if hasattr(model, "aclose"):
-                self.opened.append(model)
+            self.opened.append(model)
             if cfg.concurrency is not None:
-                endpoint = str(getattr(model, "base_url", cfg.spec))
-                model = limits.limit(model, endpoint, cfg.concurrency)
+                model = limits.limit(model, cfg.concurrency)
             built[role] = model
         return built
 

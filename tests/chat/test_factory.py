@@ -19,7 +19,7 @@ def no_sim(name: str) -> ChatModel:
 
 def base_url_of(model: ChatModel) -> str:
     assert isinstance(model, OpenAIChat)
-    return model.base_url
+    return model.endpoint
 
 
 def test_sim_spec_is_built_by_the_callers_world() -> None:

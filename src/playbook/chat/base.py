@@ -41,7 +41,71 @@ class ChatModel(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def identity(self) -> str:
+        """What answers: the spec plus where and how it is asked (the call cache is keyed on it,
+        so another server behind the same spec is not answered from the old log)."""
+        ...
+
+    @property
+    def endpoint(self) -> str:
+        """The server it calls (concurrency limits are per endpoint); its name if it calls none."""
+        ...
+
     async def complete(self, request: ChatRequest) -> Completion: ...
+
+    async def aclose(self) -> None:
+        """Release what it holds (a connection pool); nothing for an in-process model."""
+        ...
+
+
+class InProcess:
+    """For a model answered in this process: its name is its identity and endpoint, and it holds
+    nothing to close. Subclasses set `_name` and implement `complete`."""
+
+    _name: str
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def identity(self) -> str:
+        return self._name
+
+    @property
+    def endpoint(self) -> str:
+        return self._name
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Wrapper:
+    """The one base for models that wrap another (concurrency limits, recording): the same name,
+    identity and endpoint, and closing the wrapper closes the model. Subclasses override
+    `complete`."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def identity(self) -> str:
+        return self._model.identity
+
+    @property
+    def endpoint(self) -> str:
+        return self._model.endpoint
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await self._model.complete(request)
+
+    async def aclose(self) -> None:
+        await self._model.aclose()
 
 
 class ModelError(UserError):

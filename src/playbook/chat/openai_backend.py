@@ -79,12 +79,11 @@ class OpenAIChat:
         return self._name
 
     @property
-    def cache_identity(self) -> str:
-        """The spec plus where and how it is asked: the recorder's cache key uses it."""
-        return f"{self._name}|{self.base_url}|t={self._temperature}|max={self._max_tokens}"
+    def identity(self) -> str:
+        return f"{self._name}|{self.endpoint}|t={self._temperature}|max={self._max_tokens}"
 
     @property
-    def base_url(self) -> str:
+    def endpoint(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
     async def complete(self, request: ChatRequest) -> Completion:
@@ -136,7 +135,7 @@ class OpenAIChat:
         return Completion(text=text, usage=Usage(usage.prompt_tokens, usage.completion_tokens))
 
     def _where(self) -> str:
-        return f"{self._name} at {self.base_url}"
+        return f"{self._name} at {self.endpoint}"
 
     def _describe(self, problem: str) -> str:
         """One line that says what failed and what to change; never contains the API key."""
@@ -176,12 +175,12 @@ class OpenAIChat:
         if status in (401, 403):
             text = f"the server refused the API key ({status}: {detail}); {self._key_hint()}"
             return text, "auth", True
-        if status == 404 and not _has_version_path(self.base_url):
+        if status == 404 and not _has_version_path(self.endpoint):
             # Ollama, vLLM and llama.cpp serve the OpenAI API under /v1: without it every path
             # is unknown, which says nothing about the model.
             text = (
                 f"no OpenAI-compatible API at this address (404: {detail}); base_url usually "
-                f"ends in /v1: try {self.base_url}/v1"
+                f"ends in /v1: try {self.endpoint}/v1"
             )
             return text, "not found", True
         if status == 404:

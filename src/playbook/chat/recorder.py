@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, ModelError
+from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, ModelError, Wrapper
 from playbook.config import RoleBudget
 from playbook.records import CallRecord
 from playbook.store import Store
@@ -21,7 +21,9 @@ from playbook.store_ledger import Spent
 from playbook.types import Usage
 
 _REQUEST = TypeAdapter(ChatRequest)
-_KEYED_FIELDS = ("messages", "temperature", "max_tokens", "seed")
+# Every field of a request is part of what is asked, and so of its cache key, except these: a new
+# field (tools, say) then keys the cache by itself instead of silently sharing entries.
+NOT_KEYED = frozenset({"idempotency_key"})  # set by the recorder, stable per key
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,10 @@ class Budget:
         self._tokens[role] = self._tokens.get(role, 0) + usage.total
 
 
-def cache_key(model_name: str, request: ChatRequest) -> str:
+def cache_key(identity: str, request: ChatRequest) -> str:
     """The same model asked the same thing with the same parameters gets the same key."""
     fields = _REQUEST.dump_python(request, mode="json")
-    keyed = {"model": model_name, **{k: fields[k] for k in _KEYED_FIELDS}}
+    keyed = {"model": identity, **{k: v for k, v in fields.items() if k not in NOT_KEYED}}
     canonical = json.dumps(keyed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -126,9 +128,7 @@ class Recorder:
 
     async def complete(self, role: str, model: ChatModel, request: ChatRequest) -> Completion:
         """Answer `request` from the cache or from `model`, and record the call either way."""
-        # What answers the request, not just its name: another server or other default
-        # sampling settings behind the same spec must not be answered from the old log.
-        key = cache_key(getattr(model, "cache_identity", model.name), request)
+        key = cache_key(model.identity, request)
         call = CallRecord(
             self.run_id, role, model.name, key, request, "", Usage(), 0.0, 0.0, cached=False
         )
@@ -197,17 +197,13 @@ def _this_task_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-class _RecordedModel:
+class _RecordedModel(Wrapper):
     """A ChatModel that answers through a Recorder; same name as the model it wraps."""
 
     def __init__(self, recorder: Recorder, role: str, model: ChatModel) -> None:
+        super().__init__(model)
         self._recorder = recorder
         self._role = role
-        self._model = model
-
-    @property
-    def name(self) -> str:
-        return self._model.name
 
     async def complete(self, request: ChatRequest) -> Completion:
         return await self._recorder.complete(self._role, self._model, request)

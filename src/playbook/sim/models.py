@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from random import Random
 
-from playbook.chat.base import ChatModel, ChatRequest, Completion
+from playbook.chat.base import ChatModel, ChatRequest, Completion, InProcess
 from playbook.config import did_you_mean
 from playbook.parse import MAX_GUIDELINES
 from playbook.sim import coach, judge, world
@@ -49,14 +49,10 @@ class SimWorld:
         return SimChat(name, lambda r: answer(domain, r))
 
 
-class SimChat:
+class SimChat(InProcess):
     def __init__(self, role: str, answer: object) -> None:
         self._name = f"sim:{role}"
         self._answer = answer
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def complete(self, request: ChatRequest) -> Completion:
         text = self._answer(request)  # type: ignore[operator]
