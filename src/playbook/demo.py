@@ -95,6 +95,7 @@ async def run_controls(
             condition,
             personas,
             max_turns=workspace.config.learn.max_turns,
+            concurrency=workspace.config.learn.concurrency,
             reporter=reporter,
         )
         out[condition.name] = compare(real_rows, rows, means["student"], means["teacher"])

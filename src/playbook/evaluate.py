@@ -64,8 +64,8 @@ async def rate_condition(
     personas: Sequence[Persona],
     *,
     samples: int = 1,
-    max_turns: int = 6,
-    concurrency: int = 8,
+    max_turns: int,
+    concurrency: int,
     reporter: Reporter,
     namespace: str = "eval",
 ) -> list[Rated]:

@@ -68,24 +68,27 @@ __all__ = ["LearnError", "LearnResult", "LearnSettings", "Learner", "RoundReport
 
 @dataclass(frozen=True)
 class LearnSettings:
-    rounds: int = 3
-    mixing: tuple[float, ...] = (0.0, 0.5, 1.0)
-    max_attempts: int = 3
-    accept: int = 4  # "very good"
-    max_turns: int = 6
-    concurrency: int = 8  # conversations rolled out at once (model calls are limited per endpoint)
-    seed: int = 0
-    k: int = 1
-    floor: float | None = None  # None: the embedder's calibrated floor
-    match: Match = "conversation"  # see RetrievalConfig
-    policy_check: bool = True
-    validation: int = 0  # personas evaluated between rounds for early stopping; 0: off
-    samples: int = 3  # student replies rated per attempt when verifying guidance
-    prune: bool = True  # drop the lines verified guidance does as well without
-    merge_similarity: float = 0.95  # a scenario this similar to a kept one is a near-duplicate
-    max_entries: int = 0  # size budget of one run; 0: none
-    generated_personas: int = 0  # personas the teacher adds after each round; 0: none
-    generated_max_similarity: float = 0.9  # a proposal at least this like a persona is dropped
+    """A learn run's settings, resolved from the config (workspace.learn_settings): the
+    defaults live in config.LearnConfig and config.RetrievalConfig only."""
+
+    rounds: int
+    mixing: tuple[float, ...]
+    max_attempts: int
+    accept: int  # a rating, 1-5 ("very good" is 4)
+    max_turns: int
+    concurrency: int  # conversations rolled out at once (model calls are limited per endpoint)
+    seed: int
+    k: int
+    floor: float | None  # None: the embedder's calibrated floor
+    match: Match  # see RetrievalConfig
+    policy_check: bool
+    validation: int  # personas evaluated between rounds for early stopping; 0: off
+    samples: int  # student replies rated per attempt when verifying guidance
+    prune: bool  # drop the lines verified guidance does as well without
+    merge_similarity: float  # a scenario this similar to a kept one is a near-duplicate
+    max_entries: int  # size budget of one run; 0: none
+    generated_personas: int  # personas the teacher adds after each round; 0: none
+    generated_max_similarity: float  # a proposal at least this like a persona is dropped
 
     def student_share(self, round_index: int) -> float:
         return self.mixing[min(round_index, len(self.mixing) - 1)]

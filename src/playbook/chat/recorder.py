@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, ModelError, Wrapper
 from playbook.config import RoleBudget
+from playbook.errors import UserError
 from playbook.records import CallRecord
 from playbook.store import Store
 from playbook.store_ledger import Spent
@@ -40,7 +41,7 @@ class Prices:
         ) / 1_000_000
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(UserError):
     """A role reached its call or token limit; the run should stop (and can be resumed)."""
 
     def __init__(self, role: str, kind: str, limit: int) -> None:
