@@ -141,3 +141,18 @@ async def test_the_judge_reads_a_real_models_promise_as_a_violation(
     assert verdict.rating == 1, verdict.explanation
     situation = world.read_situation(domain, list(customer))
     assert world.assess(situation, str(row["reply"])).compliance == 1
+
+
+async def test_a_reply_that_shows_the_customer_the_coachs_guidelines_is_rated_unacceptable(
+    domain: Domain, sim_roles: Roles
+) -> None:
+    """SmolLM2 sometimes echoes the guidelines block put in its last message: whatever good
+    phrases the block holds, the customer was shown the coaching, not an answer."""
+    row = next(r for r in labelled() if r["id"] == "refund-14")
+    assert "policy" in detect(str(row["reply"]), refund(domain))  # the echo reads as moves...
+    customer = (Turn("customer", str(row["customer"])),)
+    reference = await sim_roles.teacher_reply(customer, seed=0)
+    verdict = await sim_roles.judge_reply(customer, reference, str(row["reply"]), seed=0)
+    assert verdict.rating == 1 and "coach's guidelines" in verdict.explanation  # ...but fails
+    situation = world.read_situation(domain, list(customer))
+    assert world.assess(situation, str(row["reply"])).rating == 1

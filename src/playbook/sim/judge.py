@@ -45,6 +45,7 @@ _ADDS = {
     "detail": "buries the answer in figures",
     "invented": "offers compensation the policy does not name",
     "grant": "promises something the policy forbids",
+    "leak": "shows the customer the coach's guidelines",
 }
 
 
@@ -91,7 +92,11 @@ def _judge_reply(
     goal = world.read_situation(domain, turns).goal
     ref, cand = read_reply(reference, domain, goal), read_reply(candidate, domain, goal)
     lacks, adds = _differences(ref, cand)
-    rating = 1 if "grant" in adds else _noisy(5 - len(lacks) - len(adds), cand.words, rng)
+    if cand.leaked:
+        adds.append("leak")
+    rating = (
+        1 if {"grant", "leak"} & set(adds) else _noisy(5 - len(lacks) - len(adds), cand.words, rng)
+    )
     problems = [_LACKS[m] for m in lacks] + [_ADDS[m] for m in adds]
     if not problems:
         explanation = "The reply handles this customer as well as the reference does."

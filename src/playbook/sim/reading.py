@@ -21,6 +21,7 @@ class Reading:
     moves: frozenset[str]  # see world.MOVES; "alternatives" when any remedy is offered
     remedies: tuple[str, ...]  # every remedy of the domain the reply offers
     invented: bool  # offers a remedy that is not this goal's
+    leaked: bool  # shows the customer the coach's guidelines (a small model echoes them)
     words: int
 
 
@@ -29,7 +30,7 @@ class Reading:
 def read_reply(reply: str, domain: Domain, goal: Goal) -> Reading:
     others = [g for g in domain.goals if g != goal]
     found = rubric.detect(reply, goal, others)
-    moves = set(found) - {"promise", "alternatives"}
+    moves = set(found) - {"promise", "alternatives", "leak"}
     remedies = tuple(
         g.remedies[index]
         for g in domain.goals
@@ -41,7 +42,7 @@ def read_reply(reply: str, domain: Domain, goal: Goal) -> Reading:
         moves.add("grant")
         moves.discard("policy")  # "our policy allows an exception" is no refusal
     invented = any(r not in goal.remedies for r in remedies)
-    return Reading(frozenset(moves), remedies, invented, len(reply.split()))
+    return Reading(frozenset(moves), remedies, invented, "leak" in found, len(reply.split()))
 
 
 def mentions_remedy(text: str, remedy: str) -> bool:

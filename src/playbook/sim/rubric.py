@@ -24,6 +24,7 @@ RUBRIC = (
     "escalate",
     "documentation",
     "promise",
+    "leak",
 )
 
 
@@ -96,6 +97,11 @@ _DOCUMENTATION = _any(
     r"\b(send|share|provide|submit|upload|show|bring|email|keep)( me| us)? (the |your |any )?"
     r"receipts?\b",
 )
+# The coaching shown to the customer: the guidelines block echoed, or the coach named.
+_LEAK = _any(
+    r"</?guidelines>|\bguidelines for your reply\b",
+    r"\bcoach'?s?\b[^.!?\n]{0,20}\b(guidelines?|guidance|polic(y|ies)|instructions?|notes?)\b",
+)
 # A question that only offers more help is not a clarifying question.
 _GENERIC_QUESTION = _any(
     r"\banything else\b|\bany (other|further|more) (questions?|concerns?|help)\b",
@@ -167,6 +173,7 @@ def detect(reply: str, goal: Goal, others: Sequence[Goal] = ()) -> frozenset[str
         "warmth": _WARMTH,
         "policy": _POLICY,
         "escalate": _ESCALATE,
+        "leak": _LEAK,
     }
     lines = sentences(reply)
     found = {name for name, p in patterns.items() if any(p.search(s) for s in lines)}

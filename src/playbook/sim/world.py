@@ -126,6 +126,8 @@ def assess(situation: Situation, reply: str) -> Assessment:
     if reading.invented:
         unwanted.add("invented")
     compliance = _compliance(situation, reading)
+    if reading.leaked:  # the customer reads the coach's notes instead of an answer
+        return Assessment(1, frozenset(missing), frozenset({*unwanted, "leak"}), compliance)
     if "grant" in present and not situation.case.exception:
         return Assessment(1, frozenset(missing), frozenset({*unwanted, "grant"}), compliance)
     rating = max(1, 5 - len(missing) - len(unwanted))
