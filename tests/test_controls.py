@@ -42,6 +42,17 @@ def test_guidance_granting_the_forbidden_breaks_compliance_below_the_student_alo
     assert demo["controls"]["F8"]["compliance"] < student
 
 
+def test_each_control_is_compared_with_the_real_playbook_situation_by_situation(
+    demo: dict[str, Any],
+) -> None:
+    situations = demo["controls"]["F1"]["by_situation"]
+    assert {"plain", "documented_emergency", "escalation"} <= set(situations)
+    held_out = demo["eval"]["sets"]["held_out_cells"]["personas"]
+    held_out += demo["eval"]["sets"]["held_out_situations"]["personas"]
+    assert sum(s["personas"] for s in situations.values()) == held_out
+    assert all(1 <= s["real"] <= 5 and 1 <= s["control"] <= 5 for s in situations.values())
+
+
 def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, Any]) -> None:
     sets = demo["eval"]["sets"]
     assert set(sets) == {"learning", "held_out_cells", "held_out_situations", "unseen_goals"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from playbook.retrieve import Index, Retriever
 from playbook.roles import Roles
 from playbook.stats import gap_closed, mean_interval, paired_comparison
 from playbook.store import Store
-from playbook.types import Entry, Rated, Turn
+from playbook.types import Entry, Persona, Rated, Turn
 
 FAKE_TEACHERS = {"F1": "sim:teacher-constant", "F2": "sim:teacher-random", "F3": "sim:teacher-all"}
 NAMES = {
@@ -119,6 +119,26 @@ def compare(
         "real_minus_control": dataclasses.asdict(interval),
         "vs_real": paired_comparison([b for _, b in pairs], [a for a, _ in pairs]),
     }
+
+
+def by_situation(
+    real: Sequence[Rated], control: Sequence[Rated], name_of: Callable[[Persona], str]
+) -> dict[str, dict[str, float | int | None]]:
+    """The real playbook's and the control's mean rating per situation (e.g. documented
+    emergencies), on the same personas and seeds: where a control wins or loses."""
+    names = sorted({name_of(r.persona) for r in real})
+    return {
+        name: {
+            "personas": len({r.persona.id for r in real if name_of(r.persona) == name}),
+            "real": _mean_score([r for r in real if name_of(r.persona) == name]),
+            "control": _mean_score([r for r in control if name_of(r.persona) == name]),
+        }
+        for name in names
+    }
+
+
+def _mean_score(rows: Sequence[Rated]) -> float | None:
+    return round(float(np.mean([r.score for r in rows])), 4) if rows else None
 
 
 def _pairs(real: Sequence[Rated], control: Sequence[Rated]) -> list[tuple[float, float]]:

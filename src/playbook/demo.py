@@ -8,8 +8,8 @@ from typing import Any
 
 from playbook import controls as fake
 from playbook.config import Config, load_config
-from playbook.controls import compare, retriever_over, stored
-from playbook.domain import example_domain
+from playbook.controls import by_situation, compare, retriever_over, stored
+from playbook.domain import example_domain, situation_of
 from playbook.evaluate import Condition, rate_condition
 from playbook.report import write_report
 from playbook.retrieve import Index, Retriever
@@ -17,7 +17,7 @@ from playbook.roles import Roles
 from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
-from playbook.types import ROLES, Rated
+from playbook.types import ROLES, Persona, Rated
 from playbook.workspace import EvalPlan, Workspace, evaluate, learn, retriever_for
 
 
@@ -82,6 +82,11 @@ async def run_controls(
     mine = [r for r in rated if r.persona.id in ids]
     means = {c: _mean([r for r in mine if r.condition == c]) for c in ("student", "teacher")}
     real_rows = [r for r in mine if r.condition == "playbook"]
+    goal = workspace.domain.goal(workspace.config.learn.goals[0])
+
+    def situation(persona: Persona) -> str:
+        return situation_of(persona, goal) or "plain"
+
     run_id = workspace.store.start_run("eval", {"controls": True}, workspace.models())
     roles = workspace.roles(workspace.recorder(run_id))
     real = await _retriever(workspace)
@@ -98,7 +103,10 @@ async def run_controls(
             concurrency=workspace.config.learn.concurrency,
             reporter=reporter,
         )
-        out[condition.name] = compare(real_rows, rows, means["student"], means["teacher"])
+        out[condition.name] = {
+            **compare(real_rows, rows, means["student"], means["teacher"]),
+            "by_situation": by_situation(real_rows, rows, situation),
+        }
     workspace.store.finish_run(run_id, "finished", {"controls": out})
     return out
 
