@@ -16,9 +16,11 @@ import sqlalchemy as sa
 
 from playbook.migrations import schema as db
 
-ENTRY_SORTS = ("id", "usage", "gain", "rating", "evaluated")
-"""id: oldest first; usage: most served first; gain: largest rating gain first;
-rating: worst-rated evaluated conversations first; evaluated: most evaluated first."""
+ENTRY_SORTS = ("queue", "id", "usage", "gain", "rating", "evaluated")
+"""queue: the review queue, unreviewed (proposed) first, then by how often the entry is served
+and how often evaluation used it (how often it would be served); id: oldest first; usage: most
+served first; gain: largest rating gain first; rating: worst-rated evaluated conversations
+first; evaluated: most evaluated first."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,18 @@ class AuditQueries:
             rows = conn.execute(select.limit(query.limit).offset(query.offset)).all()
             total = int(conn.execute(count).scalar_one())
         return [_entry_row(row) for row in rows], total
+
+    def queue(self) -> list[int]:
+        """Every entry id in review-queue order (see ENTRY_SORTS)."""
+        served, evaluated = _served_counts(), _evaluation_stats()
+        select = (
+            sa.select(db.entries.c.id)
+            .outerjoin(served, served.c.entry_id == db.entries.c.id)
+            .outerjoin(evaluated, evaluated.c.entry_id == db.entries.c.id)
+            .order_by(*_order("queue", served, evaluated))
+        )
+        with self._engine.connect() as conn:
+            return [int(i) for i in conn.execute(select).scalars()]
 
     def entry_facets(self) -> EntryFacets:
         e = db.entries.c
@@ -336,6 +350,13 @@ def _where(select: sa.Select[Any], query: EntryQuery) -> sa.Select[Any]:
 
 def _order(sort: str, served: sa.Subquery, evaluated: sa.Subquery) -> list[Any]:
     e = db.entries.c
+    if sort == "queue":
+        return [
+            (e.status != "proposed"),
+            sa.func.coalesce(served.c.served, 0).desc(),
+            sa.func.coalesce(evaluated.c.evaluated, 0).desc(),
+            e.id,
+        ]
     first = {
         "usage": sa.func.coalesce(served.c.served, 0).desc(),
         "gain": _gain().desc(),

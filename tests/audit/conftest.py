@@ -21,10 +21,14 @@ import pytest
 from typer.testing import CliRunner
 
 from playbook.cli import app as cli
+from playbook.domain import load_domain
+from playbook.edit_check import EditChecker
 from playbook.embed import HashEmbedder
 from playbook.records import ServedRecord
+from playbook.roles import Roles, prompt_environment
 from playbook.server import ServeSettings, create_app
 from playbook.server.audit import AuditSettings, audit_router
+from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
 from playbook.store import Store
 from playbook.testing import FunctionChat, serve_app
@@ -170,10 +174,19 @@ def server(playbook: Playbook, upstream: Upstream) -> Iterator[str]:
         reload_interval=3600,
         reviewer_key=REVIEWER_KEY,
     )
-    audit = audit_router(playbook.store, AuditSettings(REVIEWER_KEY, approved_only=True))
+    settings_ = AuditSettings(REVIEWER_KEY, approved_only=True)
+    audit = audit_router(playbook.store, settings_, sim_checker())
     app = create_app(settings, playbook.store, HashEmbedder(), routers=[audit])
     with ExitStack() as stack:
         yield stack.enter_context(serve_app(app))
+
+
+def sim_checker() -> EditChecker:
+    """Checks reviewers' edits with the simulated student and judge, for the airline policy."""
+    domain = load_domain(example_domain("airline"))
+    world = SimWorld(domain)
+    models = {role: world.model(role) for role in ("student", "teacher", "customer", "judge")}
+    return EditChecker(Roles(domain, prompts=prompt_environment(), **models))
 
 
 HTML = {"Accept": "text/html"}
