@@ -54,6 +54,7 @@ class EntryRow:
     rating: float | None  # mean overall rating of the evaluated conversations that used it
     gain: int  # best attempt's rating minus the student's rating without guidance
     created_at: datetime
+    reason: str = ""  # why its status was last set (a rejection's reason)
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,14 @@ class AuditQueries:
     def entry_rows(self, query: EntryQuery) -> tuple[list[EntryRow], int]:
         """One page of entries matching `query`, and how many match in all."""
         served, evaluated = _served_counts(), _evaluation_stats()
-        versions = _latest_versions()
+        versions, reasons = _latest_versions(), _latest_reasons()
+        columns = [*_row_columns(served, evaluated, versions), reasons.c.reason]
         select = (
-            sa.select(*_row_columns(served, evaluated, versions))
+            sa.select(*columns)
             .outerjoin(served, served.c.entry_id == db.entries.c.id)
             .outerjoin(evaluated, evaluated.c.entry_id == db.entries.c.id)
             .outerjoin(versions, versions.c.entry_id == db.entries.c.id)
+            .outerjoin(reasons, reasons.c.entry_id == db.entries.c.id)
         )
         select = _where(select, query).order_by(*_order(query.sort, served, evaluated))
         count = _where(sa.select(sa.func.count()).select_from(db.entries), query)
@@ -293,6 +296,14 @@ def _latest_versions() -> sa.Subquery:
     )
 
 
+def _latest_reasons() -> sa.Subquery:
+    r = db.reviews.c
+    latest = sa.select(sa.func.max(r.id).label("id")).group_by(r.entry_id).subquery("latest")
+    return (
+        sa.select(r.entry_id, r.reason).join(latest, latest.c.id == r.id).subquery("latest_reasons")
+    )
+
+
 def _student() -> sa.ColumnElement[Any]:
     return sa.func.json_extract(db.entries.c.provenance, "$.models.student")
 
@@ -377,6 +388,7 @@ def _entry_row(row: sa.Row[Any]) -> EntryRow:
     values["source"] = values["source"] or ""
     values["last_message"] = values["last_message"] or ""
     values["gain"] = int(values["gain"] or 0)
+    values["reason"] = values["reason"] or ""
     return EntryRow(**values)
 
 

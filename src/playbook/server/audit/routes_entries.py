@@ -38,6 +38,7 @@ class EntryPages:
     def add_to(self, router: APIRouter) -> None:
         add_page(router, "/entries", self.entries)
         add_page(router, "/entries/{entry_id:int}", self.entry)
+        router.add_api_route("/queue", self.queue, methods=["GET"])
         router.add_api_route("/entries/bulk", self.bulk, methods=["POST"])
         for action in ("approve", "reject", "propose"):
             router.add_api_route(
@@ -57,6 +58,13 @@ class EntryPages:
         return self.audit.page(
             request, reviewer, "entries.html.j2", data, done=done, bulk_back=back
         )
+
+    async def queue(self, request: Request) -> Response:
+        """The review queue starts at its first entry (the unreviewed one served most)."""
+        self.audit.reviewer(request)
+        store = self.audit.store
+        ids = await self.audit.run(store.queue)
+        return RedirectResponse(f"/entries/{ids[0]}" if ids else "/entries", status_code=303)
 
     async def entry(self, request: Request, entry_id: int) -> Response:
         reviewer = self.audit.reviewer(request)
