@@ -102,7 +102,9 @@ async def edit_guidelines(
             return entry, new, await _check(checker, entry, new)
 
     checked = await asyncio.gather(*(one(e) for e in entries))
-    outcomes = await asyncio.to_thread(_save_all, store, checked, reviewer, reason)
+    # The entry's own history says the change came from its guideline.
+    why = f"guideline edit: {reason}" if reason else "guideline edit"
+    outcomes = await asyncio.to_thread(_save_all, store, checked, reviewer, why)
     await asyncio.to_thread(_record_changes, store, changes, entries, outcomes, reviewer, reason)
     return GuidelineEdit(changes, outcomes)
 

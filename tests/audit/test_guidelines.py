@@ -101,7 +101,7 @@ def test_a_guideline_edit_that_grants_the_forbidden_is_a_draft_in_every_entry(
     assert kit.guidance_for(server, kit.baggage_text) == list(kit.baggage_guidance)
     entry = httpx.get(f"{server}/entries/{playbook.baggage}.json", headers=kit.bearer).json()
     assert entry["drafts"][0]["problem"] == outcome["check"]["problem"]
-    assert entry["drafts"][0]["reason"] == "kinder"
+    assert entry["drafts"][0]["reason"] == "guideline edit: kinder"
     history = playbook.store.guideline_history(text)
     assert [(c.action, c.entry_ids, c.draft_ids) for c in history] == [
         ("edited", [], [playbook.baggage])

@@ -10,9 +10,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter
 
-from playbook.config import ConfigError, load_config
+from playbook.config import Config, ConfigError, load_config
 from playbook.edit_check import EditChecker, checker_for
 from playbook.embed import Embedder, build_embedder
+from playbook.errors import UserError
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
@@ -27,8 +28,21 @@ async def serve_command(
 ) -> None:
     """What `playbook serve` does; bad settings end in a ConfigError or StoreError."""
     config = load_config(config_path) if config_path is not None else None
-    checker = checker_for(config, env) if config is not None else None
-    await serve(resolve_settings(config, overrides, env), env, checker)
+    settings = resolve_settings(config, overrides, env)
+    checker = edit_checker(config, env) if settings.reviewer_key is not None else None
+    await serve(settings, env, checker)
+
+
+def edit_checker(config: Config | None, env: Mapping[str, str]) -> EditChecker | None:
+    """What checks reviewers' edits: the config's student and judge on its domain's policy.
+    The proxy needs neither, so a config without them serves on; its edits stay drafts."""
+    if config is None:
+        return None
+    try:
+        return checker_for(config, env)
+    except UserError as exc:
+        log.warning("audit: reviewers' edits cannot be checked (%s); they are kept as drafts", exc)
+        return None
 
 
 async def serve(

@@ -106,7 +106,9 @@ class GuidelinePages:
         status = 200 if not edit.drafts else 422
         if reviewer.csrf is None:
             return JSONResponse(data, status_code=status)
-        return self.audit.page(request, reviewer, "guideline_edit.html.j2", data, json_url="")
+        return self.audit.page(
+            request, reviewer, "guideline_edit.html.j2", data, json_url="/guidelines.json"
+        )
 
     async def _checked(self, work: Callable[[], Awaitable[GuidelineEdit]]) -> GuidelineEdit:
         try:

@@ -76,7 +76,7 @@ def edit_result(edit: GuidelineEdit) -> dict[str, Any]:
         ],
         "served": len(edit.outcomes) - len(edit.drafts),
         "drafts": len(edit.drafts),
-        "outcomes": [outcome(o) for o in edit.outcomes],
+        "outcomes": [outcome(o) for o in sorted(edit.outcomes, key=lambda o: o.served)],
     }
 
 

@@ -11,7 +11,7 @@ from playbook.records import EntryVersion, ReviewRecord
 from playbook.screen import screen
 from playbook.server.audit.views import when
 from playbook.server.audit.views_guidelines import lines_diff
-from playbook.store_guidelines import Draft
+from playbook.store_guidelines import Draft, guideline_key
 from playbook.types import Entry, rating_word
 
 
@@ -26,6 +26,7 @@ def review_panel(
 ) -> dict[str, Any]:
     return {
         "queue": queue_position(entry.id or 0, queue),
+        "guideline_urls": [f"/guidelines/{guideline_key(g)}" for g in entry.guidance],
         "policy": policy,
         "policy_check": policy_verdict(entry, versions, reviews, policy, learned_with_check),
         "verification": verification(entry, versions),
