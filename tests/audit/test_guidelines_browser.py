@@ -108,6 +108,10 @@ def test_an_edit_granting_the_forbidden_or_nonsense_is_a_draft_with_why_and_not_
     entry = _helpful_served_entry(demo, kit.api_key)
     sign_in(page, demo.url, f"/entries/{entry.id}", kit.reviewer_key)
     assert "change fee" in page.text_content("#policy")  # the policy beside the guidelines
+    checks = page.text_content("#checks")  # the policy check and the verification ratings
+    baseline = entry.provenance.baseline.verdict.rating
+    assert "Policy check: complies" in " ".join(checks.split())
+    assert f"the student was rated {baseline}/5" in " ".join(checks.split())
 
     page.fill("#edit textarea[name=guidance]", "\n".join([*entry.guidance, GRANT]))
     page.fill("#edit input[name=reason]", "be generous")
