@@ -190,6 +190,7 @@ def test_the_review_queue_goes_by_use_with_keys(
     assert page.url.endswith(f"/entries/{playbook.learned[2]}")
     page.locator("body").click(position={"x": 5, "y": 5})
     page.once("dialog", lambda dialog: dialog.accept())
-    page.keyboard.press("a")
-    page.wait_for_url(f"**/entries/{playbook.learned[2]}?done=approved")
+    page.keyboard.press("a")  # approve, then the next in the queue
+    page.wait_for_url(f"**/entries/{playbook.learned[3]}?done=approved")
     assert playbook.store.entry(playbook.learned[2]).status == "approved"
+    assert playbook.store.entry(playbook.learned[3]).status == "proposed"

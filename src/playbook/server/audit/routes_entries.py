@@ -87,6 +87,10 @@ class EntryPages:
             await self._set_statuses(request, [entry_id], status, reviewer, reason)
         except ReviewError as exc:
             return await self._refused(request, reviewer, entry_id, exc)
+        following = form.optional_int("next")
+        if reviewer.csrf is not None and following is not None:  # "... and next" in the queue
+            _check_id(following)
+            return RedirectResponse(f"/entries/{following}?done={status}", status_code=303)
         return await self._after(request, reviewer, entry_id, status)
 
     async def edit(self, request: Request, entry_id: int) -> Response:

@@ -33,14 +33,15 @@ document.addEventListener("submit", (event) => {
   if (message && !window.confirm(message)) event.preventDefault();
 });
 
-// Review-queue keys on an entry's page: j/k next and previous, a approve, r reject, e edit.
+// Review-queue keys on an entry's page: j/k next and previous, a approve (then the next entry
+// in the queue, if any), r reject, e edit.
 // Ignored while typing, so that a guideline can contain these letters.
 const KEYS = {
   j: () => follow("next"),
   n: () => follow("next"),
   k: () => follow("previous"),
   p: () => follow("previous"),
-  a: () => press("approve"),
+  a: () => press("approve-next") || press("approve"),
   r: () => focus("form[action$='/reject'] input[name=reason]"),
   e: () => focus("#edit textarea"),
 };
@@ -53,6 +54,7 @@ function follow(id) {
 function press(id) {
   const button = document.getElementById(id);
   if (button) button.click();
+  return Boolean(button);
 }
 
 function focus(selector) {
