@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from playbook.edit_check import EditCheck, EditChecker, unchecked
 from playbook.store import Store
-from playbook.store_reviews import ReviewConflict, ReviewError, clean_guidance, clean_reason
+from playbook.store_reviews import (
+    MAX_REASON_CHARS,
+    ReviewConflict,
+    ReviewError,
+    clean_guidance,
+    clean_reason,
+)
 from playbook.types import Entry, Guidance
 
 NO_CHECKER = (
@@ -103,7 +109,7 @@ async def edit_guidelines(
 
     checked = await asyncio.gather(*(one(e) for e in entries))
     # The entry's own history says the change came from its guideline.
-    why = f"guideline edit: {reason}" if reason else "guideline edit"
+    why = (f"guideline edit: {reason}" if reason else "guideline edit")[:MAX_REASON_CHARS]
     outcomes = await asyncio.to_thread(_save_all, store, checked, reviewer, why)
     await asyncio.to_thread(_record_changes, store, changes, entries, outcomes, reviewer, reason)
     return GuidelineEdit(changes, outcomes)
@@ -131,7 +137,8 @@ def approve_guideline(store: Store, text: str, reviewer: str, reason: str = "") 
         if e.id is not None and e.status == "proposed" and set(e.guidance) <= approved
     ]
     if ready:
-        store.set_statuses(ready, "approved", reviewer, reason or f"guideline approved: {text}")
+        why = f"guideline approved: {text}" + (f" ({reason})" if reason else "")
+        store.set_statuses(ready, "approved", reviewer, why[:MAX_REASON_CHARS])
     return ready
 
 
@@ -141,7 +148,7 @@ def reject_guideline(store: Store, text: str, reviewer: str, reason: str) -> lis
     if not reason.strip():
         raise ReviewError("say why the guideline is rejected (the reason is kept in history)")
     users = _entries_using(store, {text})
-    why = f"guideline rejected: {reason}"
+    why = f"guideline rejected: {reason}"[:MAX_REASON_CHARS]
     for entry in users:
         assert entry.id is not None
         rest = tuple(line for line in entry.guidance if line != text)
