@@ -194,3 +194,36 @@ def test_the_review_queue_goes_by_use_with_keys(
     page.wait_for_url(f"**/entries/{playbook.learned[3]}?done=approved")
     assert playbook.store.entry(playbook.learned[2]).status == "approved"
     assert playbook.store.entry(playbook.learned[3]).status == "proposed"
+
+
+def test_guidelines_approved_or_rejected_once_in_the_browser_every_entry_follows(
+    page: Any, server: str, playbook: Any, kit: Any, screenshot: Any
+) -> None:
+    learned = [playbook.store.entry(i) for i in playbook.learned]
+    entry = next(e for e in learned if len(e.guidance) >= 2)
+    sign_in(page, server, f"/entries/{entry.id}", kit.reviewer_key)
+    for number, line in enumerate(entry.guidance):
+        page.goto(f"{server}/entries/{entry.id}")
+        page.locator("#guidelines a.shared").nth(number).click()
+        assert page.text_content("#guideline") == line
+        assert f"/entries/{entry.id}" in page.inner_html("#uses")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#approve")
+        page.wait_for_url("**?done=approved")
+    screenshot(page, "approved")
+    assert playbook.store.entry(entry.id).status == "approved"  # its guidelines all approved
+    assert kit.guidance_for(server, entry.scenario.turns[-1].text) == list(entry.guidance)
+
+    line = entry.guidance[0]
+    users = [e.id for e in playbook.store.entries() if line in e.guidance]
+    page.goto(f"{server}/entries/{entry.id}")
+    page.locator("#guidelines a.shared").first.click()
+    page.fill("form[action$='/reject'] input[name=reason]", "we no longer say this")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reject")
+    page.wait_for_url("**/guidelines?done=rejected")
+    assert "taken out of every entry" in page.text_content(".notice.done")
+    assert all(line not in playbook.store.entry(i).guidance for i in users)
+    assert line not in page.text_content("#guidelines")
+    served = kit.guidance_for(server, entry.scenario.turns[-1].text)
+    assert served == list(entry.guidance[1:])

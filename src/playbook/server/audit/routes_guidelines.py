@@ -19,6 +19,10 @@ from playbook.store_guidelines import Guideline
 from playbook.store_reviews import ReviewError
 
 MAX_FIND = 1000
+DONE = {
+    "approved": "Approved: every proposed entry whose guidelines are all approved now is too.",
+    "rejected": "Rejected: taken out of every entry that used it.",
+}
 
 
 class GuidelinePages:
@@ -41,7 +45,8 @@ class GuidelinePages:
         store = self.audit.store
         found = await self.audit.run(lambda: store.guidelines(search))
         data = views.guideline_list(found, search)
-        return self.audit.page(request, reviewer, "guidelines.html.j2", data, error=None)
+        done = DONE.get(request.query_params.get("done", ""))
+        return self.audit.page(request, reviewer, "guidelines.html.j2", data, done=done)
 
     async def guideline(self, request: Request, key: str) -> Response:
         reviewer = self.audit.reviewer(request)
@@ -136,9 +141,7 @@ class GuidelinePages:
         store = self.audit.store
         history = await self.audit.run(lambda: store.guideline_history(guideline.text))
         data: dict[str, Any] = views.guideline_detail(guideline, history)
-        done = {"approved": "Approved.", "rejected": "Rejected."}.get(
-            request.query_params.get("done", "")
-        )
+        done = DONE.get(request.query_params.get("done", ""))
         return self.audit.page(
             request,
             reviewer,
