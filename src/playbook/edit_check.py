@@ -12,14 +12,17 @@ if it beats none). A rewording the student acts on the same way passes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from playbook.chat.recorder import Prices, Recorder
 from playbook.config import Config
 from playbook.dialogue import stable_seed
 from playbook.roles import Roles, prompt_environment
 from playbook.screen import screen
+from playbook.store import Store
 from playbook.types import Entry, Guidance
 
 SAMPLES = 3  # replies per guidance; the ratings are their mean (one reply is too noisy)
@@ -37,6 +40,7 @@ class EditCheck:
     after: float | None = None  # ... with the edited guidance
     reply_before: str = ""
     reply_after: str = ""
+    run: str | None = None  # the review run whose calls made the check
 
     @property
     def passed(self) -> bool:
@@ -54,13 +58,34 @@ def unchecked(why: str) -> EditCheck:
 class EditChecker:
     """Checks edits with the configured student and judge, for the domain's policy."""
 
-    def __init__(self, roles: Roles, samples: int = SAMPLES) -> None:
+    def __init__(
+        self,
+        roles: Roles,
+        samples: int = SAMPLES,
+        prices: Mapping[str, Prices] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.roles = roles
         self.samples = samples
+        self.prices = dict(prices or {})
+        self.run_id = run_id  # the run its calls are recorded in, if any
 
     @property
     def policy(self) -> str:
         return self.roles.domain.policy
+
+    def models(self) -> dict[str, str]:
+        return {role: getattr(self.roles, role).name for role in ("student", "judge")}
+
+    def recorded(self, store: Store, run_id: str) -> EditChecker:
+        """The same checker with every call logged, cached and costed in the run `run_id`."""
+        recorder = Recorder(store, run_id, prices=self.prices)
+        roles = dataclasses.replace(
+            self.roles,
+            student=recorder.bind("student", self.roles.student),
+            judge=recorder.bind("judge", self.roles.judge),
+        )
+        return EditChecker(roles, self.samples, self.prices, run_id)
 
     async def check(self, entry: Entry, guidance: Guidance) -> EditCheck:
         screened = screen(guidance, self.policy)
@@ -106,8 +131,8 @@ class EditChecker:
 
 
 def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
-    """The checker of a config's domain with its student and judge (built at the server's
-    edge; the checks' calls are not recorded in a run)."""
+    """The checker of a config's domain with its student and judge, priced as configured
+    (built at the server's edge)."""
     from playbook.workspace import Workspace  # the workspace imports the whole library
 
     workspace = Workspace.open(config, env)
@@ -115,4 +140,7 @@ def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
     roles = Roles(
         workspace.domain, prompts=prompt_environment(), inject=config.retrieval.inject, **models
     )
-    return EditChecker(roles)
+    prices = {
+        role: Prices(cfg.price_input, cfg.price_output) for role, cfg in config.models.items()
+    }
+    return EditChecker(roles, prices=prices)

@@ -11,8 +11,11 @@ rejected once is taken out of every entry using it (an entry left with none is r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from playbook.edit_check import EditCheck, EditChecker, unchecked
 from playbook.store import Store
@@ -79,10 +82,14 @@ async def edit_entry(
             f"entry {entry_id} was edited by someone else since you opened it (you edited "
             f"version {base_version}, it is now at version {current}); reload and edit again"
         )
-    check = await _check(checker, entry, new)
-    return await asyncio.to_thread(
-        _save, store, entry_id, new, check, reviewer, reason, status, base_version
-    )
+    what = {"entries": [entry_id], "reviewer": reviewer, "reason": reason}
+    async with review_run(store, checker, what) as (recorded, summary):
+        check = await _check(recorded, entry, new)
+        outcome = await asyncio.to_thread(
+            _save, store, entry_id, new, check, reviewer, reason, status, base_version
+        )
+        summary.update(served=int(outcome.served), drafts=int(not outcome.served))
+    return outcome
 
 
 async def edit_guidelines(
@@ -101,18 +108,41 @@ async def edit_guidelines(
         raise ReviewError("a guideline cannot be edited to nothing; reject it instead")
     entries = await asyncio.to_thread(_entries_using, store, set(changes))
     limit = asyncio.Semaphore(PARALLEL_CHECKS)
+    what = {"guidelines": changes, "reviewer": reviewer, "reason": reason}
+    async with review_run(store, checker, what) as (recorded, summary):
 
-    async def one(entry: Entry) -> tuple[Entry, Guidance, EditCheck]:
-        new = _replaced(entry.guidance, changes)
-        async with limit:
-            return entry, new, await _check(checker, entry, new)
+        async def one(entry: Entry) -> tuple[Entry, Guidance, EditCheck]:
+            new = _replaced(entry.guidance, changes)
+            async with limit:
+                return entry, new, await _check(recorded, entry, new)
 
-    checked = await asyncio.gather(*(one(e) for e in entries))
-    # The entry's own history says the change came from its guideline.
-    why = (f"guideline edit: {reason}" if reason else "guideline edit")[:MAX_REASON_CHARS]
-    outcomes = await asyncio.to_thread(_save_all, store, checked, reviewer, why)
+        checked = await asyncio.gather(*(one(e) for e in entries))
+        # The entry's own history says the change came from its guideline.
+        why = (f"guideline edit: {reason}" if reason else "guideline edit")[:MAX_REASON_CHARS]
+        outcomes = await asyncio.to_thread(_save_all, store, checked, reviewer, why)
+        edit = GuidelineEdit(changes, outcomes)
+        summary.update(served=len(outcomes) - len(edit.drafts), drafts=len(edit.drafts))
     await asyncio.to_thread(_record_changes, store, changes, entries, outcomes, reviewer, reason)
-    return GuidelineEdit(changes, outcomes)
+    return edit
+
+
+@asynccontextmanager
+async def review_run(
+    store: Store, checker: EditChecker | None, what: dict[str, Any]
+) -> AsyncIterator[tuple[EditChecker | None, dict[str, Any]]]:
+    """A run of kind "review" for one edit: the check's calls are logged, cached and costed in
+    it, and its summary says how many entries were served and how many kept as drafts."""
+    if checker is None:
+        yield None, {}
+        return
+    run_id = await asyncio.to_thread(store.start_run, "review", what, checker.models())
+    summary: dict[str, Any] = {}
+    status = "failed"
+    try:
+        yield checker.recorded(store, run_id), summary
+        status = "finished"
+    finally:
+        await asyncio.to_thread(store.finish_run, run_id, status, summary)
 
 
 def replacements(store: Store, find: str, replace: str) -> dict[str, str]:
@@ -161,7 +191,10 @@ def reject_guideline(store: Store, text: str, reviewer: str, reason: str) -> lis
 
 
 async def _check(checker: EditChecker | None, entry: Entry, guidance: Guidance) -> EditCheck:
-    return unchecked(NO_CHECKER) if checker is None else await checker.check(entry, guidance)
+    if checker is None:
+        return unchecked(NO_CHECKER)
+    check = await checker.check(entry, guidance)
+    return dataclasses.replace(check, run=checker.run_id)
 
 
 def _save(

@@ -47,7 +47,7 @@ __all__ = [
     "StoreError",
 ]
 
-RUN_KINDS = ("learn", "eval", "import")
+RUN_KINDS = ("learn", "eval", "import", "review")  # review: the checks of reviewers' edits
 RUN_END_STATUSES = ("finished", "stopped", "failed")
 ENTRY_STATUSES = ("proposed", "approved", "rejected")
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write to finish

@@ -106,6 +106,10 @@ def test_a_guideline_edit_that_grants_the_forbidden_is_a_draft_in_every_entry(
     assert [(c.action, c.entry_ids, c.draft_ids) for c in history] == [
         ("edited", [], [playbook.baggage])
     ]
+    # The check's calls are a review run of their own, like any other run's.
+    (run,) = [r for r in playbook.store.runs() if r.kind == "review"]
+    assert outcome["check"]["run"] == run.id and run.summary == {"served": 0, "drafts": 1}
+    assert {c.role for c in playbook.store.calls(run.id)} == {"judge"}  # refused before rating
 
 
 def test_without_models_an_edit_is_kept_as_a_draft_and_never_served(
