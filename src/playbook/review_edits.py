@@ -156,16 +156,17 @@ def replacements(store: Store, find: str, replace: str) -> dict[str, str]:
 
 
 def approve_guideline(store: Store, text: str, reviewer: str, reason: str = "") -> list[int]:
-    """Record the guideline approved; approve every entry whose guidelines are now all
-    approved. The entries approved."""
+    """Record the guideline approved; approve every proposed entry whose guidelines are now
+    all approved. The entries approved (the guideline's history names them)."""
+    reason = clean_reason(reason)
     users = _entries_using(store, {text})
-    store.record_guideline_change("approved", text, reviewer, reason, [e.id or 0 for e in users])
-    approved = {g.text for g in store.guidelines() if g.review == "approved"}
+    approved = {g.text for g in store.guidelines() if g.review == "approved"} | {text}
     ready = [
         e.id
         for e in users
         if e.id is not None and e.status == "proposed" and set(e.guidance) <= approved
     ]
+    store.record_guideline_change("approved", text, reviewer, reason, ready)
     if ready:
         why = f"guideline approved: {text}" + (f" ({reason})" if reason else "")
         store.set_statuses(ready, "approved", reviewer, why[:MAX_REASON_CHARS])
@@ -177,6 +178,7 @@ def reject_guideline(store: Store, text: str, reviewer: str, reason: str) -> lis
     no guideline is rejected. The entries changed."""
     if not reason.strip():
         raise ReviewError("say why the guideline is rejected (the reason is kept in history)")
+    reason = clean_reason(reason)
     users = _entries_using(store, {text})
     why = f"guideline rejected: {reason}"[:MAX_REASON_CHARS]
     for entry in users:

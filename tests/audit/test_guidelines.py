@@ -57,6 +57,7 @@ def test_approving_a_guideline_approves_the_entries_whose_guidelines_are_all_app
     assert kit.guidance_for(server, conversation) == list(entry.guidance)
     detail = httpx.get(f"{server}{by_text[last]['url']}.json", headers=kit.bearer).json()
     assert detail["review"] == "approved" and detail["history"][-1]["action"] == "approved"
+    assert entry.id in detail["history"][-1]["entry_ids"]  # the entries it approved
 
 
 def test_rejecting_a_guideline_takes_it_out_of_every_entry(
