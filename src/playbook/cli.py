@@ -186,7 +186,9 @@ def eval_command(
             plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only)
             with reporter(err, as_json) as progress:
                 summary, rated = await ws.evaluate(space, plan, progress)
-            return summary, write_report(report, summary, rated) if report else None
+            if report is None:
+                return summary, None
+            return summary, write_report(report, summary, rated, ws.report_context(space, rated))
         finally:
             await space.aclose()
 

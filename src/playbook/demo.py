@@ -18,7 +18,14 @@ from playbook.runner import Reporter
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.types import ROLES, Persona, Rated
-from playbook.workspace import EvalPlan, Workspace, evaluate, learn, retriever_for
+from playbook.workspace import (
+    EvalPlan,
+    Workspace,
+    evaluate,
+    learn,
+    report_context,
+    retriever_for,
+)
 
 
 def demo_config(out: Path) -> Config:
@@ -45,7 +52,8 @@ async def run_demo(out: Path, reporter: Reporter, with_controls: bool = False) -
         if with_controls:
             demo["controls"] = await run_controls(workspace, rated, out.resolve(), reporter)
             summary["controls"] = demo["controls"]
-        demo["report"] = str(write_report(out.resolve() / "report", summary, rated))
+        context = report_context(workspace, rated)
+        demo["report"] = str(write_report(out.resolve() / "report", summary, rated, context))
         return demo
     finally:
         await workspace.aclose()

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -45,6 +45,7 @@ class VersionLine(_Line):
     reviewer: str
     reason: str = ""
     created_at: Time
+    checks: dict[str, Any] | None = None  # the edit check the version passed (issue 17)
 
 
 class ReviewLine(_Line):
@@ -94,6 +95,7 @@ def _line(dump: EntryDump) -> EntryLine:
                 reviewer=v.reviewer,
                 reason=v.reason,
                 created_at=v.created_at,
+                checks=v.checks,
             )
             for v in dump.versions
         ],
@@ -155,7 +157,9 @@ def _check_history(line: EntryLine, where: str) -> None:
 def _dump(line: EntryLine, embedding: bytes) -> EntryDump:
     entry = Entry(line.id, line.scenario, tuple(line.guidance), line.provenance, line.status)
     versions = tuple(
-        EntryVersion(line.id, v.version, tuple(v.guidance), v.reviewer, v.reason, v.created_at)
+        EntryVersion(
+            line.id, v.version, tuple(v.guidance), v.reviewer, v.reason, v.created_at, v.checks
+        )
         for v in line.versions
     )
     reviews = tuple(

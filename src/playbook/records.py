@@ -75,6 +75,7 @@ class EntryVersion:
     reviewer: str
     reason: str
     created_at: datetime
+    checks: dict[str, Any] | None = None  # the edit check it passed; None: not checked
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats,
 from playbook.store_audit import AuditQueries
 from playbook.store_evals import EvaluationQueries
 from playbook.store_exchange import ExchangeQueries
+from playbook.store_guidelines import GuidelineQueries
 from playbook.store_ledger import LedgerQueries
 from playbook.store_locks import LockQueries
 from playbook.store_reviews import ReviewQueries, review_row
@@ -46,7 +47,7 @@ __all__ = [
     "StoreError",
 ]
 
-RUN_KINDS = ("learn", "eval", "import")
+RUN_KINDS = ("learn", "eval", "import", "review")  # review: the checks of reviewers' edits
 RUN_END_STATUSES = ("finished", "stopped", "failed")
 ENTRY_STATUSES = ("proposed", "approved", "rejected")
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write to finish
@@ -77,6 +78,7 @@ class Store(
     ReviewQueries,
     AuditQueries,
     ExchangeQueries,
+    GuidelineQueries,
     LedgerQueries,
     LockQueries,
 ):

@@ -16,9 +16,11 @@ import sqlalchemy as sa
 
 from playbook.migrations import schema as db
 
-ENTRY_SORTS = ("id", "usage", "gain", "rating", "evaluated")
-"""id: oldest first; usage: most served first; gain: largest rating gain first;
-rating: worst-rated evaluated conversations first; evaluated: most evaluated first."""
+ENTRY_SORTS = ("queue", "id", "usage", "gain", "rating", "evaluated")
+"""queue: the review queue, unreviewed (proposed) first, then by how often the entry is served
+and how often evaluation used it (how often it would be served); id: oldest first; usage: most
+served first; gain: largest rating gain first; rating: worst-rated evaluated conversations
+first; evaluated: most evaluated first."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class EntryRow:
     rating: float | None  # mean overall rating of the evaluated conversations that used it
     gain: int  # best attempt's rating minus the student's rating without guidance
     created_at: datetime
+    reason: str = ""  # why its status was last set (a rejection's reason)
 
 
 @dataclass(frozen=True)
@@ -115,12 +118,14 @@ class AuditQueries:
     def entry_rows(self, query: EntryQuery) -> tuple[list[EntryRow], int]:
         """One page of entries matching `query`, and how many match in all."""
         served, evaluated = _served_counts(), _evaluation_stats()
-        versions = _latest_versions()
+        versions, reasons = _latest_versions(), _latest_reasons()
+        columns = [*_row_columns(served, evaluated, versions), reasons.c.reason]
         select = (
-            sa.select(*_row_columns(served, evaluated, versions))
+            sa.select(*columns)
             .outerjoin(served, served.c.entry_id == db.entries.c.id)
             .outerjoin(evaluated, evaluated.c.entry_id == db.entries.c.id)
             .outerjoin(versions, versions.c.entry_id == db.entries.c.id)
+            .outerjoin(reasons, reasons.c.entry_id == db.entries.c.id)
         )
         select = _where(select, query).order_by(*_order(query.sort, served, evaluated))
         count = _where(sa.select(sa.func.count()).select_from(db.entries), query)
@@ -128,6 +133,18 @@ class AuditQueries:
             rows = conn.execute(select.limit(query.limit).offset(query.offset)).all()
             total = int(conn.execute(count).scalar_one())
         return [_entry_row(row) for row in rows], total
+
+    def queue(self) -> list[int]:
+        """Every entry id in review-queue order (see ENTRY_SORTS)."""
+        served, evaluated = _served_counts(), _evaluation_stats()
+        select = (
+            sa.select(db.entries.c.id)
+            .outerjoin(served, served.c.entry_id == db.entries.c.id)
+            .outerjoin(evaluated, evaluated.c.entry_id == db.entries.c.id)
+            .order_by(*_order("queue", served, evaluated))
+        )
+        with self._engine.connect() as conn:
+            return [int(i) for i in conn.execute(select).scalars()]
 
     def entry_facets(self) -> EntryFacets:
         e = db.entries.c
@@ -279,6 +296,14 @@ def _latest_versions() -> sa.Subquery:
     )
 
 
+def _latest_reasons() -> sa.Subquery:
+    r = db.reviews.c
+    latest = sa.select(sa.func.max(r.id).label("id")).group_by(r.entry_id).subquery("latest")
+    return (
+        sa.select(r.entry_id, r.reason).join(latest, latest.c.id == r.id).subquery("latest_reasons")
+    )
+
+
 def _student() -> sa.ColumnElement[Any]:
     return sa.func.json_extract(db.entries.c.provenance, "$.models.student")
 
@@ -336,6 +361,13 @@ def _where(select: sa.Select[Any], query: EntryQuery) -> sa.Select[Any]:
 
 def _order(sort: str, served: sa.Subquery, evaluated: sa.Subquery) -> list[Any]:
     e = db.entries.c
+    if sort == "queue":
+        return [
+            (e.status != "proposed"),
+            sa.func.coalesce(served.c.served, 0).desc(),
+            sa.func.coalesce(evaluated.c.evaluated, 0).desc(),
+            e.id,
+        ]
     first = {
         "usage": sa.func.coalesce(served.c.served, 0).desc(),
         "gain": _gain().desc(),
@@ -356,6 +388,7 @@ def _entry_row(row: sa.Row[Any]) -> EntryRow:
     values["source"] = values["source"] or ""
     values["last_message"] = values["last_message"] or ""
     values["gain"] = int(values["gain"] or 0)
+    values["reason"] = values["reason"] or ""
     return EntryRow(**values)
 
 

@@ -220,6 +220,7 @@ def _histories(
                     row.reviewer,
                     row.reason,
                     row.created_at,
+                    row.checks,
                 )
             )
         query = sa.select(db.reviews).where(r.entry_id.in_(chunk)).order_by(r.id)

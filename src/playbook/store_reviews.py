@@ -91,13 +91,14 @@ class ReviewQueries:
         reason: str = "",
         status: str | None = None,
         base_version: int | None = None,
+        checks: dict[str, Any] | None = None,
     ) -> EntryVersion:
         """Replace the entry's guidance with a new version, keeping every earlier one.
 
         The entry keeps its status unless `status` is given. `base_version`, if given, is the
         version the reviewer edited: if someone saved another since, nothing is written.
         A review row (action "edited") records who, when and why, and tells a running server
-        to reload.
+        to reload. `checks` is the edit check the new version passed (edit_check.py).
         """
         new, reason = clean_guidance(guidance), clean_reason(reason)
         if status is not None:
@@ -120,7 +121,7 @@ class ReviewQueries:
                 original = _original(conn, entry_id)
                 assert original is not None
                 conn.execute(_version_row(original))
-            version = EntryVersion(entry_id, current + 1, new, reviewer, reason, _now())
+            version = EntryVersion(entry_id, current + 1, new, reviewer, reason, _now(), checks)
             conn.execute(_version_row(version))
             final = status or row.status
             update = db.entries.update().where(db.entries.c.id == entry_id)
@@ -204,6 +205,7 @@ def _version(row: sa.Row[Any]) -> EntryVersion:
         reviewer=row.reviewer,
         reason=row.reason,
         created_at=row.created_at,
+        checks=row.checks,
     )
 
 

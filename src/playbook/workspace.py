@@ -20,6 +20,7 @@ from playbook.embed import Embedder, build_embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, LearnSettings, RoundReport
 from playbook.locks import holding, run_lock, writer_lock
+from playbook.report import ReportContext
 from playbook.resume import resumable_run
 from playbook.retrieve import Index, Retriever, build_index
 from playbook.roles import Roles, prompt_environment
@@ -407,3 +408,10 @@ def retriever_for(index: Index[Entry], workspace: Workspace) -> Retriever:
     """A retriever over `index` as the workspace's config sets retrieval up."""
     retrieval = workspace.config.retrieval
     return Retriever(index, workspace.embedder, retrieval.k, retrieval.floor, retrieval.match)
+
+
+def report_context(workspace: Workspace, rated: Sequence[Rated]) -> ReportContext:
+    """The report's title models and the guidelines of the entries the evaluation used."""
+    used = {i for r in rated for i in r.entry_ids}
+    guidance = {e.id: e.guidance for e in workspace.store.entries() if e.id in used}
+    return ReportContext(models=workspace.models(), guidance=guidance)

@@ -21,10 +21,14 @@ import pytest
 from typer.testing import CliRunner
 
 from playbook.cli import app as cli
+from playbook.domain import load_domain
+from playbook.edit_check import EditChecker
 from playbook.embed import HashEmbedder
 from playbook.records import ServedRecord
+from playbook.roles import Roles, prompt_environment
 from playbook.server import ServeSettings, create_app
 from playbook.server.audit import AuditSettings, audit_router
+from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
 from playbook.store import Store
 from playbook.testing import FunctionChat, serve_app
@@ -170,10 +174,19 @@ def server(playbook: Playbook, upstream: Upstream) -> Iterator[str]:
         reload_interval=3600,
         reviewer_key=REVIEWER_KEY,
     )
-    audit = audit_router(playbook.store, AuditSettings(REVIEWER_KEY, approved_only=True))
+    settings_ = AuditSettings(REVIEWER_KEY, approved_only=True)
+    audit = audit_router(playbook.store, settings_, sim_checker())
     app = create_app(settings, playbook.store, HashEmbedder(), routers=[audit])
     with ExitStack() as stack:
         yield stack.enter_context(serve_app(app))
+
+
+def sim_checker() -> EditChecker:
+    """Checks reviewers' edits with the simulated student and judge, for the airline policy."""
+    domain = load_domain(example_domain("airline"))
+    world = SimWorld(domain)
+    models = {role: world.model(role) for role in ("student", "teacher", "customer", "judge")}
+    return EditChecker(Roles(domain, prompts=prompt_environment(), **models))
 
 
 HTML = {"Accept": "text/html"}
@@ -300,3 +313,81 @@ def page(chromium: Any) -> Iterator[Any]:
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
+
+
+SCREENSHOTS = Path(
+    os.environ.get("PLAYBOOK_SCREENSHOTS") or Path(__file__).parents[2] / "build" / "screenshots"
+)
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Any:
+    """Saves a full-page screenshot of the test's browser tab under build/screenshots (or
+    $PLAYBOOK_SCREENSHOTS), named after the test; returns its path."""
+
+    def save(page: Any, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
+
+
+@pytest.fixture(scope="session")
+def demo_learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's playbook: `playbook demo`'s learning on the airline example (no evaluation)."""
+    import asyncio
+
+    from playbook.demo import demo_config
+    from playbook.runner import QuietReporter
+    from playbook.workspace import Workspace, learn
+
+    out = tmp_path_factory.mktemp("demo")
+
+    async def work() -> None:
+        workspace = Workspace.open(demo_config(out))
+        try:
+            await learn(workspace, QuietReporter())
+        finally:
+            await workspace.aclose()
+
+    asyncio.run(work())
+    return out / "playbook.db"
+
+
+@dataclass
+class Demo:
+    url: str
+    store: Store
+
+
+@pytest.fixture
+def demo(demo_learned: Path, tmp_path: Path, upstream: Upstream) -> Iterator[Demo]:
+    """`playbook serve` (approval gate on, edits checked with the demo config's student and
+    judge) over a copy of the demo's playbook whose proposed entries a reviewer approved."""
+    from playbook.demo import demo_config
+    from playbook.edit_check import checker_for
+    from playbook.embed import build_embedder
+
+    path = tmp_path / "playbook.db"
+    shutil.copyfile(demo_learned, path)
+    config = demo_config(tmp_path)
+    settings = ServeSettings(
+        playbook=path,
+        upstream_url=upstream.url,
+        upstream_key=UPSTREAM_KEY,
+        api_keys=frozenset({API_KEY}),
+        approved_only=True,
+        reload_interval=3600,
+        reviewer_key=REVIEWER_KEY,
+    )
+    with Store.open(path) as store:
+        proposed = [e.id for e in store.entries(statuses=["proposed"]) if e.id is not None]
+        store.set_statuses(proposed, "approved", "Ann Auditor", "first pass")
+        audit_settings = AuditSettings(REVIEWER_KEY, approved_only=True)
+        audit = audit_router(store, audit_settings, checker_for(config, {}))
+        embedder = build_embedder(config.embedder, {})
+        app = create_app(settings, store, embedder, routers=[audit])
+        with serve_app(app) as url:
+            yield Demo(url, store)

@@ -12,16 +12,20 @@ import pytest
 from playbook.config import ConfigError, ServeConfig
 from playbook.server.audit import reviewer_key
 from playbook.server.audit.security import COOKIE
+from playbook.store_guidelines import guideline_key
 
 PAGES = ["/entries", "/entries/{entry}", "/runs", "/runs/{run}", "/reports", "/reports/{run}"]
-PAGES += ["/exchange"]
+PAGES += ["/exchange", "/guidelines", "/guidelines/{key}"]
 DOWNLOADS = ["/export.md", "/export.jsonl?status=all"]
 ACTIONS = ["/entries/{entry}/approve", "/entries/{entry}/reject", "/entries/{entry}/edit"]
 ACTIONS += ["/entries/{entry}/propose", "/entries/bulk", "/import", "/signout"]
+ACTIONS += ["/guidelines/replace", "/guidelines/{key}/edit", "/guidelines/{key}/approve"]
+ACTIONS += ["/guidelines/{key}/reject"]
 
 
 def paths(playbook: Any, templates: list[str]) -> list[str]:
-    return [p.format(entry=playbook.learned[0], run=playbook.eval_run) for p in templates]
+    key = guideline_key(playbook.store.entry(playbook.learned[0]).guidance[0])
+    return [p.format(entry=playbook.learned[0], run=playbook.eval_run, key=key) for p in templates]
 
 
 def test_without_signing_in_a_browser_sees_only_the_sign_in_page(

@@ -110,3 +110,8 @@ def test_a_hostile_guideline_is_shown_as_text_and_never_runs(
     page.goto(f"{server}/entries")
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert page.locator("img").count() == 0
+    page.goto(f"{server}/guidelines")  # the guidelines page shows the same text, as text
+    assert "<script>window.pwned=1</script>" in page.text_content("#guidelines")
+    page.locator("#guidelines a", has_text="Say hello").click()
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.locator("img").count() == 0

@@ -26,7 +26,10 @@ def other(tmp_path: Path) -> Any:
 def reviewed(playbook: Any) -> Store:
     """The test playbook with an edit and some decisions in its history."""
     store: Store = playbook.store
-    store.edit_guidance(playbook.learned[0], ["Acknowledge first.", "Offer credit."], "ann")
+    checks = {"problem": "", "policy": "complies", "before": 3.0, "after": 4.0, "passed": True}
+    store.edit_guidance(
+        playbook.learned[0], ["Acknowledge first.", "Offer credit."], "ann", checks=checks
+    )
     store.set_status(playbook.learned[0], "approved", "bob", "checked against policy")
     store.edit_guidance(playbook.learned[1], ["Shorter."], "ann", status="rejected")
     store.set_status(playbook.learned[1], "rejected", "ann", "still too long")
@@ -40,6 +43,7 @@ def test_a_jsonl_round_trip_keeps_ids_history_and_vectors(playbook: Any, other: 
     assert (counts.added, counts.updated, counts.unchanged) == (len(store.entries()), 0, 0)
     assert other.entry_dumps() == store.entry_dumps()
     assert other.versions(playbook.learned[0]) == store.versions(playbook.learned[0])
+    assert other.versions(playbook.learned[0])[-1].checks["after"] == 4.0  # the check travels
     assert to_jsonl(other.entry_dumps()) == text
     again = import_jsonl(other, text, "export.jsonl")
     assert (again.added, again.updated, again.unchanged) == (0, 0, len(store.entries()))

@@ -4,6 +4,7 @@ show (filters, search, sorting, use)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -45,30 +46,37 @@ def test_an_edit_is_a_new_version_and_the_original_is_kept(
     )
     assert edit["created_at"]
     page = ann.client.get(answer.headers["location"]).text
-    assert "Saved as a new version." in page and original[0] in page
+    assert "Checked and saved as a new version." in page and original[0] in page
+
+
+def reworded(guidance: Sequence[str]) -> list[str]:
+    """The guidance with its last line reworded, which the student acts on as before."""
+    return [*guidance[:-1], guidance[-1].rstrip(".") + ", please."]
 
 
 def test_an_edit_can_approve_as_it_saves(ann: Any, playbook: Any, server: str, kit: Any) -> None:
-    entry = playbook.learned[1]
-    ann.post(f"/entries/{entry}/edit", guidance="Be brief.", status="approved")
-    assert kit.guidance_for(server, playbook.store.entry(entry).scenario.turns[-1].text) == [
-        "Be brief."
-    ]
+    entry = playbook.store.entry(playbook.learned[1])
+    # A rewording the student acts on as before passes its check (a cut to "Be brief." did
+    # worse than the learned guidance, and is tested as a draft in test_checked_edits.py).
+    edited = reworded(entry.guidance)
+    ann.post(f"/entries/{entry.id}/edit", guidance="\n".join(edited), status="approved")
+    assert kit.guidance_for(server, entry.scenario.turns[-1].text) == edited
 
 
 def test_an_edit_of_a_stale_version_is_refused_and_the_draft_kept(
     ann: Any, playbook: Any, kit: Any, server: str
 ) -> None:
     entry = playbook.learned[0]
+    bobs = reworded(playbook.store.entry(entry).guidance)
     httpx.post(
         f"{server}/entries/{entry}/edit",
-        json={"guidance": ["Someone else's text."]},
+        json={"guidance": bobs},
         headers={**kit.bearer, "X-Playbook-Reviewer": "Bob"},
     ).raise_for_status()
     answer = ann.post(f"/entries/{entry}/edit", guidance="My late draft.", base_version="1")
     assert answer.status_code == 409
     assert "edited by someone else" in answer.text and "My late draft." in answer.text
-    assert playbook.store.entry(entry).guidance == ("Someone else's text.",)
+    assert playbook.store.entry(entry).guidance == tuple(bobs)
     assert playbook.store.versions(entry)[-1].reviewer == "Bob"
 
 
@@ -148,13 +156,16 @@ def test_the_entries_list_filters_searches_and_sorts(server: str, playbook: Any,
         entries: list[dict[str, Any]] = answer.json()["entries"]
         return entries
 
-    everything = listed()
+    everything = listed(sort="id")
     assert [e["id"] for e in everything] == [*playbook.learned, playbook.baggage, playbook.hostile]
+    # By default the list is the review queue: the unreviewed first, the approved one last.
+    queue = [e["id"] for e in listed()]
+    assert sorted(queue) == [e["id"] for e in everything] and queue[-1] == playbook.baggage
     assert {e["status"] for e in everything} == {"proposed", "approved"}
     assert [e["id"] for e in listed(status="approved")] == [playbook.baggage]
     run = playbook.store.entry(playbook.learned[0]).provenance.run_id
-    assert [e["id"] for e in listed(run=run)] == playbook.learned
-    assert [e["id"] for e in listed(round=1, student="sim:student", run="hand")] == [
+    assert [e["id"] for e in listed(run=run, sort="id")] == playbook.learned
+    assert [e["id"] for e in listed(round=1, student="sim:student", run="hand", sort="id")] == [
         playbook.baggage,
         playbook.hostile,
     ]
@@ -167,9 +178,12 @@ def test_the_entries_list_filters_searches_and_sorts(server: str, playbook: Any,
         (playbook.hostile, 4),
         (playbook.baggage, 1),
     ]
+    # The queue puts the unreviewed most served first, the approved after them.
+    queue = [e["id"] for e in listed()]
+    assert (queue[0], queue[-1]) == (playbook.hostile, playbook.baggage)
     gains = [e["gain"] for e in listed(sort="gain")]
     assert gains == sorted(gains, reverse=True) and gains[0] > 0
-    page = listed(per_page=2, page=2)
+    page = listed(per_page=2, page=2, sort="id")
     assert [e["id"] for e in page] == [e["id"] for e in everything[2:4]]
     bad = httpx.get(f"{server}/entries.json", params={"sort": "nope"}, headers=kit.bearer)
     assert bad.status_code == 400 and "sort must be one of" in bad.json()["error"]

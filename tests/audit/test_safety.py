@@ -39,7 +39,10 @@ def test_an_edit_with_markup_is_stored_as_written_and_shown_escaped(
     ann.post(f"/entries/{entry}/edit", guidance='<svg onload="window.pwned=3">hi</svg>')
     html = ann.client.get(f"/entries/{entry}").text
     assert "&lt;svg onload=" in html and "<svg onload" not in html
-    assert playbook.store.entry(entry).guidance == ('<svg onload="window.pwned=3">hi</svg>',)
+    # It helps the student no more than no guidance: kept as a draft, as written, not served.
+    (draft,) = playbook.store.drafts(entry)
+    assert draft.guidance == ('<svg onload="window.pwned=3">hi</svg>',)
+    assert playbook.store.entry(entry).guidance != draft.guidance
 
 
 def test_no_secret_appears_on_any_page_or_twin(

@@ -145,6 +145,34 @@ entry_versions = sa.Table(
     sa.Column("reviewer", sa.String),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("checks", sa.JSON),  # the check the version passed; None: saved unchecked
+)
+
+drafts = sa.Table(
+    "drafts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("entry_id", sa.Integer),
+    sa.Column("guidance", sa.JSON),
+    sa.Column("reviewer", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("problem", sa.Text),  # why it was not served
+    sa.Column("checks", sa.JSON),
+    sa.Column("created_at", UTCDateTime),
+)
+
+guideline_changes = sa.Table(
+    "guideline_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("action", sa.String),  # edited, approved or rejected
+    sa.Column("text", sa.Text),
+    sa.Column("new_text", sa.Text),
+    sa.Column("reviewer", sa.String),
+    sa.Column("reason", sa.Text),
+    sa.Column("entry_ids", sa.JSON),  # the entries changed
+    sa.Column("draft_ids", sa.JSON),  # the entries whose edit failed its check (drafts)
+    sa.Column("created_at", UTCDateTime),
 )
 
 calls_in_flight = sa.Table(

@@ -10,8 +10,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter
 
-from playbook.config import ConfigError, load_config
+from playbook.config import Config, ConfigError, load_config
+from playbook.edit_check import EditChecker, checker_for
 from playbook.embed import Embedder, build_embedder
+from playbook.errors import UserError
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
@@ -26,10 +28,26 @@ async def serve_command(
 ) -> None:
     """What `playbook serve` does; bad settings end in a ConfigError or StoreError."""
     config = load_config(config_path) if config_path is not None else None
-    await serve(resolve_settings(config, overrides, env), env)
+    settings = resolve_settings(config, overrides, env)
+    checker = edit_checker(config, env) if settings.reviewer_key is not None else None
+    await serve(settings, env, checker)
 
 
-async def serve(settings: ServeSettings, env: Mapping[str, str]) -> None:
+def edit_checker(config: Config | None, env: Mapping[str, str]) -> EditChecker | None:
+    """What checks reviewers' edits: the config's student and judge on its domain's policy.
+    The proxy needs neither, so a config without them serves on; its edits stay drafts."""
+    if config is None:
+        return None
+    try:
+        return checker_for(config, env)
+    except UserError as exc:
+        log.warning("audit: reviewers' edits cannot be checked (%s); they are kept as drafts", exc)
+        return None
+
+
+async def serve(
+    settings: ServeSettings, env: Mapping[str, str], checker: EditChecker | None = None
+) -> None:
     store = open_playbook(settings.playbook)
     try:
         embedder = build_embedder(settings.embedder, env)
@@ -41,21 +59,22 @@ async def serve(settings: ServeSettings, env: Mapping[str, str]) -> None:
                 "no API keys configured: anyone on this machine can use the proxy; "
                 "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
             )
-        app = create_app(settings, store, embedder, routers=_audit(settings, store))
+        app = create_app(settings, store, embedder, routers=_audit(settings, store, checker))
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
         await uvicorn.Server(config).serve()
     finally:
         store.close()
 
 
-def _audit(settings: ServeSettings, store: Store) -> list[APIRouter]:
-    """The audit UI beside the proxy, when a reviewer key is set."""
+def _audit(settings: ServeSettings, store: Store, checker: EditChecker | None) -> list[APIRouter]:
+    """The audit UI beside the proxy, when a reviewer key is set; reviewers' edits are checked
+    with the config's student and judge (without a config, they are kept as drafts)."""
     if settings.reviewer_key is None:
         log.info("audit UI off: set PLAYBOOK_REVIEWER_KEY (serve.reviewer_key_env) to turn it on")
         return []
     audit = AuditSettings(settings.reviewer_key, approved_only=settings.approved_only)
     log.info("audit UI at http://%s:%d/entries", settings.host, settings.port)
-    return [audit_router(store, audit)]
+    return [audit_router(store, audit, checker)]
 
 
 def serving_line(counts: Mapping[str, int], approved_only: bool) -> str:

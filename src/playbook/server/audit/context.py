@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 
+from playbook.edit_check import EditChecker
 from playbook.server.audit.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -66,6 +67,7 @@ class Audit:
     settings: AuditSettings
     gate: Gate
     templates: jinja2.Environment
+    checker: EditChecker | None = None  # checks edits before they are served; None: drafts
 
     def reviewer(self, request: Request) -> Reviewer:
         return self.gate.reviewer(request)

@@ -9,10 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from playbook.server.audit import views
+from playbook.review_edits import EditOutcome, edit_entry
+from playbook.server.audit import views, views_guidelines
 from playbook.server.audit.context import SQLITE_MAX, Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
-from playbook.store import ENTRY_STATUSES, StoreError, StoreUnwritable
+from playbook.server.audit.views_review import review_panel
+from playbook.store import ENTRY_STATUSES, Store, StoreError, StoreUnwritable
 from playbook.store_audit import ENTRY_SORTS, EntryQuery
 from playbook.store_reviews import ReviewConflict, ReviewError
 
@@ -24,7 +26,8 @@ DONE = {
     "approved": "Approved.",
     "rejected": "Rejected.",
     "proposed": "Returned to proposed.",
-    "edited": "Saved as a new version.",
+    "edited": "Checked and saved as a new version.",
+    "draft": "Not served: the edit failed its check and is kept as a draft (the reason is below).",
 }
 
 
@@ -35,6 +38,7 @@ class EntryPages:
     def add_to(self, router: APIRouter) -> None:
         add_page(router, "/entries", self.entries)
         add_page(router, "/entries/{entry_id:int}", self.entry)
+        router.add_api_route("/queue", self.queue, methods=["GET"])
         router.add_api_route("/entries/bulk", self.bulk, methods=["POST"])
         for action in ("approve", "reject", "propose"):
             router.add_api_route(
@@ -55,10 +59,19 @@ class EntryPages:
             request, reviewer, "entries.html.j2", data, done=done, bulk_back=back
         )
 
+    async def queue(self, request: Request) -> Response:
+        """The review queue starts at its first entry (the unreviewed one served most)."""
+        self.audit.reviewer(request)
+        store = self.audit.store
+        ids = await self.audit.run(store.queue)
+        return RedirectResponse(f"/entries/{ids[0]}" if ids else "/entries", status_code=303)
+
     async def entry(self, request: Request, entry_id: int) -> Response:
         reviewer = self.audit.reviewer(request)
         _check_id(entry_id)
         done = DONE.get(request.query_params.get("done", ""))
+        if request.query_params.get("done") == "draft":  # a failure is shown as one
+            return await self._entry_page(request, reviewer, entry_id, error=done)
         return await self._entry_page(request, reviewer, entry_id, done=done)
 
     async def review(self, request: Request, entry_id: int) -> Response:
@@ -74,6 +87,10 @@ class EntryPages:
             await self._set_statuses(request, [entry_id], status, reviewer, reason)
         except ReviewError as exc:
             return await self._refused(request, reviewer, entry_id, exc)
+        following = form.optional_int("next")
+        if reviewer.csrf is not None and following is not None:  # "... and next" in the queue
+            _check_id(following)
+            return RedirectResponse(f"/entries/{following}?done={status}", status_code=303)
         return await self._after(request, reviewer, entry_id, status)
 
     async def edit(self, request: Request, entry_id: int) -> Response:
@@ -84,10 +101,12 @@ class EntryPages:
         status = form.text("status", "keep")
         if status not in (*ENTRY_STATUSES, "keep"):
             raise AuditError(400, f"status must be keep or one of {', '.join(ENTRY_STATUSES)}")
-        store, base = self.audit.store, form.optional_int("base_version")
+        base = form.optional_int("base_version")
 
-        def save() -> None:
-            store.edit_guidance(
+        async def save() -> EditOutcome:
+            return await edit_entry(
+                self.audit.store,
+                self.audit.checker,
                 entry_id,
                 guidance,
                 reviewer.name,
@@ -97,11 +116,26 @@ class EntryPages:
             )
 
         try:
-            await self._store(save)
+            outcome = await save()
         except ReviewError as exc:
             return await self._refused(request, reviewer, entry_id, exc, "\n".join(guidance))
+        except StoreUnwritable:
+            raise
+        except StoreError as exc:
+            raise AuditError(404, str(exc)) from None
         await self.audit.changed(request)
+        if not outcome.served:
+            return await self._draft(request, reviewer, outcome)
         return await self._after(request, reviewer, entry_id, "edited")
+
+    async def _draft(self, request: Request, reviewer: Reviewer, outcome: EditOutcome) -> Response:
+        """A failed check: the draft is kept, the entry unchanged; say why (422)."""
+        if reviewer.csrf is None:
+            return JSONResponse(
+                {"id": outcome.entry_id, "served": False, **views_guidelines.outcome(outcome)},
+                status_code=422,
+            )
+        return RedirectResponse(f"/entries/{outcome.entry_id}?done=draft", status_code=303)
 
     async def bulk(self, request: Request) -> Response:
         """Approve or reject the chosen entries, all or none."""
@@ -180,16 +214,24 @@ class EntryPages:
         status: int = 200,
         draft: str | None = None,
     ) -> Response:
-        store = self.audit.store
+        store, checker = self.audit.store, self.audit.checker
+        policy = checker.policy if checker is not None else None
 
         def load() -> dict[str, Any]:
             entry = store.entry(entry_id)
-            return views.entry_detail(
+            versions, reviews = store.versions(entry_id), store.reviews(entry_id)
+            detail = views.entry_detail(entry, versions, reviews, store.entry_usage(entry_id))
+            learned_with_check = _learned_with_check(store, entry.provenance.run_id)
+            panel = review_panel(
                 entry,
-                store.versions(entry_id),
-                store.reviews(entry_id),
-                store.entry_usage(entry_id),
+                versions,
+                reviews,
+                store.drafts(entry_id),
+                store.queue(),
+                policy,
+                learned_with_check,
             )
+            return {**detail, **panel}
 
         try:
             data = await self.audit.run(load)
@@ -213,7 +255,7 @@ def entry_query(params: Any) -> tuple[EntryQuery, int]:
     status = params.get("status") or None
     if status is not None and status not in ENTRY_STATUSES:
         raise AuditError(400, f"status must be one of {', '.join(ENTRY_STATUSES)}")
-    sort = params.get("sort") or "id"
+    sort = params.get("sort") or "queue"
     if sort not in ENTRY_SORTS:
         raise AuditError(400, f"sort must be one of {', '.join(ENTRY_SORTS)}")
     page = _int(params, "page") or 1
@@ -249,6 +291,16 @@ def _int(params: Any, name: str) -> int | None:
     if abs(number) > SQLITE_MAX:
         raise AuditError(400, f"{name} must be a whole number below 2^63")
     return number
+
+
+def _learned_with_check(store: Store, run_id: str) -> bool:
+    """Whether the run that learned the entry had the judge's policy check on."""
+    try:
+        config = store.run(run_id).config
+    except StoreError:  # a hand-made or imported entry's run may not be in this playbook
+        return False
+    learn = config.get("learn") if isinstance(config, dict) else None
+    return bool(learn.get("policy_check", True)) if isinstance(learn, dict) else False
 
 
 def _check_id(entry_id: int) -> None:

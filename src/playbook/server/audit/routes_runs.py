@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from markupsafe import Markup
 
 from playbook.records import RunRecord
-from playbook.report import render_report
+from playbook.report import ReportContext, render_report, report_title
 from playbook.server.audit import views_runs
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError
 from playbook.server.audit.views import finite
-from playbook.store import StoreError
+from playbook.store import Store, StoreError
 
 
 class RunPages:
@@ -57,19 +58,40 @@ class RunPages:
         return self.audit.page(request, reviewer, "reports.html.j2", views_runs.report_list(runs))
 
     async def report(self, request: Request, run_id: str) -> Response:
-        """The evaluation report of an eval run; its JSON twin is the summary it shows."""
-        self.audit.reviewer(request)
+        """The evaluation report of an eval run, in the UI's frame (the file `playbook eval`
+        writes is the same report alone); its JSON twin is the summary it shows."""
+        reviewer = self.audit.reviewer(request)
         run = await self.audit.run(lambda: self._run(run_id))
         if run.kind != "eval" or not isinstance(run.summary.get("students"), dict):
             what = f"a {run.kind} run, {run.status}"
             raise AuditError(404, f"run {run.id} has no evaluation report ({what})")
         if request.url.path.endswith(".json"):
             return JSONResponse(finite(run.summary))
-        rated = await self.audit.run(lambda: self.audit.store.evaluations(run.id))
-        return HTMLResponse(render_report(run.summary, rated))
+        store = self.audit.store
+        rated = await self.audit.run(lambda: store.evaluations(run.id))
+        used = {i for r in rated for i in r.entry_ids}
+        guidance = await self.audit.run(lambda: _guidance_of(store, used))
+        context = ReportContext(run.started_at, run.models, guidance, "/entries/{}", True)
+        report = render_report(run.summary, rated, context)
+        title = report_title(run.summary, context)
+        # The report is rendered by its own autoescaping template: safe to place as it is.
+        return self.audit.page(
+            request, reviewer, "report.html.j2", {}, report=Markup(report), title=title, run=run.id
+        )
 
     def _run(self, run_id: str) -> RunRecord:
         try:
             return self.audit.store.run(run_id)
         except StoreError as exc:
             raise AuditError(404, str(exc)) from None
+
+
+def _guidance_of(store: Store, ids: set[int]) -> dict[int, tuple[str, ...]]:
+    """The current guidelines of the entries an evaluation used (those still in the playbook)."""
+    found: dict[int, tuple[str, ...]] = {}
+    for entry_id in sorted(ids):
+        try:
+            found[entry_id] = store.entry(entry_id).guidance
+        except StoreError:
+            continue
+    return found

@@ -11,6 +11,7 @@ import uvicorn
 from playbook.config import ConfigError, ServeConfig, load_config
 from playbook.server.audit.app import create_audit_app
 from playbook.server.audit.settings import AuditSettings, require_reviewer_key
+from playbook.server.run import edit_checker
 from playbook.server.settings import is_loopback
 from playbook.store import Store
 
@@ -41,7 +42,8 @@ async def audit_command(
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         if not is_loopback(host):
             log.warning("audit: serving on %s over plain HTTP; put it behind TLS", host)
-        app = create_audit_app(store, settings)
+        checker = edit_checker(config, env)
+        app = create_audit_app(store, settings, checker)
         server = uvicorn.Config(app, host=host, port=port or serve.port, log_config=None)
         await uvicorn.Server(server).serve()
     finally:

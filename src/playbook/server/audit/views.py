@@ -50,7 +50,7 @@ def filters(query: EntryQuery) -> dict[str, Any]:
         "round": query.round,
         "student": query.student,
         "q": query.search or None,
-        "sort": query.sort if query.sort != "id" else None,
+        "sort": query.sort if query.sort != "queue" else None,
     }
 
 
