@@ -61,8 +61,8 @@ def as_is(guidance: Guidance) -> Guidance:
 
 # name -> (inject, k, shape, temperature or None for the run's)
 LEVERS: dict[str, tuple[str, int, Shape, float | None]] = {
-    "default (system, k=1, all guidelines)": ("system", 1, as_is, None),
-    "inject: last message": ("last_message", 1, as_is, None),
+    "system prompt (k=1, all guidelines)": ("system", 1, as_is, None),
+    "last message (k=1, all guidelines)": ("last_message", 1, as_is, None),
     "k=3": ("system", 3, as_is, None),
     "keep first 3 guidelines": ("system", 1, keep(3), None),
     "keep first guideline": ("system", 1, keep(1), None),

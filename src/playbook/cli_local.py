@@ -26,7 +26,7 @@ def local(
     k: Annotated[int, typer.Option(min=1, help="Playbook entries retrieved per reply.")] = 1,
     inject: Annotated[
         str, typer.Option(help="Guidance in the 'system' prompt or 'last_message'.")
-    ] = "system",
+    ] = "last_message",
     temperature: Annotated[float, typer.Option(min=0, max=2, help="The student's.")] = 0.2,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")

