@@ -24,6 +24,7 @@ from playbook.cli_base import (
 from playbook.cli_check import LimitOption, check
 from playbook.cli_import import import_app
 from playbook.cli_local import local
+from playbook.cli_logs import logs
 from playbook.cli_progress import reporter
 from playbook.cli_render import print_demo, print_entries, print_eval, print_learn_summary
 
@@ -40,6 +41,7 @@ app.add_typer(import_app, name="import")
 app.command()(audit)
 app.command()(check)
 app.command()(local)
+app.command()(logs)
 entries_app.command("export")(entries_export)
 entries_app.command("import")(entries_import)
 

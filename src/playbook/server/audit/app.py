@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from playbook.server.audit.context import Audit, route_class, template_environment
+from playbook.server.audit.routes_calls import CallPages
 from playbook.server.audit.routes_entries import EntryPages
 from playbook.server.audit.routes_exchange import ExchangePages
 from playbook.server.audit.routes_runs import RunPages
@@ -19,7 +20,7 @@ def audit_router(store: Store, settings: AuditSettings) -> APIRouter:
     """Every audit page, its JSON twin and every review action, over an open store."""
     audit = Audit(store, settings, Gate(settings), template_environment())
     router = APIRouter(route_class=route_class(audit))
-    for pages in (SessionPages, EntryPages, RunPages, ExchangePages):
+    for pages in (SessionPages, EntryPages, RunPages, ExchangePages, CallPages):
         pages(audit).add_to(router)
     return router
 
