@@ -296,7 +296,7 @@ def serve(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model name sent upstream.")] = None,
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8780.")] = None,
 ) -> None:
     """Serve the playbook: an OpenAI-compatible endpoint in front of the student."""
     import os
