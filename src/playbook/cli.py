@@ -255,7 +255,7 @@ def entries_show(
 
 @entries_app.command("reembed")
 def entries_reembed(config: ConfigOption = None) -> None:
-    """Embed every entry again with the config's [embedder], after changing it."""
+    """Embed every entry again with the config's \\[embedder], after changing it."""
     loaded = load_config(config)
 
     async def work() -> tuple[int, str]:

@@ -34,8 +34,10 @@ def check(
         False
     ),
 ) -> None:
-    """Send one tiny request to each role's model (student, teacher, customer, judge) and
-    estimate the calls, tokens and cost of `playbook learn` with this config; then exit.
+    """Ping every role's model once; estimate the calls, tokens and cost of `learn`.
+
+    One tiny request to each role's model (student, teacher, customer, judge) through the path
+    a run uses; then the estimate of `playbook learn` with this config. Writes nothing.
 
     Example: playbook check --limit 4"""
     loaded = load_config(config)
