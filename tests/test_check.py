@@ -159,3 +159,22 @@ def test_limit_learns_and_evaluates_on_the_first_personas_only(tmp_path: Path) -
     # A resumed run is the run it was: another limit is another run.
     again = run("learn", "--resume", "--limit", "3", cwd=tmp_path)
     assert again.returncode == 2 and "Traceback" not in again.stderr
+
+
+def test_an_embedding_endpoint_is_checked_too(tmp_path: Path, sim_url: str) -> None:
+    write_config(tmp_path, dict.fromkeys(ROLES, f"{sim_url}/v1"))
+    config = tmp_path / "playbook.toml"
+    refused = f"http://127.0.0.1:{refused_port()}/v1"
+    config.write_text(
+        config.read_text()
+        + f'[embedder]\nspec = "openai:hash"\nbase_url = "{refused}"\napi_key_env = "SIM_KEY"\n'
+    )
+    result = run("check", cwd=tmp_path, env={"SIM_KEY": KEY})
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: embedder")]
+    assert refused in line and "1 of 5 models did not answer" in result.stderr
+
+    config.write_text(config.read_text().replace(refused, f"{sim_url}/v1"))
+    fixed = run("check", cwd=tmp_path, env={"SIM_KEY": KEY})
+    assert fixed.returncode == 0, fixed.stderr
+    assert "embedder: ok, openai:hash" in fixed.stdout

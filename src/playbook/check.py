@@ -19,6 +19,7 @@ from pathlib import Path
 from playbook.chat.base import ChatModel, ChatRequest, Message, ModelError
 from playbook.chat.factory import build_chat_model
 from playbook.config import Config
+from playbook.embed import Embedder
 from playbook.learn import LearnSettings
 from playbook.parse import MAX_GUIDELINES
 from playbook.records import RoleStats
@@ -119,6 +120,21 @@ async def ping(
     return EndpointCheck(role, model.name, where, True, detail, _ms(clock, started))
 
 
+async def ping_embedder(
+    embedder: Embedder, clock: Callable[[], float] = time.perf_counter
+) -> EndpointCheck:
+    """One embedding of one word from an embedding endpoint."""
+    client = getattr(embedder, "_client", None)
+    where = str(client.base_url).rstrip("/") if client is not None else "local"
+    started = clock()
+    try:
+        vectors = await embedder.embed(["ok"])
+    except ModelError as exc:
+        return EndpointCheck("embedder", embedder.id, where, False, str(exc), _ms(clock, started))
+    detail = f"answered a vector of {vectors.shape[1]} dimensions"
+    return EndpointCheck("embedder", embedder.id, where, True, detail, _ms(clock, started))
+
+
 def _ms(clock: Callable[[], float], started: float) -> float:
     return round((clock() - started) * 1000, 1)
 
@@ -205,7 +221,10 @@ async def check(workspace: Workspace, limit: int | None = None) -> CheckReport:
     transcripts = len(workspace.transcripts())
     models = ping_models(workspace.config, workspace.env, SimWorld(workspace.domain).model)
     try:
-        endpoints = list(await asyncio.gather(*(ping(r, m) for r, m in models.items())))
+        pings = [ping(r, m) for r, m in models.items()]
+        if workspace.config.embedder.spec.startswith("openai:"):
+            pings.append(ping_embedder(workspace.embedder))  # local embedders need no check
+        endpoints = list(await asyncio.gather(*pings))
     finally:
         for model in models.values():
             if hasattr(model, "aclose"):
