@@ -3,19 +3,28 @@ fresh directory. Bug: the library example crashed (`Store.open` took only a Path
 example's embedder was not the one the playbook was learned with).
 
 Not run here: the `make` targets (they build the environment these tests run in), commands with
-placeholders (`[--out FILE]`, `tasks.json`), and the serving examples (tests/server runs the
-proxy itself).
+placeholders (`[--out FILE]`, `tasks.json`), and the serving examples for real upstreams
+(tests/server runs the proxy itself); the tryout on the simulated world is run, on free ports.
+Bug (issue 16): the README's serve request to the simulated student was answered "Sorry, I am
+not sure what you would like me to do." and showed no guidance.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from playbook.config import Config
 from playbook.domain import example_domain, load_domain, load_personas
@@ -56,15 +65,20 @@ def run_commands(block: str, cwd: Path) -> list[str]:
 def test_the_users_path_and_the_library_example_run_as_written(tmp_path: Path) -> None:
     [path] = blocks(section("Using it on your own models"), "sh")
     outputs = run_commands(path, tmp_path)
-    assert "Guidelines" in outputs[-1]  # `entries show 12`
+    assert "Guidelines" in outputs[-2]  # `entries show 12`
+    assert outputs[-1].count("## call") == 2 and "· teacher ·" in outputs[-1]  # `logs`
     [library] = blocks(section("Library"), "python")
     (tmp_path / "example.py").write_text(library)
     done = subprocess.run(
         [sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    guidance = done.stdout.strip()
-    assert guidance.startswith("(") and len(guidance) > 10, guidance  # guidelines were found
+    learned, gap, found = done.stdout.strip().splitlines()
+    assert learned.startswith("run ") and "gap closed on held-out personas" in gap
+    ids, guidelines = found.split("] ", 1)
+    assert ids.strip("[") and len(guidelines) > 10, found  # the paraphrase found guidance
+
+    serve_tryout(tmp_path)
 
     # Chat transcripts, from the config's folder: the example line is a transcript file.
     folder = tmp_path / "my-agent"
@@ -96,3 +110,79 @@ def test_the_persona_example_is_a_valid_persona_file(tmp_path: Path) -> None:
     (tmp_path / "vip.yaml").write_text(example)
     [persona] = load_personas(tmp_path / "vip.yaml", load_domain(example_domain("airline")))
     assert persona.id == "worried-parent"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_tryout(cwd: Path) -> None:
+    """Serving, "Try it on the simulated world": the config addition, the two servers (on free
+    ports instead of 8765 and 8780), and the curl request, sent as written."""
+    text = section("Try it on the simulated world")
+    [addition] = blocks(text, "toml")
+    config = cwd / "my-agent" / "playbook.toml"
+    config.write_text(config.read_text() + "\n" + addition)
+    servers, request = blocks(text, "sh")
+    ports = {"8765": str(free_port()), "8780": str(free_port())}
+    for old, new in ports.items():
+        servers, request = servers.replace(old, new), request.replace(old, new)
+    servers = servers.replace("playbook serve ", f"playbook serve --port {ports['8780']} ")
+    processes = [start(line, cwd) for line in servers.splitlines() if line.strip()]
+    try:
+        words = shlex.split(request.replace("\\\n", " "))
+        headers = dict(h.split(": ", 1) for h in values(words, "-H"))
+        [body] = values(words, "-d")
+        url = next(w for w in words if w.startswith("http"))
+        wait_until_healthy(f"http://127.0.0.1:{ports['8780']}", processes)
+        guided = httpx.post(url, content=body, headers=headers)
+        direct_url = url.replace(ports["8780"], ports["8765"])
+        direct = httpx.post(direct_url, content=body, headers=headers)
+    finally:
+        logs = [stop(p) for p in processes]
+    assert guided.status_code == 200 and guided.headers["x-playbook-entries"], guided.text
+    answer = guided.json()["choices"][0]["message"]["content"]
+    unguided = direct.json()["choices"][0]["message"]["content"]
+    assert "not sure what you would like" not in answer
+    assert ("rebooking" in answer or "travel credit" in answer) and answer != unguided
+    assert not ("rebooking" in unguided or "travel credit" in unguided)  # as the README says
+    assert f"upstream http://127.0.0.1:{ports['8765']}/v1 answers" in logs[1]
+    # The customer's words are not any simulated customer's: a paraphrase was retrieved.
+    message = json.loads(body)["messages"][-1]["content"]
+    assert message not in config.with_name("playbook.db").read_bytes().decode("utf-8", "replace")
+
+
+def values(words: list[str], flag: str) -> list[str]:
+    return [words[i + 1] for i, word in enumerate(words) if word == flag]
+
+
+def start(line: str, cwd: Path) -> subprocess.Popen[str]:
+    words = shlex.split(line, comments=True)
+    env = dict(os.environ)
+    while "=" in words[0]:
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    assert words[0] == "playbook", line
+    command = [PLAYBOOK, *words[1:]]
+    return subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_healthy(url: str, processes: list[subprocess.Popen[str]]) -> None:
+    deadline = time.monotonic() + 300  # a generous bound, only so that a hang ends
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            for process in processes:
+                assert process.poll() is None, process.communicate()[1]
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered /healthz")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    _, log = process.communicate(timeout=30)
+    return log

@@ -21,8 +21,10 @@ from playbook.cli_base import (
     run,
     user_errors,
 )
+from playbook.cli_check import LimitOption, check
 from playbook.cli_import import import_app
 from playbook.cli_local import local
+from playbook.cli_logs import logs
 from playbook.cli_progress import reporter
 from playbook.cli_render import print_demo, print_entries, print_eval, print_learn_summary
 
@@ -37,7 +39,9 @@ entries_app = typer.Typer(
 app.add_typer(entries_app, name="entries")
 app.add_typer(import_app, name="import")
 app.command()(audit)
+app.command()(check)
 app.command()(local)
+app.command()(logs)
 entries_app.command("export")(entries_export)
 entries_app.command("import")(entries_import)
 
@@ -97,11 +101,14 @@ def learn(
         bool, typer.Option("--resume", help="Continue an interrupted run (the latest, or RUN).")
     ] = False,
     run_id: Annotated[str | None, typer.Argument(metavar="[RUN]", show_default=False)] = None,
+    limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Learn a playbook: simulated conversations, teacher guidelines, verified entries.
 
-    Ctrl-C stops it; `playbook learn --resume` continues it, paying for no call twice."""
+    Ctrl-C stops it; `playbook learn --resume` continues it, paying for no call twice.
+    `playbook check` first says whether every model answers and what a run may cost;
+    `playbook learn --limit 2` is a cheap first run on two personas."""
     if run_id is not None and not resume:
         error_line(f"a run id ({run_id}) is only taken with --resume")
         raise typer.Exit(2)
@@ -113,7 +120,7 @@ def learn(
         space = ws.Workspace.open(loaded)
         try:
             with reporter(err, as_json) as progress:
-                result = await ws.learn(space, progress, (run_id or "") if resume else None)
+                result = await ws.learn(space, progress, (run_id or "") if resume else None, limit)
             return ws.learn_summary(space, result)
         finally:
             await space.aclose()
@@ -168,6 +175,10 @@ def eval_command(
     samples: Annotated[int, typer.Option(min=1, help="Conversations per persona.")] = 1,
     approved_only: Annotated[bool, typer.Option(help="Only approved entries coach.")] = False,
     report: Annotated[Path | None, typer.Option(help="Folder for report.html.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Only the first N personas of each set (smoke run)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate: student alone, generic guidance, response teaching, playbook, teacher."""
@@ -183,7 +194,7 @@ def eval_command(
         space = ws.Workspace.open(loaded)
         try:
             chosen = tuple(load_personas(personas, space.domain)) if personas else ()
-            plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only)
+            plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only, limit=limit)
             with reporter(err, as_json) as progress:
                 summary, rated = await ws.evaluate(space, plan, progress)
             if report is None:
@@ -246,7 +257,7 @@ def entries_show(
 
 @entries_app.command("reembed")
 def entries_reembed(config: ConfigOption = None) -> None:
-    """Embed every entry again with the config's [embedder], after changing it."""
+    """Embed every entry again with the config's \\[embedder], after changing it."""
     loaded = load_config(config)
 
     async def work() -> tuple[int, str]:
@@ -287,7 +298,7 @@ def serve(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model name sent upstream.")] = None,
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8780.")] = None,
 ) -> None:
     """Serve the playbook: an OpenAI-compatible endpoint in front of the student."""
     import os

@@ -18,7 +18,7 @@ def audit(
     playbook: PlaybookOption = None,
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default 8000.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 8780.")] = None,
 ) -> None:
     """Serve the audit UI alone: review, edit, approve and reject entries (no upstream needed)."""
     from playbook.cli_base import run

@@ -13,12 +13,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 if TYPE_CHECKING:
     from playbook.runner import Reporter
@@ -77,12 +80,29 @@ class LineTally:
     def _line(self, now: float) -> str:
         elapsed = now - self.started
         line = f"{self.name}: {self.done}/{self.total} in {elapsed:.0f} s"
+        if elapsed >= 1 and self.done:  # a rate over less than a second says nothing
+            line += f", {rate_text(self.done / elapsed)}"
         if self.done < self.total:
             left = elapsed / max(self.done, 1) * (self.total - self.done)
             line += (
                 f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
             )
         return line
+
+
+def rate_text(per_second: float) -> str:
+    """A rate people read at a glance: per second when fast, per minute when slow."""
+    if per_second >= 1:
+        return f"{per_second:.1f}/s"
+    return f"{per_second * 60:.1f}/min"
+
+
+class RateColumn(ProgressColumn):
+    """How many a stage completes per second (or minute), as the bar's rate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(rate_text(speed) if speed else "", style="progress.data.speed")
 
 
 @contextmanager
@@ -97,6 +117,12 @@ def reporter(console: Console, quiet: bool = False) -> Iterator[Reporter]:
         yield QuietReporter()
         return
     columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn())
-    times = (TaskProgressColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    times = (
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, *times, console=console) as progress:
         yield BarReporter(progress)

@@ -167,6 +167,11 @@ class RoleBudget(_Strict):
     tokens: int | None = Field(None, ge=0)
 
 
+# Not 8000, which vLLM and many other servers take by default: the proxy usually runs beside
+# its upstream. `playbook simulate` listens on 8765 and `playbook local`'s llama.cpp on 8766.
+SERVE_PORT = 8780
+
+
 class ServeConfig(_Strict):
     """`playbook serve`: the OpenAI-compatible proxy in front of the student."""
 
@@ -177,7 +182,7 @@ class ServeConfig(_Strict):
     upstream_api_key_env: str | None = None  # unset: models.student.api_key_env
     timeout: float = Field(60.0, gt=0)  # seconds for the upstream to answer (and between chunks)
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(SERVE_PORT, ge=1, le=65535)
     # Bearer keys clients must send: the variable named here (comma-separated) plus `api_keys`.
     # The keys are kept out of repr and dumps, so they never reach a log or a run's stored config.
     api_keys_env: str = "PLAYBOOK_API_KEYS"

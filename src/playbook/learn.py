@@ -207,8 +207,12 @@ class Learner:
     ) -> list[Outcome]:
         """Steps 1 and 2 together: a scenario's improvement starts as soon as its customer
         message is written, while the conversation goes on (the longest chain of dependent
-        calls is then one scenario's prefix plus its own improvement)."""
+        calls is then one scenario's prefix plus its own improvement).
+
+        Progress counts a conversation done once its scenarios are improved too, so the total
+        is known at the start (how many scenarios a conversation yields is not)."""
         tally = self.reporter.stage(f"round {report.round}", len(personas) + len(transcripts))
+        per_scenario = QuietReporter().stage("", 0)
 
         async def conversation_and_scenarios(persona: Persona) -> list[Outcome]:
             started: list[asyncio.Task[Outcome]] = []
@@ -218,13 +222,12 @@ class Learner:
 
                 def improve_now(turns: tuple[Turn, ...]) -> None:
                     report.scenarios += 1
-                    tally.add(1)
                     scenario = Scenario(persona, turns)
-                    improving = self._improve_one(scenario, round_index, playbook, tally)
+                    improving = self._improve_one(scenario, round_index, playbook, per_scenario)
                     started.append(group.create_task(improving))
 
                 conversation = await self._generate(persona, round_index, playbook, improve_now)
-                tally.advance()
+            tally.advance()
             outcomes: list[Outcome] = [task.result() for task in started]
             if not isinstance(conversation, Conversation):
                 return [*outcomes, conversation]

@@ -28,6 +28,7 @@ from playbook.errors import UserError
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store_audit import AuditQueries
+from playbook.store_calls import CallLogQueries
 from playbook.store_evals import EvaluationQueries
 from playbook.store_exchange import ExchangeQueries
 from playbook.store_guidelines import GuidelineQueries
@@ -81,6 +82,7 @@ class Store(
     GuidelineQueries,
     LedgerQueries,
     LockQueries,
+    CallLogQueries,
 ):
     """A playbook file; get one with `Store.open(path)`.
 

@@ -163,19 +163,24 @@ class Workspace:
         )
 
 
-async def learn(workspace: Workspace, reporter: Reporter, resume: str | None = None) -> LearnResult:
+async def learn(
+    workspace: Workspace, reporter: Reporter, resume: str | None = None, limit: int | None = None
+) -> LearnResult:
     """One `playbook learn` run, recorded in the store with its summary.
 
     `resume` ("" for the latest) continues an interrupted run under its own id: every call it
     already made is answered from the cache, so nothing paid for is paid for again. One learn
-    works on a playbook at a time (a second one stops at once, naming the first).
+    works on a playbook at a time (a second one stops at once, naming the first). `limit`
+    learns on the first personas only (a cheap smoke run); a resumed run must use the same.
     """
     # Everything a config can get wrong is checked before a run is recorded, so a mistake
     # leaves no run behind (stuck as "running", or in the way of a later --resume).
     check_names(workspace.config, workspace.domain)
-    personas, transcripts = workspace.personas(), workspace.transcripts()
+    personas, transcripts = workspace.personas()[:limit], workspace.transcripts()
     models = workspace.chat_models()
     store, config = workspace.store, workspace.config.model_dump(mode="json")
+    if limit is not None:
+        config["limit"] = limit  # part of what the run is: --resume compares it
     with holding(store, [writer_lock("learn")], None) as held:
         if resume is None:
             run_id = store.start_run("learn", config, workspace.models())
@@ -321,6 +326,7 @@ class EvalPlan:
     samples: int = 1
     approved_only: bool = False
     sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # set name -> persona ids
+    limit: int | None = None  # only the first personas of each set (or of `personas`)
 
 
 async def evaluate(
@@ -340,7 +346,9 @@ async def _evaluate(
     config, store = workspace.config, workspace.store
     students = list(models)
     if not plan.personas:
-        plan = replace(plan, **_default_sets(workspace))
+        plan = replace(plan, **_default_sets(workspace, plan.limit))
+    elif plan.limit is not None:
+        plan = replace(plan, personas=plan.personas[: plan.limit])
     run_id = store.start_run(
         "eval", {"plan": asdict(plan), "config": config.model_dump(mode="json")}, workspace.models()
     )
@@ -362,11 +370,13 @@ async def _evaluate(
     return summary, rated
 
 
-def _default_sets(workspace: Workspace) -> dict[str, Any]:
-    """What learning used (fresh conversations), and the split's held-out sets."""
+def _default_sets(workspace: Workspace, limit: int | None = None) -> dict[str, Any]:
+    """What learning used (fresh conversations), and the split's held-out sets; `limit`: the
+    first personas of each."""
     split = workspace.split()
     groups = {"learning": tuple(workspace.personas())}
     groups |= {name: getattr(split, name) for name in HELD_OUT}
+    groups = {name: group[:limit] for name, group in groups.items()}
     personas = tuple(p for group in groups.values() for p in group)
     return {
         "personas": personas,

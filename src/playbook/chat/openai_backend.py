@@ -158,7 +158,7 @@ class OpenAIChat:
             )
             return text, "timeout", False
         if isinstance(exc, openai.APIConnectionError):
-            reason = _connection_reason(exc)
+            reason = connection_reason(exc)
             if reason in _UNREACHABLE:
                 text = f"cannot connect ({reason}); check base_url and that the server is running"
                 return text, "connection", True
@@ -248,7 +248,7 @@ _BACKOFF_S = 0.25  # first wait before asking again after an answer that is not 
 _UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")
 
 
-def _connection_reason(exc: BaseException) -> str:
+def connection_reason(exc: BaseException) -> str:
     """The root cause in a few words, from the chain SDK -> httpx -> httpcore -> socket error."""
     innermost = "connection error"
     cause: BaseException | None = exc.__cause__ or exc.__context__

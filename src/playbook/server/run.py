@@ -17,6 +17,7 @@ from playbook.errors import UserError
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
+from playbook.server.upstream_check import upstream_problem
 from playbook.store import Store
 from playbook.vectors import check_embedder
 
@@ -54,6 +55,7 @@ async def serve(
         check_servable(store, embedder)
         _configure_logging()
         log.info(serving_line(store.status_counts(), settings.approved_only))
+        await _check_upstream(settings)
         if not settings.api_keys:
             log.warning(
                 "no API keys configured: anyone on this machine can use the proxy; "
@@ -64,6 +66,17 @@ async def serve(
         await uvicorn.Server(config).serve()
     finally:
         store.close()
+
+
+async def _check_upstream(settings: ServeSettings) -> None:
+    """One line on the upstream; a failure is a warning, since it may start after the proxy."""
+    answers, line = await upstream_problem(
+        settings.upstream_url, settings.upstream_key, settings.upstream_model
+    )
+    if answers:
+        log.info(line)
+    else:
+        log.warning("%s; until it answers, chat requests get 502", line)
 
 
 def _audit(settings: ServeSettings, store: Store, checker: EditChecker | None) -> list[APIRouter]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import (
+    SERVE_PORT,
     Config,
     ConfigError,
     EmbedderConfig,
@@ -41,7 +42,7 @@ class ServeSettings:
     upstream_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = SERVE_PORT
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)
     approved_only: bool = False
     inject: Inject = "system"

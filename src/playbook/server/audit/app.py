@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from playbook.edit_check import EditChecker
 from playbook.server.audit.context import Audit, route_class, template_environment
+from playbook.server.audit.routes_calls import CallPages
 from playbook.server.audit.routes_entries import EntryPages
 from playbook.server.audit.routes_exchange import ExchangePages
 from playbook.server.audit.routes_guidelines import GuidelinePages
@@ -24,7 +25,7 @@ def audit_router(
     `checker` (no models configured) reviewers' edits are kept as drafts, never served."""
     audit = Audit(store, settings, Gate(settings), template_environment(), checker)
     router = APIRouter(route_class=route_class(audit))
-    for pages in (SessionPages, EntryPages, GuidelinePages, RunPages, ExchangePages):
+    for pages in (SessionPages, EntryPages, GuidelinePages, RunPages, ExchangePages, CallPages):
         pages(audit).add_to(router)
     return router
 
