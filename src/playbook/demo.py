@@ -25,6 +25,7 @@ from playbook.workspace import (
     learn,
     report_context,
     retriever_for,
+    run_life,
 )
 
 
@@ -84,6 +85,16 @@ async def run_controls(
 ) -> dict[str, Any]:
     """F1-F8 on the learned goal's held-out cells and situations, paired with the real playbook
     (same personas, same seeds), plus the playbook after round 1 and after every round."""
+    run_id = workspace.store.start_run("eval", {"controls": True}, workspace.models())
+    with run_life(workspace.store, run_id):
+        out = await _rate_controls(workspace, rated, folder, reporter, run_id)
+    workspace.store.finish_run(run_id, "finished", {"controls": out})
+    return out
+
+
+async def _rate_controls(
+    workspace: Workspace, rated: list[Rated], folder: Path, reporter: Reporter, run_id: str
+) -> dict[str, Any]:
     split = workspace.split()
     personas = split.held_out_cells + split.held_out_situations
     ids = {p.id for p in personas}
@@ -95,7 +106,6 @@ async def run_controls(
     def situation(persona: Persona) -> str:
         return situation_of(persona, goal) or "plain"
 
-    run_id = workspace.store.start_run("eval", {"controls": True}, workspace.models())
     roles = workspace.roles(workspace.recorder(run_id))
     real = await _retriever(workspace)
     conditions = await _control_conditions(workspace, roles, real, folder, reporter)
@@ -115,7 +125,6 @@ async def run_controls(
             **compare(real_rows, rows, means["student"], means["teacher"]),
             "by_situation": by_situation(real_rows, rows, situation),
         }
-    workspace.store.finish_run(run_id, "finished", {"controls": out})
     return out
 
 

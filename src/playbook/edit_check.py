@@ -18,9 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from playbook.chat.recorder import Prices, Recorder
-from playbook.config import Config
 from playbook.dialogue import stable_seed
-from playbook.roles import Roles, prompt_environment
+from playbook.roles import Roles
 from playbook.screen import screen
 from playbook.store import Store
 from playbook.types import Entry, Guidance
@@ -128,19 +127,3 @@ class EditChecker:
 
         rated = await asyncio.gather(*(one(s) for s in range(self.samples)))
         return sum(r for r, _ in rated) / len(rated), rated[0][1]
-
-
-def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
-    """The checker of a config's domain with its student and judge, priced as configured
-    (built at the server's edge)."""
-    from playbook.workspace import Workspace  # the workspace imports the whole library
-
-    workspace = Workspace.open(config, env)
-    models = workspace.chat_models()
-    roles = Roles(
-        workspace.domain, prompts=prompt_environment(), inject=config.retrieval.inject, **models
-    )
-    prices = {
-        role: Prices(cfg.price_input, cfg.price_output) for role, cfg in config.models.items()
-    }
-    return EditChecker(roles, prices=prices)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -220,14 +221,22 @@ async def _learn_run(
     workspace: Workspace, learner: Learner, personas: list[Persona], transcripts: list[Scenario]
 ) -> LearnResult:
     run_id = learner.run_id
-    try:
+    with run_life(workspace.store, run_id):
         result = await learner.run(personas, transcripts)
-    except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
-        raise
     status = "stopped" if result.stopped else "finished"
     workspace.store.finish_run(run_id, status, learn_summary(workspace, result))
     return result
+
+
+@contextlib.contextmanager
+def run_life(store: Store, run_id: str) -> Iterator[None]:
+    """The work of a recorded run: whatever ends it early (an error, Ctrl-C, a cancellation)
+    records it as failed, saying what; the caller finishes it with its summary otherwise."""
+    try:
+        yield
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": failure_text(exc)})
+        raise
 
 
 def failure_text(exc: BaseException) -> str:
@@ -299,13 +308,10 @@ async def _import_run(
     )
     playbook = retriever_for(index, workspace)
     report = RoundReport(round=1, student_share=0.0)
-    try:
+    with run_life(workspace.store, run_id):
         improved = await _learner(workspace, run_id, reporter, models).improve(
             imported.scenarios, 0, playbook, report
         )
-    except BaseException as exc:
-        workspace.store.finish_run(run_id, "failed", {"error": failure_text(exc)})
-        raise
     summary = {
         "run": run_id,
         "conversations": imported.conversations,
@@ -357,11 +363,8 @@ async def _evaluate(
     index = await build_index(store, workspace.embedder, statuses=statuses)
     retriever = retriever_for(index, workspace)
     personas = list(plan.personas)
-    try:
+    with run_life(store, run_id):
         rated = await _rate_all(workspace, models, plan, personas, recorder, retriever, reporter)
-    except BaseException as exc:
-        store.finish_run(run_id, "failed", {"error": failure_text(exc)})
-        raise
     store.record_evaluations(run_id, rated)
     # Transcript scenarios have no stated goal; they say nothing about which goals were trained.
     trained = {e.scenario.persona.goal for e in index.entries if e.scenario.persona.goal}

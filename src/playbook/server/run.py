@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import APIRouter
 
 from playbook.config import Config, ConfigError, load_config
-from playbook.edit_check import EditChecker, checker_for
+from playbook.edit_check import EditChecker
 from playbook.embed import Embedder, build_embedder
 from playbook.errors import UserError
 from playbook.server.app import create_app
@@ -125,3 +125,21 @@ def _configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     # faiss logs each CPU-specific build it tries and cannot load, which reads like an error.
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+
+def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
+    """The checker of a config's domain with its student and judge, priced as configured
+    (built at the server's edge)."""
+    from playbook.chat.recorder import Prices
+    from playbook.roles import Roles, prompt_environment
+    from playbook.workspace import Workspace  # the workspace imports the whole library
+
+    workspace = Workspace.open(config, env)
+    models = workspace.chat_models()
+    roles = Roles(
+        workspace.domain, prompts=prompt_environment(), inject=config.retrieval.inject, **models
+    )
+    prices = {
+        role: Prices(cfg.price_input, cfg.price_output) for role, cfg in config.models.items()
+    }
+    return EditChecker(roles, prices=prices)
