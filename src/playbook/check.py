@@ -48,7 +48,7 @@ TYPICAL_SHARE = {"student": 0.19, "teacher": 0.27, "customer": 0.52, "judge": 0.
 class EndpointCheck:
     role: str
     spec: str
-    where: str  # the base URL, or "simulated"
+    where: str  # the base URL, or the simulated model's name
     ok: bool
     detail: str  # what answered, or the one line saying what to fix
     latency_ms: float
@@ -108,7 +108,7 @@ async def ping(
     role: str, model: ChatModel, clock: Callable[[], float] = time.perf_counter
 ) -> EndpointCheck:
     """One tiny request: does the endpoint answer, with this model, accepting this key?"""
-    where = str(getattr(model, "base_url", "simulated"))
+    where = model.endpoint
     started = clock()
     try:
         completion = await model.complete(PING)
