@@ -367,7 +367,7 @@ def demo(demo_learned: Path, tmp_path: Path, upstream: Upstream) -> Iterator[Dem
     """`playbook serve` (approval gate on, edits checked with the demo config's student and
     judge) over a copy of the demo's playbook whose proposed entries a reviewer approved."""
     from playbook.demo import demo_config
-    from playbook.edit_check import checker_for
+    from playbook.server.run import checker_for
     from playbook.embed import build_embedder
 
     path = tmp_path / "playbook.db"
