@@ -77,3 +77,21 @@ def test_unreachable_endpoint_is_one_line_saying_what_to_fix(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert "http://127.0.0.1:9/v1" in result.stderr and "base_url" in result.stderr
+
+
+def test_tab_completion_is_offered_for_the_shells(tmp_path: Path) -> None:
+    result = run("--show-completion", "bash", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "complete" in result.stdout and "playbook" in result.stdout
+    completed = subprocess.run(
+        [PLAYBOOK],
+        env={
+            "_PLAYBOOK_COMPLETE": "complete_bash",
+            "COMP_WORDS": "playbook ent",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "entries" in completed.stdout.split()
