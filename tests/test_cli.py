@@ -95,3 +95,10 @@ def test_tab_completion_is_offered_for_the_shells(tmp_path: Path) -> None:
         timeout=60,
     )
     assert "entries" in completed.stdout.split()
+
+
+def test_help_shows_no_type_placeholders_for_flags_and_gives_an_example(tmp_path: Path) -> None:
+    result = run("learn", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "<bool>" not in result.stdout
+    assert "--resume" in result.stdout and "playbook learn --limit 2" in result.stdout

@@ -32,7 +32,7 @@ HELP = """A teacher model coaches a weak student model through a playbook of gui
 
 Start with: playbook demo (offline, about a minute), or playbook init my-agent, then
 cd my-agent and playbook learn."""
-app = typer.Typer(no_args_is_help=True, help=HELP)
+app = typer.Typer(no_args_is_help=True, help=HELP, rich_markup_mode=None)
 entries_app = typer.Typer(
     no_args_is_help=True, help="Look at the entries of a playbook; export and import them."
 )
