@@ -186,3 +186,37 @@ def stop(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     _, log = process.communicate(timeout=30)
     return log
+
+
+def test_learning_over_http_against_the_simulated_world_runs_as_written(tmp_path: Path) -> None:
+    """ "Over HTTP first": the simulated world as a model server (on a free port instead of
+    8765), the four [models] tables in place of the config's, then check, learn and logs."""
+    text = section("Over HTTP first: the simulated world as a model server")
+    server, commands = blocks(text, "sh")
+    [tables] = blocks(text, "toml")
+    port = str(free_port())
+    subprocess.run([PLAYBOOK, "init", "my-agent"], cwd=tmp_path, check=True, capture_output=True)
+    config = tmp_path / "my-agent" / "playbook.toml"
+    kept = [ln for ln in config.read_text().splitlines() if ln.startswith(("domain", "playbook"))]
+    config.write_text("\n".join(kept) + "\n" + tables.replace("8765", port))
+    process = start(server.replace("8765", port), tmp_path)
+    try:
+        wait_until_models(f"http://127.0.0.1:{port}", process)
+        check, learned, log = run_commands(commands, tmp_path)
+    finally:
+        stop(process)
+    assert f"http://127.0.0.1:{port}/v1" in check and "ok" in check
+    assert "entries" in learned or "kept" in learned
+    assert "judge" in log
+
+
+def wait_until_models(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 300  # a generous bound, only so that a hang ends
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/models").status_code == 200:
+                return
+        except httpx.TransportError:
+            assert process.poll() is None, process.communicate()[1]
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never listed its models")
