@@ -10,7 +10,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter
 
-from playbook.config import ConfigError, load_config
+from playbook.config import ConfigError, load_config, with_database_url
+from playbook.dialect import Location
 from playbook.embed import Embedder, build_embedder
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
@@ -26,6 +27,7 @@ async def serve_command(
 ) -> None:
     """What `playbook serve` does; bad settings end in a ConfigError or StoreError."""
     config = load_config(config_path) if config_path is not None else None
+    config = with_database_url(config, env) if config is not None else None
     await serve(resolve_settings(config, overrides, env), env)
 
 
@@ -73,9 +75,9 @@ def serving_line(counts: Mapping[str, int], approved_only: bool) -> str:
     )
 
 
-def open_playbook(path: Path) -> Store:
+def open_playbook(path: Location) -> Store:
     # Store.open would create an empty playbook, and the proxy would then serve no guidance.
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise ConfigError(
             f"serve: no playbook at {path}; learn one (playbook learn) or fix the path"
         )
