@@ -169,6 +169,11 @@ class Store(
         self._listener.close()
         self._engine.dispose()
 
+    @property
+    def announces_changes(self) -> bool:
+        """True if `wait_for_change` hears of changes (PostgreSQL); False if one must poll."""
+        return self.dialect.name == "postgresql"
+
     def wait_for_change(self, timeout: float) -> bool:
         """Block until another process announces a change to the entries or their reviews
         (True; PostgreSQL), or until `timeout` seconds pass (False; always, on SQLite, which
