@@ -89,7 +89,13 @@ PERSONAS = [
 ]
 
 
-def _write_config(folder: Path, *, extra: str = "", models: dict[str, str] | None = None) -> Path:
+def _write_config(
+    folder: Path,
+    *,
+    extra: str = "",
+    models: dict[str, str] | None = None,
+    playbook: Path | str = "playbook.db",
+) -> Path:
     (folder / "personas.json").write_text(json.dumps(PERSONAS))
     specs = {
         "student": "sim:student",
@@ -98,7 +104,7 @@ def _write_config(folder: Path, *, extra: str = "", models: dict[str, str] | Non
         "judge": "sim:judge",
         **(models or {}),
     }
-    text = f'domain = "{example_domain("airline")}"\nplaybook = "playbook.db"\n'
+    text = f'domain = "{example_domain("airline")}"\nplaybook = "{playbook}"\n'
     for role, spec in specs.items():
         text += f'[models.{role}]\nspec = "{spec}"\n'
     text += '[learn]\nrounds = 2\npersonas = "personas.json"\nconcurrency = 4\n' + extra
@@ -112,5 +118,6 @@ MakeConfig = Callable[..., Path]
 
 @pytest.fixture
 def make_config() -> MakeConfig:
-    """Writes a config for 8 airline personas on the simulated world; override models/extra."""
+    """Writes a config for 8 airline personas on the simulated world; override models/extra,
+    or the playbook (a file name or a PostgreSQL URL)."""
     return _write_config

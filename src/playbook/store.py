@@ -142,7 +142,7 @@ class Store(
             ) from None
         except ModuleNotFoundError:
             raise StoreError(
-                f"playbook {shown}: PostgreSQL needs psycopg; pip install 'psycopg[binary]'"
+                f"playbook {shown}: PostgreSQL needs psycopg; pip install 'llm-playbook[postgres]'"
             ) from None
         if problem is not None:
             engine.dispose()

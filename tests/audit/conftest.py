@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from playbook.cli import app as cli
+from playbook.copy import copy_playbook
 from playbook.embed import HashEmbedder
 from playbook.records import ServedRecord
 from playbook.server import ServeSettings, create_app
@@ -61,7 +62,7 @@ PERSONAS = [
 
 @dataclass
 class Playbook:
-    path: Path
+    path: Path | str  # a SQLite file or a PostgreSQL URL
     store: Store
     learned: list[int]  # entries the learner made, all proposed
     baggage: int  # approved at the start
@@ -90,10 +91,31 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "playbook.db"
 
 
+# What these check is a SQLite file's own behaviour (a read-only file, the bytes on disk) or a
+# browser (slow); the rest of the suite runs on PostgreSQL too.
+SQLITE_ONLY = ("test_hostile.py", "test_pasted_key.py", "test_browser.py")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def playbook_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The learned playbook is copied to a new SQLite file, then (`playbook db copy`'s code) to
+    a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "playbook.db"
+    if Path(str(request.node.fspath)).name in SQLITE_ONLY:
+        pytest.skip("a SQLite file's behaviour")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def playbook(learned: Path, tmp_path: Path) -> Iterator[Playbook]:
-    path = tmp_path / "playbook.db"
-    shutil.copyfile(learned, path)
+def playbook(learned: Path, playbook_location: Path | str) -> Iterator[Playbook]:
+    path = playbook_location
+    if isinstance(path, Path):
+        shutil.copyfile(learned, path)
+    else:
+        with Store.open(learned) as source, Store.open(path) as target:
+            copy_playbook(source, target)
     with Store.open(path) as store:
         learned_ids = [e.id for e in store.entries() if e.id is not None]
         baggage = add_entry(store, BAGGAGE_TEXT, BAGGAGE_GUIDANCE, "approved")
