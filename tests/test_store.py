@@ -326,3 +326,17 @@ def test_two_stores_on_one_postgres_database_see_each_others_writes(postgres_url
         two.set_status(entry_id, "approved", "alice")
         assert [e.status for e in one.entries()] == ["approved"]
         assert one.playbook_version() == two.playbook_version() != (0, 0, 0)
+
+
+def test_an_empty_postgres_database_is_not_a_playbook_to_read(postgres_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from playbook.cli import app as cli
+
+    with pytest.raises(StoreError, match="holds no playbook yet"):
+        Store.open(postgres_url, create=False)
+    listed = CliRunner().invoke(cli, ["entries", "list", "--playbook", postgres_url])
+    assert listed.exit_code == 2 and "holds no playbook yet" in listed.output
+    Store.open(postgres_url).close()  # a command that writes makes one
+    with Store.open(postgres_url, create=False) as opened:
+        assert opened.entries() == []

@@ -113,7 +113,7 @@ class Store(
         except ValueError as exc:
             raise StoreError(f"playbook {location}: {exc}") from None
         if is_url(where):
-            return cls._open_database(str(where))
+            return cls._open_database(str(where), create)
         path = Path(where)
         if not create and not path.is_dir() and (not path.is_file() or path.stat().st_size == 0):
             what = "is an empty file" if path.is_file() else "does not exist"
@@ -130,12 +130,14 @@ class Store(
         return cls._migrated(path, make_engine(path, lambda reason: _damaged(path, reason)))
 
     @classmethod
-    def _open_database(cls, url: str) -> Store:
+    def _open_database(cls, url: str, create: bool) -> Store:
         shown = display(url)
         try:
             engine = make_engine(url, lambda reason: None)
             with engine.connect() as conn:
                 problem = migrations.unusable_database_reason(conn)
+                if problem is None and not create and not migrations.holds_playbook(conn):
+                    problem = "holds no playbook yet; check the URL (nothing was created)"
         except sa.exc.DBAPIError as exc:
             raise StoreError(
                 f"playbook {shown}: cannot connect ({_first_line(exc.orig)})"

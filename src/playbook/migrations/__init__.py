@@ -30,6 +30,10 @@ def upgrade(connection: Connection) -> None:
     command.upgrade(_alembic_config(connection), "head")
 
 
+def holds_playbook(connection: Connection) -> bool:
+    return "alembic_version" in sa.inspect(connection).get_table_names()
+
+
 def unusable_database_reason(connection: Connection) -> str | None:
     """Why the (PostgreSQL) database on `connection` cannot hold a playbook, or None if it can
     (it is empty, or a playbook this release knows). Reads only."""

@@ -81,7 +81,7 @@ def open_playbook(path: Location) -> Store:
         raise ConfigError(
             f"serve: no playbook at {path}; learn one (playbook learn) or fix the path"
         )
-    return Store.open(path)
+    return Store.open(path, create=isinstance(path, Path))  # a URL: refuse an empty database
 
 
 def check_servable(store: Store, embedder: Embedder) -> None:

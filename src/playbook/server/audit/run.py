@@ -38,7 +38,7 @@ async def audit_command(
         raise ConfigError(
             f"audit: no playbook at {path}; learn one (playbook learn) or fix the path"
         )
-    store = Store.open(path)
+    store = Store.open(path, create=isinstance(path, Path))
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         if not is_loopback(host):
