@@ -20,7 +20,7 @@ from playbook.errors import UserError
 
 if TYPE_CHECKING:
     from playbook.config import Config
-    from playbook.dialect import Location
+    from playbook.location import Location
     from playbook.store import Store
 
 T = TypeVar("T")
@@ -70,7 +70,7 @@ def playbook_path(config: Path | None, playbook: str | None) -> Location:
     import os
 
     from playbook.config import DEFAULT_CONFIG
-    from playbook.dialect import DATABASE_URL_ENV, parse_location
+    from playbook.location import DATABASE_URL_ENV, parse_location
 
     with user_errors():
         try:

@@ -213,7 +213,7 @@ class Config(_Strict):
     @field_validator("playbook", mode="before")
     @classmethod
     def _location(cls, value: object) -> object:
-        from playbook.dialect import parse_location
+        from playbook.location import parse_location
 
         return parse_location(value) if isinstance(value, str) else value
 
@@ -343,7 +343,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 def with_database_url(config: Config, env: Mapping[str, str]) -> Config:
     """The config with PLAYBOOK_DATABASE_URL, if set, as its playbook (a URL may carry a
     password, which belongs in the environment rather than in a file)."""
-    from playbook.dialect import DATABASE_URL_ENV, parse_location
+    from playbook.location import DATABASE_URL_ENV, parse_location
 
     url = env.get(DATABASE_URL_ENV, "").strip()
     if not url:

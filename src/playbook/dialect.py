@@ -9,7 +9,6 @@ change (PostgreSQL's LISTEN/NOTIFY; SQLite has no such thing, so a server polls 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -21,32 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-Location = Path | str
-"""Where a playbook lives: a SQLite file's path, or a PostgreSQL URL (a str)."""
+from playbook.location import Location, is_url
 
-URL_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-DATABASE_URL_ENV = "PLAYBOOK_DATABASE_URL"
 CHANGES_CHANNEL = "playbook_changes"  # what the triggers of migration 0009 notify
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another process's write to finish
 # One number for "the playbook's schema is being changed": replicas starting together on a new
 # database migrate one after the other instead of racing to create the same tables.
 MIGRATION_LOCK = 7_018_001
-
-
-def is_url(location: object) -> bool:
-    return isinstance(location, str) and "://" in location
-
-
-def parse_location(value: str | os.PathLike[str]) -> Location:
-    """A config value or flag: a PostgreSQL URL stays a string, anything else is a file path."""
-    if isinstance(value, str) and "://" in value:
-        if not value.startswith(URL_SCHEMES):
-            scheme = value.split("://", 1)[0]
-            raise ValueError(
-                f"a playbook is a SQLite file path or a postgresql:// URL, not a {scheme}:// URL"
-            )
-        return value
-    return Path(value)
 
 
 def display(location: Location) -> str:

@@ -23,16 +23,9 @@ from pydantic_core import to_jsonable_python
 
 from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
-from playbook.dialect import (
-    ChangeListener,
-    Dialect,
-    Location,
-    display,
-    is_url,
-    make_engine,
-    parse_location,
-)
+from playbook.dialect import ChangeListener, Dialect, display, make_engine
 from playbook.errors import UserError
+from playbook.location import Location, is_url, parse_location
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store_audit import AuditQueries

@@ -11,8 +11,8 @@ import uvicorn
 from fastapi import APIRouter
 
 from playbook.config import ConfigError, load_config, with_database_url
-from playbook.dialect import Location
 from playbook.embed import Embedder, build_embedder
+from playbook.location import Location
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings

@@ -15,7 +15,7 @@ from playbook.config import (
     RetrievalConfig,
     ServeConfig,
 )
-from playbook.dialect import DATABASE_URL_ENV, Location, parse_location
+from playbook.location import DATABASE_URL_ENV, Location, parse_location
 from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
 

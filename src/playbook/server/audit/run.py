@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from playbook.config import ConfigError, ServeConfig, load_config, with_database_url
-from playbook.dialect import Location
+from playbook.location import Location
 from playbook.server.audit.app import create_audit_app
 from playbook.server.audit.settings import AuditSettings, require_reviewer_key
 from playbook.server.settings import is_loopback
