@@ -33,9 +33,9 @@ import httpx
 from bench_proxy import KEY, WARMUP, build_playbook, chat_body, serve_process, timed
 from common import emit, percentile, progress, sim_server
 
-from playbook.copy import copy_playbook
 from playbook.pgtest import TemporaryPostgres
 from playbook.store import Store
+from playbook.store_copy import copy_playbook
 
 CONCURRENCY = 8
 REPLICAS = 3

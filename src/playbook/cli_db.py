@@ -45,8 +45,8 @@ def db_copy(
     """Copy a whole playbook (runs, calls, entries, reviews, versions, evaluations, served
     requests; ids kept) into an empty database. Stop whatever writes to the source first."""
     from playbook.cli_base import err, out, user_errors
-    from playbook.copy import copy_playbook
     from playbook.store import Store
+    from playbook.store_copy import copy_playbook
 
     with user_errors(), Store.open(source, create=False) as origin, Store.open(target) as into:
 

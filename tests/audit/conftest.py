@@ -21,13 +21,13 @@ import pytest
 from typer.testing import CliRunner
 
 from playbook.cli import app as cli
-from playbook.copy import copy_playbook
 from playbook.embed import HashEmbedder
 from playbook.records import ServedRecord
 from playbook.server import ServeSettings, create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.sim.server import create_openai_app
 from playbook.store import Store
+from playbook.store_copy import copy_playbook
 from playbook.testing import FunctionChat, serve_app
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain

@@ -52,6 +52,7 @@ def echo_system(request: ChatRequest) -> str:
 class Answer:
     replica: int
     sent: float
+    received: float
     status: int
     text: str
 
@@ -164,7 +165,7 @@ def test_three_replicas_serve_a_review_within_a_second_and_log_every_request(
             while not done.is_set():
                 sent = time.monotonic()
                 status, text = ask(urls[replica])
-                answers.append(Answer(replica, sent, status, text))
+                answers.append(Answer(replica, sent, time.monotonic(), status, text))
 
         threads = [
             threading.Thread(target=client, args=(r,), daemon=True)
@@ -174,6 +175,7 @@ def test_three_replicas_serve_a_review_within_a_second_and_log_every_request(
         for thread in threads:
             thread.start()
         time.sleep(1.5)
+        approving = time.monotonic()
         approved = review(urls[0], f"/entries/{refund}/approve", {})
         time.sleep(2.5)
         editing = time.monotonic()
@@ -190,18 +192,21 @@ def test_three_replicas_serve_a_review_within_a_second_and_log_every_request(
     old, new = REFUND_GUIDANCE[1], EDITED[0]
     for replica in range(REPLICAS):
         mine = [a for a in answers if a.replica == replica]
-        assert any(a.sent < approved - 0.2 and old not in a.text for a in mine)  # gate held
+        before = [a for a in mine if a.received < approving]  # answered before the review
+        assert before and all(old not in a.text for a in before), f"replica {replica}: no gate"
         after_approval = [a for a in mine if approved + 1.0 <= a.sent < editing]
         after_edit = [a for a in mine if a.sent >= edited + 1.0]
         assert after_approval and after_edit, f"replica {replica} answered too few requests"
         assert all(old in a.text for a in after_approval), [
             (round(a.sent - approved, 3), a.text[:40]) for a in after_approval if old not in a.text
         ]
-        assert all(new in a.text and old not in a.text for a in after_edit), replica
+        assert all(new in a.text and old not in a.text for a in after_edit), [
+            (round(a.sent - edited, 3), a.text[:40]) for a in after_edit if new not in a.text
+        ]
 
     with Store.open(postgres_url) as store:
         logged = store.served(limit=len(answers) + 100)
-    assert len(logged) == len(answers)
+    assert len(logged) == len(answers), (len(logged), len(answers))
     assert len({r.id for r in logged}) == len(logged)
     guided = sum(1 for a in answers if old in a.text or new in a.text)
     assert sum(1 for r in logged if r.entry_ids == (refund,)) == guided
