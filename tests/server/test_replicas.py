@@ -194,7 +194,8 @@ def test_three_replicas_serve_a_review_within_a_second_and_log_every_request(
         mine = [a for a in answers if a.replica == replica]
         before = [a for a in mine if a.received < approving]  # answered before the review
         assert before and all(old not in a.text for a in before), f"replica {replica}: no gate"
-        after_approval = [a for a in mine if approved + 1.0 <= a.sent < editing]
+        # Sent a second after the approval was saved, answered before the edit was sent.
+        after_approval = [a for a in mine if a.sent >= approved + 1.0 and a.received < editing]
         after_edit = [a for a in mine if a.sent >= edited + 1.0]
         assert after_approval and after_edit, f"replica {replica} answered too few requests"
         assert all(old in a.text for a in after_approval), [
