@@ -340,3 +340,42 @@ def test_an_empty_postgres_database_is_not_a_playbook_to_read(postgres_url: str)
     Store.open(postgres_url).close()  # a command that writes makes one
     with Store.open(postgres_url, create=False) as opened:
         assert opened.entries() == []
+
+
+def test_two_reviewers_saving_one_entry_at_once_on_postgres_get_one_conflict(
+    postgres_url: str,
+) -> None:
+    from playbook.store_reviews import ReviewConflict
+
+    with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
+        for round_number in range(5):
+            entry_id = one.add_entry(make_entry(f"Refund {round_number}?"), vector(1, 0), "m")
+            start = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def save(
+                store: Store,
+                text: str,
+                entry: int = entry_id,
+                start: threading.Barrier = start,
+                outcomes: list[str] = outcomes,
+            ) -> None:
+                start.wait()
+                try:
+                    store.edit_guidance(entry, [text], "someone", base_version=1)
+                    outcomes.append("saved")
+                except ReviewConflict:
+                    outcomes.append("conflict")
+                except Exception as exc:  # what a reviewer must never get
+                    outcomes.append(repr(exc))
+
+            threads = [
+                threading.Thread(target=save, args=(one, "First.")),
+                threading.Thread(target=save, args=(two, "Second.")),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert sorted(outcomes) == ["conflict", "saved"]
+            assert [v.version for v in one.versions(entry_id)] == [1, 2]
