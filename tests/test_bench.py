@@ -163,3 +163,15 @@ def make_entry(message: Any) -> Any:
     persona = Persona("p", message.goal, "driver", "calm", False)
     provenance = Provenance("run", 1, "", Attempt((), "", Verdict(1, "")), ())
     return Entry(1, Scenario(persona, message.turns), ("Be kind.",), provenance)
+
+
+def test_teams_compares_postgres_with_sqlite_and_three_replicas_with_one(
+    bench: Any, postgres: Any
+) -> None:
+    # `postgres` only makes the test skip (or fail under make test) where no server can start;
+    # the benchmark starts its own, as `make bench` does.
+    result = bench("bench_teams").run(entries=40, requests=5, throughput_requests=16)["teams"]
+    assert result["entries"] == 40 and result["copy_s"] > 0
+    assert result["direct_p50_ms"] > 0 and result["p50_ratio_postgresql_to_sqlite"] > 0
+    assert result["rps_1_replica"] > 0 and result["rps_3_replicas"] > 0
+    assert result["rps_ratio_3_to_1"] > 0

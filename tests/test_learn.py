@@ -1,4 +1,5 @@
-"""The learning loop end to end on the simulated world, with a real SQLite playbook."""
+"""The learning loop end to end on the simulated world, with a real SQLite playbook (and, for
+the first two, a real PostgreSQL one)."""
 
 import dataclasses
 from collections.abc import Callable
@@ -26,9 +27,9 @@ async def run_learn(config_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_only_verified_entries_are_kept_with_full_provenance(
-    tmp_path: Path, make_config: MakeConfig
+    tmp_path: Path, make_config: MakeConfig, playbook_location: Path | str
 ) -> None:
-    workspace, result = await run_learn(make_config(tmp_path))
+    workspace, result = await run_learn(make_config(tmp_path, playbook=playbook_location))
     workspace = Workspace.open(workspace.config)
     entries = workspace.store.entries()
     assert 0 < len(entries) <= result.kept  # an entry verified twice is stored once
@@ -48,9 +49,9 @@ async def test_only_verified_entries_are_kept_with_full_provenance(
 
 
 async def test_rerun_on_the_same_playbook_makes_no_new_model_calls(
-    tmp_path: Path, make_config: MakeConfig
+    tmp_path: Path, make_config: MakeConfig, playbook_location: Path | str
 ) -> None:
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, playbook=playbook_location)
     _, first = await run_learn(config)
     _, second = await run_learn(config)
     with _open(config) as space:

@@ -1,5 +1,6 @@
 """A learn run killed with SIGKILL at any point and resumed ends with the same playbook as an
-uninterrupted run, and pays for no call twice."""
+uninterrupted run, and pays for no call twice; on a SQLite file and on a PostgreSQL database
+(named by PLAYBOOK_DATABASE_URL, as a team would)."""
 
 import json
 import os
@@ -11,7 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from playbook.domain import load_domain
@@ -27,67 +30,115 @@ HANG = 1200
 MakeConfig = Callable[..., Path]
 
 
-def playbook_content(db: Path) -> set[tuple[str, str, str]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT scenario_text, guidance, status FROM entries").fetchall()
-    return {(scenario, guidance, status) for scenario, guidance, status in rows}
+Content = set[tuple[str, tuple[str, ...], str]]
 
 
-def calls_made(db: Path) -> int:
+class Database:
+    """Where a test's learn runs write: the folder's playbook.db, or a PostgreSQL database
+    that the runs are pointed at with PLAYBOOK_DATABASE_URL; read here with plain SQL."""
+
+    def __init__(self, folder: Path, url: str | None = None) -> None:
+        self.folder, self.url = folder, url
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.url is not None:
+            env["PLAYBOOK_DATABASE_URL"] = self.url
+        return env
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of a query; none while the schema is not created yet."""
+        if self.url is not None:
+            try:
+                with psycopg.connect(self.url) as conn:
+                    return list(conn.execute(sql).fetchall())
+            except psycopg.errors.UndefinedTable:
+                return []
+        try:
+            with sqlite3.connect(self.folder / "playbook.db", timeout=5) as conn:
+                return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if request.param == "sqlite":
+        return Database(tmp_path)
+    return Database(tmp_path, request.getfixturevalue("postgres_url"))
+
+
+def playbook_content(db: Database) -> Content:
+    rows = db.rows("SELECT scenario_text, guidance, status FROM entries")
+    return {
+        (scenario, tuple(json.loads(g) if isinstance(g, str) else g), status)
+        for scenario, g, status in rows
+    }
+
+
+def calls_made(db: Database) -> int:
     """Calls the models really answered (not from the cache)."""
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM calls WHERE NOT cached").fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet
-        return 0
+    rows = db.rows("SELECT count(*) FROM calls WHERE NOT cached")
+    return int(rows[0][0]) if rows else 0
 
 
-def learn(folder: Path, *extra: str) -> subprocess.Popen[str]:
+def learn(db: Database, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PLAYBOOK, "learn", "--config", "playbook.toml", "--json", *extra],
-        cwd=folder,
+        cwd=db.folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=db.env(),
     )
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[set[tuple[str, str, str]], int]:
-    folder = tmp_path_factory.mktemp("whole")
-    subprocess.run([PLAYBOOK, "init", str(folder)], check=True, capture_output=True)
-    process = learn(folder)
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Content, int]:
+    db = Database(tmp_path_factory.mktemp("whole"))
+    subprocess.run([PLAYBOOK, "init", str(db.folder)], check=True, capture_output=True)
+    process = learn(db)
     assert process.wait(timeout=HANG) == 0, process.stderr.read() if process.stderr else ""
-    return playbook_content(folder / "playbook.db"), calls_made(folder / "playbook.db")
+    return playbook_content(db), calls_made(db)
 
 
-@pytest.mark.parametrize("kill_after_calls", [1, 300, 800, 1300])
+@pytest.mark.parametrize(
+    ("backend", "kill_after_calls"),
+    [
+        ("sqlite", 1),
+        ("sqlite", 300),
+        ("sqlite", 800),
+        ("sqlite", 1300),
+        ("postgresql", 300),
+        ("postgresql", 1300),
+    ],
+)
 def test_killed_and_resumed_run_ends_with_the_same_playbook(
-    tmp_path: Path, uninterrupted: tuple[set[tuple[str, str, str]], int], kill_after_calls: int
+    tmp_path: Path,
+    uninterrupted: tuple[Content, int],
+    backend: str,
+    kill_after_calls: int,
+    request: pytest.FixtureRequest,
 ) -> None:
-    expected, total_calls = uninterrupted
+    expected, total_calls = uninterrupted  # learned on SQLite: the database changes nothing
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    db = Database(tmp_path, url)
     subprocess.run([PLAYBOOK, "init", str(tmp_path)], check=True, capture_output=True)
-    db = tmp_path / "playbook.db"
-    process = learn(tmp_path)
+    process = learn(db)
     while process.poll() is None and calls_made(db) < kill_after_calls:
         time.sleep(0.005)
     assert kill_after_calls < total_calls and process.poll() is None, "finished before the kill"
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
-    resumed = learn(tmp_path, "--resume")
+    resumed = learn(db, "--resume")
     out, err = resumed.communicate(timeout=HANG)
     assert resumed.returncode == 0, err
     assert playbook_content(db) == expected
     assert calls_made(db) == total_calls  # nothing already paid for was paid for again
     summary = json.loads(out)
-    with sqlite3.connect(db) as conn:
-        (status,) = conn.execute(
-            "SELECT status FROM runs WHERE id = ?", (summary["run"],)
-        ).fetchone()
-        assert status == "finished"
-        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    runs = db.rows("SELECT id, status FROM runs")
+    assert runs == [(summary["run"], "finished")]
+    assert (url is None) == (tmp_path / "playbook.db").exists()
 
 
 # Counted at the upstream. Calls in flight when a run is killed were paid again on resume (the
@@ -104,10 +155,10 @@ def upstream() -> Iterator[tuple[str, PaidCalls]]:
         yield url, app.state.paid
 
 
-def over_http(folder: Path, url: str, extra: str = "") -> Path:
+def over_http(db: Database, url: str, extra: str = "") -> Path:
     """`playbook init`'s config with every role asked through the openai SDK at `url`."""
-    subprocess.run([PLAYBOOK, "init", str(folder)], check=True, capture_output=True)
-    config = folder / "playbook.toml"
+    subprocess.run([PLAYBOOK, "init", str(db.folder)], check=True, capture_output=True)
+    config = db.folder / "playbook.toml"
     text = config.read_text()
     for role in ("student", "teacher", "customer", "judge"):
         text = text.replace(
@@ -125,28 +176,27 @@ def kill_when(process: subprocess.Popen[str], paid: PaidCalls, calls: int) -> No
     process.wait(timeout=60)
 
 
-def in_flight(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM calls_in_flight").fetchone()[0]
+def in_flight(db: Database) -> int:
+    return int(db.rows("SELECT count(*) FROM calls_in_flight")[0][0])
 
 
 def test_calls_in_flight_at_five_kills_are_not_paid_again(
-    tmp_path: Path, upstream: tuple[str, PaidCalls]
+    database: Database, upstream: tuple[str, PaidCalls]
 ) -> None:
     url, paid = upstream
-    over_http(tmp_path, url)
+    over_http(database, url)
     written_ahead = []
-    process = learn(tmp_path)
+    process = learn(database)
     for calls in (50, 200, 350, 500, 650):
         kill_when(process, paid, calls)
-        written_ahead.append(in_flight(tmp_path / "playbook.db"))
-        process = learn(tmp_path, "--resume")
+        written_ahead.append(in_flight(database))
+        process = learn(database, "--resume")
     out, err = process.communicate(timeout=HANG)
     assert process.returncode == 0, err
     assert paid.paid_twice == 0, paid.summary()
     # The kills did catch calls in flight: the resume knew them and the upstream replayed them.
     assert all(written_ahead) and paid.replayed > 0, (written_ahead, paid.summary())
-    assert in_flight(tmp_path / "playbook.db") == 0
+    assert in_flight(database) == 0
     assert json.loads(out)["stopped"] is None
 
 
@@ -164,11 +214,12 @@ def test_a_budget_holds_for_the_run_across_three_kills_and_can_be_raised_on_resu
     """The bug: budgets reset with each process (150 paid 150, then 300, then 366), raising
     one made --resume refuse the "changed config", and the hint lost [budget.teacher]."""
     url, paid = upstream
-    config = over_http(tmp_path, url, "\n[budget.teacher]\ncalls = 150\n")
-    process = learn(tmp_path)
+    db = Database(tmp_path)
+    config = over_http(db, url, "\n[budget.teacher]\ncalls = 150\n")
+    process = learn(db)
     for calls in (40, 80, 120):
         kill_at_teacher_calls(process, paid, calls)
-        process = learn(tmp_path, "--resume")
+        process = learn(db, "--resume")
     out, err = process.communicate(timeout=HANG)
     assert process.returncode == 0, err
     assert "budget for the teacher reached: 150 calls" in json.loads(out)["stopped"]
@@ -188,11 +239,12 @@ def test_a_budget_holds_for_the_run_across_three_kills_and_can_be_raised_on_resu
     assert 150 < paid.by_model["teacher"] <= 200 + concurrency, paid.summary()
 
 
-def refused(folder: Path, *extra: str) -> str:
+def refused(db: Database, *extra: str) -> str:
     """Run a learn that must stop at once; its one-line message."""
     second = subprocess.run(
         [PLAYBOOK, "learn", "--config", "playbook.toml", *extra],
-        cwd=folder,
+        cwd=db.folder,
+        env=db.env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -203,42 +255,37 @@ def refused(folder: Path, *extra: str) -> str:
     return lines[0]
 
 
-def wait_for_locks(db: Path, process: subprocess.Popen[str]) -> None:
+def wait_for_locks(db: Database, process: subprocess.Popen[str]) -> None:
     """Until `process` holds both its locks (the playbook's learn lock and its run's)."""
     held: list[int] = []
     while held != [process.pid, process.pid]:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.01)
-        try:
-            with sqlite3.connect(db, timeout=5) as conn:
-                held = [row[0] for row in conn.execute("SELECT pid FROM locks")]
-        except sqlite3.OperationalError:  # not created yet
-            pass
+        held = [row[0] for row in db.rows("SELECT pid FROM locks")]
 
 
-def running_run(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchone()[0]
+def running_run(db: Database) -> str:
+    return str(db.rows("SELECT id FROM runs WHERE status = 'running'")[0][0])
 
 
 def test_a_second_learn_on_one_playbook_stops_at_once_naming_the_first(
-    tmp_path: Path, upstream: tuple[str, PaidCalls]
+    database: Database, upstream: tuple[str, PaidCalls]
 ) -> None:
     """The bug: two fresh learns on one database, or two --resume of one run, both ran
     (1,189 and 1,261 calls paid twice)."""
     url, paid = upstream
-    over_http(tmp_path, url)
-    first = learn(tmp_path)
-    wait_for_locks(tmp_path / "playbook.db", first)
-    line = refused(tmp_path)
-    run = running_run(tmp_path / "playbook.db")
+    over_http(database, url)
+    first = learn(database)
+    wait_for_locks(database, first)
+    line = refused(database)
+    run = running_run(database)
     for part in (f"pid {first.pid} on {socket.gethostname()}", f"for run {run}", "since "):
         assert part in line
     kill_when(first, paid, 60)
 
-    resumed = learn(tmp_path, "--resume")  # the killed holder's locks are taken over
-    wait_for_locks(tmp_path / "playbook.db", resumed)
-    line = refused(tmp_path, "--resume")
+    resumed = learn(database, "--resume")  # the killed holder's locks are taken over
+    wait_for_locks(database, resumed)
+    line = refused(database, "--resume")
     assert f"pid {resumed.pid}" in line and f"for run {run}" in line
     _, err = resumed.communicate(timeout=HANG)
     assert resumed.returncode == 0, err

@@ -1,4 +1,5 @@
-"""The playbook store on real SQLite files: schema, refusal of foreign files, entries, reviews."""
+"""The playbook store on real SQLite files and a real PostgreSQL server: schema, refusal of
+foreign files and databases, entries, reviews."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def call(run_id: str, key: str = "k1", **changes: Any) -> CallRecord:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "playbook.db") as opened:
+def store(playbook_location: Path | str) -> Iterator[Store]:
+    with Store.open(playbook_location) as opened:
         yield opened
 
 
@@ -262,3 +263,145 @@ def test_writes_from_many_threads_all_land(store: Store) -> None:
         thread.join()
     assert len(store.entries()) == 120
     assert store.call_stats(run_id)["teacher"].calls == 120
+
+
+def test_postgres_schema_matches_the_mirror_with_jsonb_and_unlimited_text(
+    postgres_url: str,
+) -> None:
+    import sqlalchemy as sa
+
+    Store.open(postgres_url).close()
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        inspector = sa.inspect(engine)
+        for table in schema.metadata.sorted_tables:
+            built = inspector.get_columns(table.name)
+            assert [c["name"] for c in built] == [c.name for c in table.columns], table.name
+            for column in built:
+                assert not isinstance(column["type"], sa.JSON) or str(column["type"]) == "JSONB"
+                assert getattr(column["type"], "length", None) is None, (table.name, column)
+    finally:
+        engine.dispose()
+
+
+def test_a_postgres_database_of_another_program_is_refused_untouched(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int)")
+    with pytest.raises(StoreError, match="another program"):
+        Store.open(postgres_url)
+    with psycopg.connect(postgres_url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+    assert tables == ["customers"]
+
+
+def test_a_postgres_schema_version_from_the_future_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    Store.open(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(StoreError, match="unknown to this llm-playbook"):
+        Store.open(postgres_url)
+
+
+def test_an_unreachable_server_and_a_wrong_scheme_are_one_line_each(postgres_url: str) -> None:
+    from playbook.pgtest import free_port
+
+    url = f"postgresql://someone:s3cret@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(StoreError, match="cannot connect") as failed:
+        Store.open(url)
+    assert "s3cret" not in str(failed.value) and "\n" not in str(failed.value)
+    with pytest.raises(StoreError, match="not a mysql:// URL"):
+        Store.open("mysql://localhost/playbook")
+
+
+def test_two_stores_on_one_postgres_database_see_each_others_writes(postgres_url: str) -> None:
+    with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
+        entry_id = one.add_entry(make_entry("Where is my refund?"), vector(1, 0), "m")
+        two.set_status(entry_id, "approved", "alice")
+        assert [e.status for e in one.entries()] == ["approved"]
+        assert one.playbook_version() == two.playbook_version() != (0, 0, 0)
+
+
+def test_an_empty_postgres_database_is_not_a_playbook_to_read(postgres_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from playbook.cli import app as cli
+
+    with pytest.raises(StoreError, match="holds no playbook yet"):
+        Store.open(postgres_url, create=False)
+    listed = CliRunner().invoke(cli, ["entries", "list", "--playbook", postgres_url])
+    assert listed.exit_code == 2 and "holds no playbook yet" in listed.output
+    Store.open(postgres_url).close()  # a command that writes makes one
+    with Store.open(postgres_url, create=False) as opened:
+        assert opened.entries() == []
+
+
+def test_two_reviewers_saving_one_entry_at_once_on_postgres_get_one_conflict(
+    postgres_url: str,
+) -> None:
+    from playbook.store_reviews import ReviewConflict
+
+    with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
+        for round_number in range(5):
+            entry_id = one.add_entry(make_entry(f"Refund {round_number}?"), vector(1, 0), "m")
+            start = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def save(
+                store: Store,
+                text: str,
+                entry: int = entry_id,
+                start: threading.Barrier = start,
+                outcomes: list[str] = outcomes,
+            ) -> None:
+                start.wait()
+                try:
+                    store.edit_guidance(entry, [text], "someone", base_version=1)
+                    outcomes.append("saved")
+                except ReviewConflict:
+                    outcomes.append("conflict")
+                except Exception as exc:  # what a reviewer must never get
+                    outcomes.append(repr(exc))
+
+            threads = [
+                threading.Thread(target=save, args=(one, "First.")),
+                threading.Thread(target=save, args=(two, "Second.")),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert sorted(outcomes) == ["conflict", "saved"]
+            assert [v.version for v in one.versions(entry_id)] == [1, 2]
+
+
+def test_replicas_opening_a_new_postgres_database_together_migrate_it_once(
+    postgres_url: str,
+) -> None:
+    # Replicas take an advisory lock while they migrate. Honest note: this test also passed
+    # here with that lock removed (the race did not happen in 4 tries); it guards the outcome a
+    # user sees, not the lock itself.
+    errors: list[str] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            Store.open(postgres_url).close()
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with Store.open(postgres_url) as store:
+        assert store.entries() == [] and store.runs() == []

@@ -33,8 +33,8 @@ def make_entry(text: str) -> Entry:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(tmp_path / "playbook.db") as opened:
+def store(playbook_location: Path | str) -> Store:
+    with Store.open(playbook_location) as opened:
         yield opened
 
 

@@ -21,10 +21,11 @@ from playbook.chat.factory import build_chat_model
 from playbook.config import Config
 from playbook.embed import Embedder
 from playbook.learn import LearnSettings
+from playbook.location import Location
 from playbook.parse import MAX_GUIDELINES
 from playbook.records import RoleStats
 from playbook.sim.models import SimWorld
-from playbook.store import Store
+from playbook.store import Store, StoreError
 from playbook.types import ROLES
 from playbook.workspace import Workspace, check_names
 
@@ -235,10 +236,13 @@ async def check(workspace: Workspace, limit: int | None = None) -> CheckReport:
     return CheckReport(endpoints, found)
 
 
-def _earlier_calls(path: Path) -> dict[str, RoleStats]:
+def _earlier_calls(location: Location) -> dict[str, RoleStats]:
     """The calls already in the playbook, per role; none when there is no playbook yet (a
     check creates nothing)."""
-    if not path.is_file() or path.stat().st_size == 0:
+    if isinstance(location, Path) and (not location.is_file() or location.stat().st_size == 0):
         return {}
-    with Store.open(path, create=False) as store:
-        return store.call_stats()
+    try:
+        with Store.open(location, create=False) as store:
+            return store.call_stats()
+    except StoreError:  # a PostgreSQL database not made yet
+        return {}

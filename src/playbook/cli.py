@@ -18,10 +18,12 @@ from playbook.cli_base import (
     load_config,
     open_playbook,
     out,
+    playbook_path,
     run,
     user_errors,
 )
 from playbook.cli_check import LimitOption, check
+from playbook.cli_db import db_app
 from playbook.cli_import import import_app
 from playbook.cli_local import local
 from playbook.cli_logs import logs
@@ -38,6 +40,7 @@ entries_app = typer.Typer(
 )
 app.add_typer(entries_app, name="entries")
 app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
 app.command()(audit)
 app.command()(check)
 app.command()(local)
@@ -165,7 +168,9 @@ def demo(
 @app.command("eval")
 def eval_command(
     config: ConfigOption = None,
-    playbook: Annotated[Path | None, typer.Option(help="Evaluate this playbook instead.")] = None,
+    playbook: Annotated[
+        str | None, typer.Option(help="Evaluate this playbook (a file or a URL) instead.")
+    ] = None,
     student: Annotated[
         list[str] | None, typer.Option("--student", help="Student model spec; repeat for several.")
     ] = None,
@@ -184,7 +189,7 @@ def eval_command(
     """Evaluate: student alone, generic guidance, response teaching, playbook, teacher."""
     loaded = load_config(config)
     if playbook is not None:
-        loaded = loaded.model_copy(update={"playbook": playbook})
+        loaded = loaded.model_copy(update={"playbook": playbook_path(config, playbook)})
 
     async def work() -> tuple[dict[str, Any], Path | None]:
         from playbook import workspace as ws
@@ -216,7 +221,7 @@ def eval_command(
 def entries_list(
     config: ConfigOption = None,
     playbook: Annotated[
-        Path | None, typer.Option("--playbook", help="The playbook database.")
+        str | None, typer.Option("--playbook", help="The playbook: a file or a URL.")
     ] = None,
     status: Annotated[str | None, typer.Option(help="proposed, approved or rejected")] = None,
     as_json: JsonOption = False,
@@ -234,7 +239,7 @@ def entries_list(
 def entries_show(
     entry_id: int,
     config: ConfigOption = None,
-    playbook: Annotated[Path | None, typer.Option("--playbook")] = None,
+    playbook: Annotated[str | None, typer.Option("--playbook")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """One entry: the scenario, its guidelines and where they came from."""
@@ -292,7 +297,9 @@ def _entry_json(entry: Any, full: bool = False) -> dict[str, Any]:
 @app.command()
 def serve(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The TOML config.")] = None,
-    playbook: Annotated[Path | None, typer.Option(help="The playbook database.")] = None,
+    playbook: Annotated[
+        str | None, typer.Option(help="The playbook: a SQLite file or a postgresql:// URL.")
+    ] = None,
     upstream: Annotated[
         str | None, typer.Option(help="The student's base URL, e.g. http://localhost:11434/v1")
     ] = None,
@@ -306,7 +313,8 @@ def serve(
     from playbook.server.run import serve_command
     from playbook.server.settings import Overrides
 
-    overrides = Overrides(playbook, upstream, model, host, port)
+    location = playbook_path(config, playbook) if playbook is not None else None
+    overrides = Overrides(location, upstream, model, host, port)
     run(lambda: serve_command(config, overrides, os.environ))
 
 

@@ -10,7 +10,9 @@ from typing import Annotated, Literal
 
 import typer
 
-PlaybookOption = Annotated[Path | None, typer.Option("--playbook", help="The playbook database.")]
+PlaybookOption = Annotated[
+    str | None, typer.Option("--playbook", help="The playbook: a file or a postgresql:// URL.")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="The TOML config.")]
 
 
@@ -21,10 +23,11 @@ def audit(
     port: Annotated[int | None, typer.Option(help="Default 8780.")] = None,
 ) -> None:
     """Serve the audit UI alone: review, edit, approve and reject entries (no upstream needed)."""
-    from playbook.cli_base import run
+    from playbook.cli_base import playbook_path, run
     from playbook.server.audit.run import audit_command
 
-    run(lambda: audit_command(config, playbook, host, port, os.environ))
+    location = playbook_path(config, playbook) if playbook is not None else None
+    run(lambda: audit_command(config, location, host, port, os.environ))
 
 
 def entries_export(

@@ -20,6 +20,7 @@ from playbook.errors import UserError
 
 if TYPE_CHECKING:
     from playbook.config import Config
+    from playbook.location import Location
     from playbook.store import Store
 
 T = TypeVar("T")
@@ -52,27 +53,39 @@ def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def load_config(config: Path | None) -> Config:
-    """The config given, else `playbook.toml` in the current folder; read and checked."""
-    from playbook.config import find_config
+    """The config given, else `playbook.toml` in the current folder; read and checked.
+    PLAYBOOK_DATABASE_URL, if set, names the playbook instead of the file's `playbook`."""
+    import os
+
+    from playbook.config import find_config, with_database_url
     from playbook.config import load_config as read
 
     with user_errors():
-        return read(find_config(config, Path.cwd()))
+        return with_database_url(read(find_config(config, Path.cwd())), os.environ)
 
 
-def playbook_path(config: Path | None, playbook: Path | None) -> Path:
-    """`--playbook`, else the playbook named by the config (given, or `playbook.toml` here)."""
+def playbook_path(config: Path | None, playbook: str | None) -> Location:
+    """`--playbook` (a file or a postgresql:// URL), else PLAYBOOK_DATABASE_URL, else the
+    playbook named by the config (given, or `playbook.toml` here)."""
+    import os
+
     from playbook.config import DEFAULT_CONFIG
+    from playbook.location import DATABASE_URL_ENV, parse_location
 
-    if playbook is not None:
-        return playbook
-    if config is None and not DEFAULT_CONFIG.is_file():
-        with user_errors():
+    with user_errors():
+        try:
+            if playbook is not None:
+                return parse_location(playbook)
+            if config is None and os.environ.get(DATABASE_URL_ENV, "").strip():
+                return parse_location(os.environ[DATABASE_URL_ENV].strip())
+        except ValueError as exc:
+            raise UserError(f"playbook {playbook}: {exc}") from None
+        if config is None and not DEFAULT_CONFIG.is_file():
             raise UserError("which playbook? give --playbook DB or --config FILE")
     return load_config(config).playbook
 
 
-def open_playbook(config: Path | None, playbook: Path | None) -> Store:
+def open_playbook(config: Path | None, playbook: str | None) -> Store:
     """An existing playbook, to read: a mistyped path is an error, and nothing is created."""
     from playbook.store import Store
 

@@ -27,7 +27,7 @@ def logs(
         ),
     ] = None,
     playbook: Annotated[
-        Path | None, typer.Option("--playbook", help="The playbook database.")
+        str | None, typer.Option("--playbook", help="The playbook: a file or a URL.")
     ] = None,
     run_id: Annotated[
         str | None, typer.Option("--run", help="Only this run's calls ('latest': the last run).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -206,13 +206,22 @@ class ServeConfig(_Strict):
 
 class Config(_Strict):
     domain: Path
-    playbook: Path = Path("playbook.db")
+    # A SQLite file (relative to the config's folder), or a PostgreSQL database for a team:
+    # "postgresql://user@host/db" (PLAYBOOK_DATABASE_URL, if set, wins: it may hold a password).
+    playbook: Path | str = Path("playbook.db")
     models: dict[str, ModelConfig]
     embedder: EmbedderConfig = EmbedderConfig()
     learn: LearnConfig = LearnConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     budget: dict[str, RoleBudget] = {}
     serve: ServeConfig = ServeConfig()
+
+    @field_validator("playbook", mode="before")
+    @classmethod
+    def _location(cls, value: object) -> object:
+        from playbook.location import parse_location
+
+        return parse_location(value) if isinstance(value, str) else value
 
     @field_validator("models", "budget")
     @classmethod
@@ -327,5 +336,25 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         }
     )
     return config.model_copy(
-        update={"domain": base / config.domain, "playbook": base / config.playbook, "learn": learn}
+        update={
+            "domain": base / config.domain,
+            "playbook": base / config.playbook
+            if isinstance(config.playbook, Path)
+            else config.playbook,
+            "learn": learn,
+        }
     )
+
+
+def with_database_url(config: Config, env: Mapping[str, str]) -> Config:
+    """The config with PLAYBOOK_DATABASE_URL, if set, as its playbook (a URL may carry a
+    password, which belongs in the environment rather than in a file)."""
+    from playbook.location import DATABASE_URL_ENV, parse_location
+
+    url = env.get(DATABASE_URL_ENV, "").strip()
+    if not url:
+        return config
+    try:
+        return config.model_copy(update={"playbook": parse_location(url)})
+    except ValueError as exc:
+        raise ConfigError(f"{DATABASE_URL_ENV}: {exc}") from None

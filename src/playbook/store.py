@@ -1,12 +1,12 @@
-"""The playbook store: one SQLite file (via SQLAlchemy Core) holding runs, model calls, entries,
-their review history and recorded failures. Migrations are applied when it is opened."""
+"""The playbook store: one SQLite file, or one PostgreSQL database named by a URL (the same
+SQLAlchemy Core code on both; dialect.py holds what differs), holding runs, model calls,
+entries, their review history and recorded failures. Migrations are applied when it is opened."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -20,11 +20,12 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
+from playbook.dialect import ChangeListener, Dialect, display, make_engine
 from playbook.errors import UserError
+from playbook.location import Location, is_url, parse_location
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store_audit import AuditQueries
@@ -51,7 +52,6 @@ __all__ = [
 RUN_KINDS = ("learn", "eval", "import", "review")  # review: the checks of reviewers' edits
 RUN_END_STATUSES = ("finished", "stopped", "failed")
 ENTRY_STATUSES = ("proposed", "approved", "rejected")
-BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write to finish
 
 _SCENARIO = TypeAdapter(Scenario)
 _GUIDANCE = TypeAdapter(Guidance)
@@ -84,43 +84,100 @@ class Store(
     LockQueries,
     CallLogQueries,
 ):
-    """A playbook file; get one with `Store.open(path)`.
+    """A playbook; get one with `Store.open(path or URL)`.
 
     Safe to share between threads: one engine, short transactions, writes serialised.
     """
 
-    def __init__(self, path: Path, engine: sa.Engine) -> None:
-        self.path = path
+    def __init__(self, location: Location, engine: sa.Engine) -> None:
+        self.location = location
+        self.path: Path | str = display(location)  # what messages name (a URL without password)
+        if not is_url(location):
+            self.path = Path(location)
         self._engine = engine
+        self.dialect = Dialect.for_engine(engine)
         # SQLite allows one writer; serialising our own threads avoids busy retries between them.
         self._write_lock = threading.Lock()
+        self._listener = ChangeListener(location)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
-        """Open the playbook at `path` and bring its schema up to date. A missing (or empty)
-        file becomes a new playbook; with `create=False` it is an error and nothing is made."""
-        path = Path(path)
+    def open(cls, location: str | os.PathLike[str], *, create: bool = True) -> Store:
+        """Open the playbook at `location` (a file path or a postgresql:// URL) and bring its
+        schema up to date. A missing (or empty) file, or an empty database, becomes a new
+        playbook; with `create=False` a missing file is an error and nothing is made."""
+        try:
+            where = parse_location(location)
+        except ValueError as exc:
+            raise StoreError(f"playbook {location}: {exc}") from None
+        if is_url(where):
+            return cls._open_database(str(where), create)
+        path = Path(where)
         if not create and not path.is_dir() and (not path.is_file() or path.stat().st_size == 0):
             what = "is an empty file" if path.is_file() else "does not exist"
             raise StoreError(f"playbook {path}: {what}; check the path (nothing was created)")
         problem = migrations.unusable_reason(path)
         if problem is not None:
             raise StoreError(f"playbook {path}: {problem}")
-        engine = _make_engine(path)
-        store = cls(path, engine)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"playbook {path}: cannot create its folder ({exc.strerror})"
+            ) from None
+        return cls._migrated(path, make_engine(path, lambda reason: _damaged(path, reason)))
+
+    @classmethod
+    def _open_database(cls, url: str, create: bool) -> Store:
+        shown = display(url)
+        try:
+            engine = make_engine(url, lambda reason: None)
+            with engine.connect() as conn:
+                problem = migrations.unusable_database_reason(conn)
+                if problem is None and not create and not migrations.holds_playbook(conn):
+                    problem = "holds no playbook yet; check the URL (nothing was created)"
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(
+                f"playbook {shown}: cannot connect ({_first_line(exc.orig)})"
+            ) from None
+        except ModuleNotFoundError:
+            raise StoreError(
+                f"playbook {shown}: PostgreSQL needs psycopg; pip install 'llm-playbook[postgres]'"
+            ) from None
+        if problem is not None:
+            engine.dispose()
+            raise StoreError(f"playbook {shown}: {problem}")
+        return cls._migrated(url, engine)
+
+    @classmethod
+    def _migrated(cls, location: Location, engine: sa.Engine) -> Store:
+        store = cls(location, engine)
         try:
             with store._write() as conn:
                 migrations.upgrade(conn)
         except sa.exc.DBAPIError as exc:
             engine.dispose()
-            raise StoreError(f"playbook {path}: cannot be opened ({exc.orig})") from None
+            raise StoreError(
+                f"playbook {store.path}: cannot be opened ({_first_line(exc.orig)})"
+            ) from None
         except StoreError:
             engine.dispose()
             raise
         return store
 
     def close(self) -> None:
+        self._listener.close()
         self._engine.dispose()
+
+    @property
+    def announces_changes(self) -> bool:
+        """True if `wait_for_change` hears of changes (PostgreSQL); False if one must poll."""
+        return self.dialect.name == "postgresql"
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until another process announces a change to the entries or their reviews
+        (True; PostgreSQL), or until `timeout` seconds pass (False; always, on SQLite, which
+        announces nothing: the caller then polls `playbook_version`)."""
+        return self._listener.wait(timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -264,14 +321,14 @@ class Store(
             content_key=key,
             created_at=_now(),
         )
-        insert = sqlite_insert(db.entries).values(row).on_conflict_do_nothing()
+        insert = self.dialect.insert_ignoring_conflicts(db.entries).values(row)
         with self._write() as conn:
-            added = conn.execute(insert).rowcount == 1
+            added = conn.execute(insert.returning(db.entries.c.id)).scalar()
+            if added is not None:
+                conn.execute(_review_row(added, entry.status, reviewer, reason))
+                return int(added)
             by_key = sa.select(db.entries.c.id).where(db.entries.c.content_key == key)
-            entry_id = int(conn.execute(by_key).scalar_one())
-            if added:
-                conn.execute(_review_row(entry_id, entry.status, reviewer, reason))
-        return entry_id
+            return int(conn.execute(by_key).scalar_one())
 
     def entries(
         self, *, run_id: str | None = None, statuses: Sequence[str] | None = None
@@ -367,7 +424,7 @@ class Store(
         return StoreError(f"no {what} {key} in {self.path}")
 
 
-def unwritable(path: Path, problem: BaseException | None) -> StoreUnwritable:
+def unwritable(path: Path | str, problem: BaseException | None) -> StoreUnwritable:
     """One line saying why a write to the playbook failed; the transaction was rolled back."""
     reason = str(problem)
     if "readonly" in reason or "read-only" in reason:
@@ -379,23 +436,9 @@ def unwritable(path: Path, problem: BaseException | None) -> StoreUnwritable:
     return StoreUnwritable(f"playbook {path}: {what}")
 
 
-def _make_engine(path: Path) -> sa.Engine:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"playbook {path}: cannot create its folder ({exc.strerror})") from None
-    engine = sa.create_engine(
-        f"sqlite+pysqlite:///{path}", connect_args={"check_same_thread": False}
-    )
-    sa.event.listen(engine, "connect", _configure_connection)
-    sa.event.listen(engine, "handle_error", lambda context: _damaged(path, context))
-    return engine
-
-
-def _damaged(path: Path, context: sa.engine.ExceptionContext) -> None:
+def _damaged(path: Path, reason: str) -> None:
     """A damaged file (a torn or overwritten page) ends in one line saying what to do, whichever
     query first reads the damaged page."""
-    reason = str(context.original_exception)
     if "malformed" in reason or "not a database" in reason:
         raise StoreError(
             f"playbook {path}: the file is damaged ({reason}); restore it from a backup, or "
@@ -403,15 +446,8 @@ def _damaged(path: Path, context: sa.engine.ExceptionContext) -> None:
         ) from None
 
 
-def _configure_connection(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    # WAL lets the server read while a learn run writes; NORMAL sync is safe in WAL mode.
-    for pragma in (
-        "PRAGMA journal_mode=WAL",
-        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-        "PRAGMA synchronous=NORMAL",
-        "PRAGMA foreign_keys=ON",
-    ):
-        dbapi_connection.execute(pragma)
+def _first_line(problem: BaseException | None) -> str:
+    return str(problem).strip().splitlines()[0] if str(problem).strip() else repr(problem)
 
 
 def _filtered(

@@ -2,8 +2,9 @@
 (times served, ratings of the evaluated conversations that used them, rating gain), one
 entry's use, and totals per run.
 
-Entry ids inside the JSON lists of `served` and `evaluations` are read with SQLite's json_each,
-so a page of 50 entries costs one query however large the logs are.
+Entry ids inside the JSON lists of `served` and `evaluations` are read with the database's
+JSON functions (SQLite's json_each, PostgreSQL's jsonb_array_elements; see dialect.py), so a
+page of 50 entries costs one query however large the logs are.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 
 ENTRY_SORTS = ("queue", "id", "usage", "gain", "rating", "evaluated")
@@ -111,15 +113,17 @@ class RunTotals:
 
 
 class AuditQueries:
-    """Mixed into Store: it provides the engine."""
+    """Mixed into Store: it provides the engine and the dialect."""
 
     _engine: sa.Engine
+    dialect: Dialect
 
     def entry_rows(self, query: EntryQuery) -> tuple[list[EntryRow], int]:
         """One page of entries matching `query`, and how many match in all."""
-        served, evaluated = _served_counts(), _evaluation_stats()
+        d = self.dialect
+        served, evaluated = _served_counts(d), _evaluation_stats(d)
         versions, reasons = _latest_versions(), _latest_reasons()
-        columns = [*_row_columns(served, evaluated, versions), reasons.c.reason]
+        columns = [*_row_columns(d, served, evaluated, versions), reasons.c.reason]
         select = (
             sa.select(*columns)
             .outerjoin(served, served.c.entry_id == db.entries.c.id)
@@ -127,8 +131,8 @@ class AuditQueries:
             .outerjoin(versions, versions.c.entry_id == db.entries.c.id)
             .outerjoin(reasons, reasons.c.entry_id == db.entries.c.id)
         )
-        select = _where(select, query).order_by(*_order(query.sort, served, evaluated))
-        count = _where(sa.select(sa.func.count()).select_from(db.entries), query)
+        select = _where(d, select, query).order_by(*_order(d, query.sort, served, evaluated))
+        count = _where(d, sa.select(sa.func.count()).select_from(db.entries), query)
         with self._engine.connect() as conn:
             rows = conn.execute(select.limit(query.limit).offset(query.offset)).all()
             total = int(conn.execute(count).scalar_one())
@@ -136,12 +140,13 @@ class AuditQueries:
 
     def queue(self) -> list[int]:
         """Every entry id in review-queue order (see ENTRY_SORTS)."""
-        served, evaluated = _served_counts(), _evaluation_stats()
+        d = self.dialect
+        served, evaluated = _served_counts(d), _evaluation_stats(d)
         select = (
             sa.select(db.entries.c.id)
             .outerjoin(served, served.c.entry_id == db.entries.c.id)
             .outerjoin(evaluated, evaluated.c.entry_id == db.entries.c.id)
-            .order_by(*_order("queue", served, evaluated))
+            .order_by(*_order(d, "queue", served, evaluated))
         )
         with self._engine.connect() as conn:
             return [int(i) for i in conn.execute(select).scalars()]
@@ -151,7 +156,8 @@ class AuditQueries:
         by_status = sa.select(e.status, sa.func.count()).group_by(e.status)
         runs = sa.select(e.run_id).group_by(e.run_id).order_by(sa.func.min(e.id))
         rounds = sa.select(e.round).distinct().order_by(e.round)
-        students = sa.select(_student()).distinct().order_by(_student())
+        student = _student(self.dialect)
+        students = sa.select(student).distinct().order_by(student)
         with self._engine.connect() as conn:
             return EntryFacets(
                 {str(status): int(n) for status, n in conn.execute(by_status)},
@@ -163,24 +169,22 @@ class AuditQueries:
     def entry_usage(self, entry_id: int, conversations: int = 20) -> EntryUsage:
         """How often the proxy served the entry, and how the evaluated conversations that used
         it were rated (the `conversations` worst-rated of them listed)."""
-        served_ids = _ids(db.served.c.entry_ids, "used")
+        served_ids = _ids(self.dialect, db.served.c.entry_ids, "used")
         served = (
             sa.select(sa.func.count(), sa.func.max(db.served.c.created_at))
             .select_from(db.served)
             .join(served_ids, sa.true())
-            .where(served_ids.c.value == entry_id)
+            .where(_id_value(served_ids) == entry_id)
         )
         ev = db.evaluations.c
-        eval_ids = _ids(ev.entry_ids, "used")
+        eval_ids = _ids(self.dialect, ev.entry_ids, "used")
         used = (
             sa.select(db.evaluations)
             .join(eval_ids, sa.true())
-            .where(eval_ids.c.value == entry_id)
+            .where(_id_value(eval_ids) == entry_id)
             .subquery()
         )
-        totals = sa.select(
-            sa.func.count(), sa.func.avg(used.c.satisfaction), sa.func.avg(used.c.compliance)
-        )
+        totals = sa.select(sa.func.count(), _mean(used.c.satisfaction), _mean(used.c.compliance))
         worst = (
             sa.select(used)
             .order_by(used.c.satisfaction + used.c.compliance, used.c.id)
@@ -248,41 +252,51 @@ class AuditQueries:
         return counts
 
 
-def _ids(column: sa.ColumnElement[Any], name: str) -> Any:
-    """The ids of a JSON list column as a table (SQLite json_each), joined per row."""
-    return sa.func.json_each(column).table_valued("value").alias(name)
+def _ids(dialect: Dialect, column: sa.ColumnElement[Any], name: str) -> Any:
+    """The ids of a JSON list column as a table, joined per row."""
+    return dialect.json_scalar_elements(column, name)
+
+
+def _id_value(ids: Any) -> sa.ColumnElement[int]:
+    # Typed, so that SQLite indexes the grouped ids for the join with entries (without the
+    # cast, a page sorted by use compared every entry with every group: seconds, not ms), and
+    # PostgreSQL compares the ids (text there) with integers.
+    return sa.cast(ids.c.value, sa.Integer)
 
 
 def _entry_id(ids: Any) -> sa.Label[int]:
-    # Typed, so that SQLite indexes the grouped ids for the join with entries (without the
-    # cast, a page sorted by use compared every entry with every group: seconds, not ms).
-    return sa.cast(ids.c.value, sa.Integer).label("entry_id")
+    return _id_value(ids).label("entry_id")
 
 
-def _served_counts() -> sa.Subquery:
-    used = _ids(db.served.c.entry_ids, "used")
+def _mean(column: Any) -> sa.ColumnElement[float]:
+    """An average as a float on both databases (PostgreSQL's avg of integers is a decimal)."""
+    return sa.cast(sa.func.avg(column), sa.Float)
+
+
+def _served_counts(dialect: Dialect) -> sa.Subquery:
+    used = _ids(dialect, db.served.c.entry_ids, "used")
     return (
         sa.select(_entry_id(used), sa.func.count().label("served"))
         .select_from(db.served)
         .join(used, sa.true())
-        .group_by(used.c.value)
+        .group_by(_id_value(used))
         .subquery("served_counts")
     )
 
 
-def _evaluation_stats() -> sa.Subquery:
+def _evaluation_stats(dialect: Dialect) -> sa.Subquery:
     ev = db.evaluations.c
-    used = _ids(ev.entry_ids, "used")
+    used = _ids(dialect, ev.entry_ids, "used")
     score = (ev.satisfaction + ev.compliance) / 2.0
     return (
         sa.select(
             _entry_id(used),
             sa.func.count().label("evaluated"),
-            sa.func.avg(score).label("rating"),
+            _mean(score).label("rating"),
         )
         .select_from(db.evaluations)
         .join(used, sa.true())
-        .group_by(used.c.value)
+        .group_by(_id_value(used))
         .subquery("evaluation_stats")
     )
 
@@ -304,44 +318,43 @@ def _latest_reasons() -> sa.Subquery:
     )
 
 
-def _student() -> sa.ColumnElement[Any]:
-    return sa.func.json_extract(db.entries.c.provenance, "$.models.student")
+def _student(dialect: Dialect) -> sa.ColumnElement[Any]:
+    return dialect.json_value(db.entries.c.provenance, "models", "student")
 
 
-def _gain() -> sa.ColumnElement[Any]:
+def _gain(dialect: Dialect) -> sa.ColumnElement[Any]:
     e = db.entries.c
-    attempts = sa.func.json_each(e.provenance, "$.attempts").table_valued("value").alias("att")
-    best = (
-        sa.select(sa.func.max(sa.func.json_extract(attempts.c.value, "$.verdict.rating")))
-        .select_from(attempts)
-        .scalar_subquery()
-    )
-    baseline = sa.func.json_extract(e.provenance, "$.baseline.verdict.rating")
+    attempts = dialect.json_elements(e.provenance, "att", ("attempts",))
+    rating = dialect.json_value(attempts.c.value, "verdict", "rating", as_type=sa.Integer)
+    best = sa.select(sa.func.max(rating)).select_from(attempts).scalar_subquery()
+    baseline = dialect.json_value(e.provenance, "baseline", "verdict", "rating", as_type=sa.Integer)
     return sa.func.coalesce(best, baseline) - baseline
 
 
-def _row_columns(served: sa.Subquery, evaluated: sa.Subquery, versions: sa.Subquery) -> list[Any]:
+def _row_columns(
+    dialect: Dialect, served: sa.Subquery, evaluated: sa.Subquery, versions: sa.Subquery
+) -> list[Any]:
     e = db.entries.c
     return [
         e.id,
         e.status,
         e.run_id,
         e.round,
-        _student().label("student"),
-        sa.func.json_extract(e.scenario, "$.persona.id").label("persona"),
-        sa.func.json_extract(e.scenario, "$.persona.source").label("source"),
-        sa.func.json_extract(e.scenario, "$.turns[#-1].text").label("last_message"),
+        _student(dialect).label("student"),
+        dialect.json_value(e.scenario, "persona", "id").label("persona"),
+        dialect.json_value(e.scenario, "persona", "source").label("source"),
+        dialect.json_value(e.scenario, "turns", -1, "text").label("last_message"),
         e.guidance,
         sa.func.coalesce(versions.c.version, 1).label("version"),
         sa.func.coalesce(served.c.served, 0).label("served"),
         sa.func.coalesce(evaluated.c.evaluated, 0).label("evaluated"),
         evaluated.c.rating,
-        _gain().label("gain"),
+        _gain(dialect).label("gain"),
         e.created_at,
     ]
 
 
-def _where(select: sa.Select[Any], query: EntryQuery) -> sa.Select[Any]:
+def _where(dialect: Dialect, select: sa.Select[Any], query: EntryQuery) -> sa.Select[Any]:
     e = db.entries.c
     if query.status is not None:
         select = select.where(e.status == query.status)
@@ -350,16 +363,17 @@ def _where(select: sa.Select[Any], query: EntryQuery) -> sa.Select[Any]:
     if query.round is not None:
         select = select.where(e.round == query.round)
     if query.student is not None:
-        select = select.where(_student() == query.student)
+        select = select.where(_student(dialect) == query.student)
     if query.search.strip():
-        lines = sa.func.json_each(e.guidance).table_valued("value").alias("line")
+        lines = dialect.json_scalar_elements(e.guidance, "line")
         pattern = "%" + _escape_like(query.search.strip()) + "%"
-        matching = sa.select(1).select_from(lines).where(lines.c.value.like(pattern, escape="\\"))
+        found = lines.c.value.ilike(pattern, escape="\\")
+        matching = sa.select(1).select_from(lines).where(found)
         select = select.where(matching.exists())
     return select
 
 
-def _order(sort: str, served: sa.Subquery, evaluated: sa.Subquery) -> list[Any]:
+def _order(dialect: Dialect, sort: str, served: sa.Subquery, evaluated: sa.Subquery) -> list[Any]:
     e = db.entries.c
     if sort == "queue":
         return [
@@ -370,7 +384,7 @@ def _order(sort: str, served: sa.Subquery, evaluated: sa.Subquery) -> list[Any]:
         ]
     first = {
         "usage": sa.func.coalesce(served.c.served, 0).desc(),
-        "gain": _gain().desc(),
+        "gain": _gain(dialect).desc(),
         "rating": evaluated.c.rating.asc().nulls_last(),
         "evaluated": sa.func.coalesce(evaluated.c.evaluated, 0).desc(),
     }.get(sort)

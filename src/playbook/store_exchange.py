@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
+from playbook.dialect import Dialect
 from playbook.files import ImportFileError
 from playbook.migrations import schema as db
 from playbook.records import EntryVersion
@@ -66,6 +67,7 @@ class ExchangeQueries:
     """Mixed into Store: it provides the engine and the serialised write transaction."""
 
     _engine: sa.Engine
+    dialect: Dialect
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
@@ -89,6 +91,7 @@ class ExchangeQueries:
             for line, dump in dumps:
                 where = f"{source}: line {line}: entry {dump.entry.id}"
                 counts[_import_one(conn, dump, where)] += 1
+            self.dialect.continue_ids(conn, db.entries)  # entries keep the ids of the file
         return ImportCounts(**counts)
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from playbook.chat.base import ChatRequest
+from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 from playbook.records import CallRecord
 
@@ -45,8 +45,9 @@ class Spent:
 class LedgerQueries:
     """Mixed into Store: it provides the path, the engine and the serialised write transaction."""
 
-    path: Path
+    path: Path | str
     _engine: sa.Engine
+    dialect: Dialect
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
@@ -61,7 +62,7 @@ class LedgerQueries:
             idempotency_key=idempotency,
             created_at=datetime.now(UTC),
         )
-        insert = sqlite_insert(db.calls_in_flight).values(row).on_conflict_do_nothing()
+        insert = self.dialect.insert_ignoring_conflicts(db.calls_in_flight).values(row)
         with self._write() as conn:
             conn.execute(insert)
 

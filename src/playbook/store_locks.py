@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 
 
@@ -31,8 +31,9 @@ class LockHolder:
 class LockQueries:
     """Mixed into Store: it provides the path, the engine and the serialised write transaction."""
 
-    path: Path
+    path: Path | str
     _engine: sa.Engine
+    dialect: Dialect
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
@@ -41,7 +42,7 @@ class LockQueries:
         """Take lock `name` for `me` if it is free (or held under the token `replacing`, a holder
         found dead); the holder afterwards: `me` if it was taken."""
         locks = db.locks.c
-        insert = sqlite_insert(db.locks).values(name=name, **asdict(me)).on_conflict_do_nothing()
+        insert = self.dialect.insert_ignoring_conflicts(db.locks).values(name=name, **asdict(me))
         with self._write() as conn:
             if replacing is not None:
                 dead = db.locks.delete().where(locks.name == name, locks.token == replacing)

@@ -58,7 +58,7 @@ def clean_reason(reason: str) -> str:
 class ReviewQueries:
     """Mixed into Store: it provides the path, the engine and the serialised write transaction."""
 
-    path: Path
+    path: Path | str
     _engine: sa.Engine
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
@@ -104,7 +104,9 @@ class ReviewQueries:
         if status is not None:
             _check_status(status)
         with self._write() as conn:
-            row = conn.execute(_entry_state(entry_id)).first()
+            # Locked until saved: two reviewers saving at once on PostgreSQL are taken in turn,
+            # so the second sees the first's version (SQLite serialises writers anyway).
+            row = conn.execute(_entry_state(entry_id).with_for_update()).first()
             if row is None:
                 raise self._missing("entry", entry_id)
             stored = _stored_versions(conn, entry_id)

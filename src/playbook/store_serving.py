@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 from playbook.records import EntryGuidance, ServedRecord, ServedStats
 
@@ -33,8 +34,9 @@ class PlaybookChanges:
 class ServingQueries:
     """Mixed into Store: it provides the path, the engine and the serialised write transaction."""
 
-    path: Path
+    path: Path | str
     _engine: sa.Engine
+    dialect: Dialect
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
@@ -78,7 +80,7 @@ class ServingQueries:
         if statuses is not None:
             where = sa.and_(where, e.status.in_(list(statuses)))
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
-        guidance = sa.type_coerce(e.guidance, sa.String)
+        guidance = self.dialect.json_text(e.guidance)
         query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
@@ -181,7 +183,7 @@ class ServingQueries:
         )
 
 
-def stack_embeddings(blobs: Sequence[bytes], path: Path, embedding_model: str) -> np.ndarray:
+def stack_embeddings(blobs: Sequence[bytes], path: Path | str, embedding_model: str) -> np.ndarray:
     """float32 blobs as one (n, dim) matrix; refuses vectors of different sizes."""
     matrix = VectorRows(len(blobs), path, embedding_model)
     for start in range(0, len(blobs), LOAD_ROWS):
@@ -193,7 +195,7 @@ class VectorRows:
     """An (n, dim) float32 matrix filled from blobs as they are read, in place: loading costs
     the matrix itself, not a joined copy of the blobs beside it."""
 
-    def __init__(self, count: int, path: Path, embedding_model: str) -> None:
+    def __init__(self, count: int, path: Path | str, embedding_model: str) -> None:
         self._count, self._path, self._model = count, path, embedding_model
         self._matrix: np.ndarray | None = None
         self._filled = 0

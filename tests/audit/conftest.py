@@ -31,6 +31,7 @@ from playbook.server.audit import AuditSettings, audit_router
 from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
 from playbook.store import Store
+from playbook.store_copy import copy_playbook
 from playbook.testing import FunctionChat, serve_app
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain
@@ -65,7 +66,7 @@ PERSONAS = [
 
 @dataclass
 class Playbook:
-    path: Path
+    path: Path | str  # a SQLite file or a PostgreSQL URL
     store: Store
     learned: list[int]  # entries the learner made, all proposed
     baggage: int  # approved at the start
@@ -94,10 +95,31 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "playbook.db"
 
 
+# What these check is a SQLite file's own behaviour (a read-only file, the bytes on disk) or a
+# browser (slow); the rest of the suite runs on PostgreSQL too.
+SQLITE_ONLY = ("test_hostile.py", "test_pasted_key.py", "test_browser.py")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def playbook_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The learned playbook is copied to a new SQLite file, then (`playbook db copy`'s code) to
+    a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "playbook.db"
+    if Path(str(request.node.fspath)).name in SQLITE_ONLY:
+        pytest.skip("a SQLite file's behaviour")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def playbook(learned: Path, tmp_path: Path) -> Iterator[Playbook]:
-    path = tmp_path / "playbook.db"
-    shutil.copyfile(learned, path)
+def playbook(learned: Path, playbook_location: Path | str) -> Iterator[Playbook]:
+    path = playbook_location
+    if isinstance(path, Path):
+        shutil.copyfile(learned, path)
+    else:
+        with Store.open(learned) as source, Store.open(path) as target:
+            copy_playbook(source, target)
     with Store.open(path) as store:
         learned_ids = [e.id for e in store.entries() if e.id is not None]
         baggage = add_entry(store, BAGGAGE_TEXT, BAGGAGE_GUIDANCE, "approved")
@@ -367,8 +389,8 @@ def demo(demo_learned: Path, tmp_path: Path, upstream: Upstream) -> Iterator[Dem
     """`playbook serve` (approval gate on, edits checked with the demo config's student and
     judge) over a copy of the demo's playbook whose proposed entries a reviewer approved."""
     from playbook.demo import demo_config
-    from playbook.server.run import checker_for
     from playbook.embed import build_embedder
+    from playbook.server.run import checker_for
 
     path = tmp_path / "playbook.db"
     shutil.copyfile(demo_learned, path)

@@ -50,19 +50,19 @@ def add_entry(store: Store, text: str, guidance: tuple[str, ...], status: str = 
 
 @dataclass
 class Playbook:
-    path: Path
+    path: Path | str  # a SQLite file or a PostgreSQL URL
     store: Store
     refund: int
     baggage: int
 
 
 @pytest.fixture
-def playbook(tmp_path: Path) -> Iterator[Playbook]:
-    """Two proposed entries: a refund demand and a lost bag."""
-    with Store.open(tmp_path / "playbook.db") as store:
+def playbook(playbook_location: Path | str) -> Iterator[Playbook]:
+    """Two proposed entries: a refund demand and a lost bag; on SQLite, then on PostgreSQL."""
+    with Store.open(playbook_location) as store:
         refund = add_entry(store, REFUND_TEXT, REFUND_GUIDANCE)
         baggage = add_entry(store, BAGGAGE_TEXT, BAGGAGE_GUIDANCE)
-        yield Playbook(tmp_path / "playbook.db", store, refund, baggage)
+        yield Playbook(playbook_location, store, refund, baggage)
 
 
 class RecordingApp:

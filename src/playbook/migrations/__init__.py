@@ -10,18 +10,45 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+
+from playbook.dialect import Dialect
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def upgrade(connection: Connection) -> None:
-    """Bring the database on `connection` to the newest schema (a no-op when it is current)."""
+    """Bring the database on `connection` to the newest schema (a no-op when it is current).
+
+    On PostgreSQL other processes wait until it is done (replicas may start together)."""
+    Dialect.for_engine(connection.engine).lock_for_migration(connection)
     command.upgrade(_alembic_config(connection), "head")
+
+
+def holds_playbook(connection: Connection) -> bool:
+    return "alembic_version" in sa.inspect(connection).get_table_names()
+
+
+def unusable_database_reason(connection: Connection) -> str | None:
+    """Why the (PostgreSQL) database on `connection` cannot hold a playbook, or None if it can
+    (it is empty, or a playbook this release knows). Reads only."""
+    tables = sa.inspect(connection).get_table_names()
+    if "alembic_version" not in tables:
+        if tables:
+            return "holds tables of another program (no playbook schema); choose another database"
+        return None
+    version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    if version is not None and str(version) not in known_revisions():
+        return (
+            f"schema version {version!r} is unknown to this llm-playbook (written by a newer "
+            "release or another program); upgrade llm-playbook"
+        )
+    return None
 
 
 def known_revisions() -> set[str]:

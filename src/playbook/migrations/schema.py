@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -23,6 +24,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+"""JSON text on SQLite, jsonb on PostgreSQL (migration 0009)."""
+
 metadata = sa.MetaData()
 
 runs = sa.Table(
@@ -31,9 +35,9 @@ runs = sa.Table(
     sa.Column("id", sa.String, primary_key=True),
     sa.Column("kind", sa.String),
     sa.Column("status", sa.String),
-    sa.Column("config", sa.JSON),
-    sa.Column("models", sa.JSON),
-    sa.Column("summary", sa.JSON),
+    sa.Column("config", JSON),
+    sa.Column("models", JSON),
+    sa.Column("summary", JSON),
     sa.Column("started_at", UTCDateTime),
     sa.Column("finished_at", UTCDateTime),
 )
@@ -46,7 +50,7 @@ calls = sa.Table(
     sa.Column("role", sa.String),
     sa.Column("model", sa.String),
     sa.Column("cache_key", sa.String),
-    sa.Column("request", sa.JSON),
+    sa.Column("request", JSON),
     sa.Column("output", sa.Text),
     sa.Column("input_tokens", sa.Integer),
     sa.Column("output_tokens", sa.Integer),
@@ -63,10 +67,10 @@ entries = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.String),
     sa.Column("round", sa.Integer),
-    sa.Column("scenario", sa.JSON),
+    sa.Column("scenario", JSON),
     sa.Column("scenario_text", sa.Text),
-    sa.Column("guidance", sa.JSON),
-    sa.Column("provenance", sa.JSON),
+    sa.Column("guidance", JSON),
+    sa.Column("provenance", JSON),
     sa.Column("embedding", sa.LargeBinary),
     sa.Column("embedding_model", sa.String),
     sa.Column("status", sa.String),
@@ -106,15 +110,15 @@ evaluations = sa.Table(
     sa.Column("run_id", sa.String),
     sa.Column("student", sa.String),
     sa.Column("condition", sa.String),
-    sa.Column("persona", sa.JSON),
+    sa.Column("persona", JSON),
     sa.Column("sample", sa.Integer),
-    sa.Column("transcript", sa.JSON),
+    sa.Column("transcript", JSON),
     sa.Column("left", sa.Boolean),
     sa.Column("satisfaction", sa.Integer),
     sa.Column("satisfaction_explanation", sa.Text),
     sa.Column("compliance", sa.Integer),
     sa.Column("compliance_explanation", sa.Text),
-    sa.Column("entry_ids", sa.JSON),
+    sa.Column("entry_ids", JSON),
     sa.Column("created_at", UTCDateTime),
 )
 
@@ -125,13 +129,15 @@ served = sa.Table(
     sa.Column("created_at", UTCDateTime),
     sa.Column("model", sa.String),
     sa.Column("stream", sa.Boolean),
-    sa.Column("entry_ids", sa.JSON),
+    sa.Column("entry_ids", JSON),
     sa.Column("latency_ms", sa.Float),
     sa.Column("upstream_status", sa.Integer),
     sa.Column("input_tokens", sa.Integer),
     sa.Column("output_tokens", sa.Integer),
     sa.Column("error", sa.Text),
-    sa.Column("request", sa.JSON(none_as_null=True)),
+    sa.Column(
+        "request", sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    ),
     sa.Column("response", sa.Text),
 )
 
@@ -141,7 +147,7 @@ entry_versions = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("entry_id", sa.Integer),
     sa.Column("version", sa.Integer),
-    sa.Column("guidance", sa.JSON),
+    sa.Column("guidance", JSON),
     sa.Column("reviewer", sa.String),
     sa.Column("reason", sa.Text),
     sa.Column("created_at", UTCDateTime),

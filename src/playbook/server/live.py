@@ -98,14 +98,32 @@ class LivePlaybook:
         return True
 
     async def watch(self, interval: float) -> None:
-        """Check for changes every `interval` seconds until cancelled."""
+        """Catch up whenever the store announces a change (PostgreSQL's NOTIFY, at once), and
+        check every `interval` seconds anyway (SQLite announces nothing), until cancelled."""
         while True:
-            await asyncio.sleep(interval)
+            await self._wait_for_change(interval)
             try:
                 await self.reload_if_changed()
             except Exception:
                 # A locked or briefly unreadable file must not stop serving or watching.
                 log.exception("playbook reload failed; serving the previous index")
+
+    async def _wait_for_change(self, interval: float) -> None:
+        """Until the store announces a change or `interval` seconds pass. The wait blocks a
+        thread, in slices of at most a second, so that a cancelled watch ends soon after."""
+        if not self._store.announces_changes:
+            await asyncio.sleep(interval)
+            return
+        deadline = asyncio.get_running_loop().time() + interval
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                if await asyncio.to_thread(self._store.wait_for_change, min(left, 1.0)):
+                    return
+            except Exception:
+                # The listening connection broke (a database restart): poll meanwhile.
+                log.warning("no change notifications from the playbook; polling it")
+                await asyncio.sleep(left)
+                return
 
     def _build(self) -> Index[EntryGuidance]:
         items, matrix = self._store.entry_guidance_vectors(

@@ -10,10 +10,11 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter
 
-from playbook.config import Config, ConfigError, load_config
+from playbook.config import Config, ConfigError, load_config, with_database_url
 from playbook.edit_check import EditChecker
 from playbook.embed import Embedder, build_embedder
 from playbook.errors import UserError
+from playbook.location import Location
 from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
@@ -29,6 +30,7 @@ async def serve_command(
 ) -> None:
     """What `playbook serve` does; bad settings end in a ConfigError or StoreError."""
     config = load_config(config_path) if config_path is not None else None
+    config = with_database_url(config, env) if config is not None else None
     settings = resolve_settings(config, overrides, env)
     checker = edit_checker(config, env) if settings.reviewer_key is not None else None
     await serve(settings, env, checker)
@@ -105,13 +107,13 @@ def serving_line(counts: Mapping[str, int], approved_only: bool) -> str:
     )
 
 
-def open_playbook(path: Path) -> Store:
+def open_playbook(path: Location) -> Store:
     # Store.open would create an empty playbook, and the proxy would then serve no guidance.
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise ConfigError(
             f"serve: no playbook at {path}; learn one (playbook learn) or fix the path"
         )
-    return Store.open(path)
+    return Store.open(path, create=isinstance(path, Path))  # a URL: refuse an empty database
 
 
 def check_servable(store: Store, embedder: Embedder) -> None:

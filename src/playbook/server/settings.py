@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from playbook.config import (
     SERVE_PORT,
@@ -17,6 +16,7 @@ from playbook.config import (
     RetrievalConfig,
     ServeConfig,
 )
+from playbook.location import DATABASE_URL_ENV, Location, parse_location
 from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
 
@@ -25,7 +25,7 @@ from playbook.server.messages import Inject
 class Overrides:
     """Command-line flags; None keeps the config's value."""
 
-    playbook: Path | None = None
+    playbook: Location | None = None  # a SQLite file or a postgresql:// URL
     upstream: str | None = None
     model: str | None = None
     host: str | None = None
@@ -36,7 +36,7 @@ class Overrides:
 class ServeSettings:
     """Everything the server needs, secrets included; secrets are left out of its repr."""
 
-    playbook: Path
+    playbook: Location
     upstream_url: str
     upstream_model: str | None = None
     upstream_key: str | None = field(default=None, repr=False)
@@ -68,6 +68,11 @@ def resolve_settings(
     serve = config.serve if config is not None else ServeConfig()
     retrieval = config.retrieval if config is not None else RetrievalConfig()
     playbook = overrides.playbook or (config.playbook if config is not None else None)
+    if playbook is None and env.get(DATABASE_URL_ENV, "").strip():
+        try:
+            playbook = parse_location(env[DATABASE_URL_ENV].strip())
+        except ValueError as exc:
+            raise ConfigError(f"{DATABASE_URL_ENV}: {exc}") from None
     if playbook is None:
         raise ConfigError("serve: which playbook? give --playbook DB or --config FILE")
     upstream_url, key_env = _upstream(config, serve, overrides)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
-from playbook.config import ConfigError, ServeConfig, load_config
+from playbook.config import ConfigError, ServeConfig, load_config, with_database_url
+from playbook.location import Location
 from playbook.server.audit.app import create_audit_app
 from playbook.server.audit.settings import AuditSettings, require_reviewer_key
 from playbook.server.run import edit_checker
@@ -20,24 +21,25 @@ log = logging.getLogger("playbook.server")
 
 async def audit_command(
     config_path: Path | None,
-    playbook: Path | None,
+    playbook: Location | None,
     host: str | None,
     port: int | None,
     env: Mapping[str, str],
 ) -> None:
     """What `playbook audit` does; bad settings end in a ConfigError or StoreError."""
     config = load_config(config_path) if config_path is not None else None
+    config = with_database_url(config, env) if config is not None else None
     serve = config.serve if config is not None else ServeConfig()
     path = playbook or (config.playbook if config is not None else None)
     if path is None:
         raise ConfigError("audit: which playbook? give --playbook DB or --config FILE")
     settings = AuditSettings(require_reviewer_key(serve, env), approved_only=serve.approved_only)
     host = host or serve.host
-    if not path.is_file():  # Store.open would create an empty playbook to audit
+    if isinstance(path, Path) and not path.is_file():  # Store.open would make an empty one
         raise ConfigError(
             f"audit: no playbook at {path}; learn one (playbook learn) or fix the path"
         )
-    store = Store.open(path)
+    store = Store.open(path, create=isinstance(path, Path))
     try:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         if not is_loopback(host):
