@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 
 
@@ -81,9 +82,11 @@ class Draft:
 
 
 class GuidelineQueries:
-    """Mixed into Store: it provides the engine and the serialised write transaction."""
+    """Mixed into Store: it provides the engine, the dialect and the serialised write
+    transaction."""
 
     _engine: sa.Engine
+    dialect: Dialect
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
@@ -91,16 +94,19 @@ class GuidelineQueries:
     def guidelines(self, search: str = "") -> list[Guideline]:
         """Every distinct guideline line (containing `search`, case-insensitive), the most
         served first, then the most used."""
-        lines = sa.func.json_each(db.entries.c.guidance).table_valued("value").alias("line")
+        d = self.dialect
+        lines = d.json_scalar_elements(db.entries.c.guidance, "line")
         e = db.entries.c
-        query = sa.select(lines.c.value, e.id, e.status, _last_message()).select_from(
+        last_message = d.json_value(e.scenario, "turns", -1, "text").label("last_message")
+        query = sa.select(lines.c.value, e.id, e.status, last_message).select_from(
             db.entries.join(lines, sa.true())
         )
         if search.strip():
-            query = query.where(sa.func.instr(sa.func.lower(lines.c.value), search.lower()) > 0)
+            text = sa.func.lower(sa.type_coerce(lines.c.value, sa.String))
+            query = query.where(text.contains(search.lower(), autoescape=True))
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(e.id)).all()
-            served = _served_counts(conn, {row.id for row in rows})
+            served = _served_counts(conn, d, {row.id for row in rows})
             reviews = _latest_reviews(conn)
         found: dict[str, list[GuidelineUse]] = {}
         for row in rows:
@@ -179,14 +185,10 @@ class GuidelineQueries:
             return [_draft(row) for row in conn.execute(query)]
 
 
-def _last_message() -> sa.Label[Any]:
-    return sa.func.json_extract(db.entries.c.scenario, "$.turns[#-1].text").label("last_message")
-
-
-def _served_counts(conn: sa.Connection, entry_ids: set[int]) -> dict[int, int]:
+def _served_counts(conn: sa.Connection, dialect: Dialect, entry_ids: set[int]) -> dict[int, int]:
     if not entry_ids:
         return {}
-    used = sa.func.json_each(db.served.c.entry_ids).table_valued("value").alias("used")
+    used = dialect.json_scalar_elements(db.served.c.entry_ids, "used")
     query = (
         sa.select(sa.cast(used.c.value, sa.Integer).label("entry_id"), sa.func.count())
         .select_from(db.served)
