@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).parents[1] / "src" / "playbook"
 
 # From the bottom up; a module may import its own layer and the layers below it only.
 LAYERS = (
-    ("base", ("types", "errors", "config", "wire", "files", "traits", "mask", "fence", "parse")),
-    ("parts", ("chat", "embed", "store", "dialect", "migrations", "records", "domain", "screen")),
+    ("base", ("types", "errors", "config", "location", "wire", "files", "traits", "mask", "fence")),
+    ("parts", ("parse", "chat", "embed", "store", "dialect", "migrations", "records", "domain")),
     ("method", ("dialogue", "roles", "learn", "evaluate", "retrieve", "neighbours", "generate")),
     ("commands", ("workspace", "demo", "local", "api", "check", "server", "cli")),
 )

@@ -4,8 +4,6 @@ entries, their review history and recorded failures. Migrations are applied when
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 import uuid
@@ -24,11 +22,11 @@ from pydantic_core import to_jsonable_python
 from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
 from playbook.dialect import ChangeListener, Dialect, display, make_engine
-from playbook.errors import UserError
 from playbook.location import Location, is_url, parse_location
 from playbook.migrations import schema as db
 from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store_audit import AuditQueries
+from playbook.store_base import ENTRY_STATUSES, StoreError, StoreUnwritable, content_key
 from playbook.store_calls import CallLogQueries
 from playbook.store_evals import EvaluationQueries
 from playbook.store_exchange import ExchangeQueries
@@ -51,20 +49,10 @@ __all__ = [
 
 RUN_KINDS = ("learn", "eval", "import", "review")  # review: the checks of reviewers' edits
 RUN_END_STATUSES = ("finished", "stopped", "failed")
-ENTRY_STATUSES = ("proposed", "approved", "rejected")
-
 _SCENARIO = TypeAdapter(Scenario)
 _GUIDANCE = TypeAdapter(Guidance)
 _PROVENANCE = TypeAdapter(Provenance)
 _REQUEST = TypeAdapter(ChatRequest)
-
-
-class StoreError(UserError):
-    """The playbook file cannot be used as asked; the message names the file and the problem."""
-
-
-class StoreUnwritable(StoreError):
-    """The playbook can be read but not written: a read-only file or folder, or a full disk."""
 
 
 # Everything an Entry is made of; the embedding blob is read only when vectors are wanted.
@@ -306,7 +294,7 @@ class Store(
         _require(entry.status, ENTRY_STATUSES, "entry status")
         scenario = _SCENARIO.dump_python(entry.scenario, mode="json")
         guidance = _GUIDANCE.dump_python(entry.guidance, mode="json")
-        key = _content_key(scenario, guidance)
+        key = content_key(scenario, guidance)
         vector = np.ascontiguousarray(embedding, dtype="<f4").reshape(-1)
         row = dict(
             run_id=entry.provenance.run_id,
@@ -488,11 +476,6 @@ def _call_record(row: sa.Row[*tuple[Any, ...]]) -> CallRecord:
 
 def _review_row(entry_id: int, status: str, reviewer: str, reason: str) -> sa.Insert:
     return review_row(entry_id, status, reviewer, reason, "status", _now())
-
-
-def _content_key(scenario: object, guidance: object) -> str:
-    canonical = json.dumps([scenario, guidance], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _require(value: str, allowed: Sequence[str], what: str) -> None:

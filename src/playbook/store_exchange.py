@@ -21,6 +21,7 @@ from playbook.dialect import Dialect
 from playbook.files import ImportFileError
 from playbook.migrations import schema as db
 from playbook.records import EntryVersion
+from playbook.store_base import content_key
 from playbook.types import Entry, Guidance, Provenance, Scenario
 
 _SCENARIO = TypeAdapter(Scenario)
@@ -112,10 +113,9 @@ def _import_one(conn: sa.Connection, dump: EntryDump, where: str) -> str:
 
 
 def _insert(conn: sa.Connection, dump: EntryDump, where: str) -> None:
-    from playbook.store import _content_key  # store.py imports this module
 
     scenario = _SCENARIO.dump_python(dump.entry.scenario, mode="json")
-    key = _content_key(scenario, list(dump.original))
+    key = content_key(scenario, list(dump.original))
     twin = conn.execute(sa.select(db.entries.c.id).where(db.entries.c.content_key == key)).scalar()
     if twin is not None:
         raise ImportFileError(

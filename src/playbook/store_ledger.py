@@ -17,6 +17,7 @@ from playbook.chat.base import ChatRequest
 from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 from playbook.records import CallRecord
+from playbook.store_base import StoreError
 
 _REQUEST = TypeAdapter(ChatRequest)
 
@@ -106,7 +107,6 @@ class LedgerQueries:
         return spent
 
     def _no_run(self, run_id: str) -> Exception:
-        from playbook.store import StoreError  # the store module imports this one
 
         return StoreError(
             f"playbook {self.path}: no run {run_id}; start the run before recording calls"

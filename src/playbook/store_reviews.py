@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from playbook.errors import UserError
 from playbook.migrations import schema as db
 from playbook.records import EntryVersion
+from playbook.store_base import ENTRY_STATUSES
 from playbook.types import Guidance
 
 MAX_GUIDELINES = 20
@@ -218,7 +219,6 @@ def _version_row(version: EntryVersion) -> sa.Insert:
 
 
 def _check_status(status: str) -> None:
-    from playbook.store import ENTRY_STATUSES  # store.py imports this module
 
     if status not in ENTRY_STATUSES:
         raise ReviewError(f"status {status!r} is not one of {', '.join(ENTRY_STATUSES)}")

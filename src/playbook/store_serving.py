@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from playbook.dialect import Dialect
 from playbook.migrations import schema as db
 from playbook.records import EntryGuidance, ServedRecord, ServedStats
+from playbook.store_base import StoreError
 
 PlaybookVersion = tuple[int, int, int]
 """(entries, highest entry id, highest review id): any add or review changes it."""
@@ -219,7 +220,6 @@ class VectorRows:
         return self._matrix[: self._filled]
 
     def _mixed_sizes(self) -> Exception:
-        from playbook.store import StoreError  # store.py imports this module
 
         return StoreError(
             f"playbook {self._path}: embeddings of {self._model!r} differ in size; "
