@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from playbook.chat.base import ChatRequest
+from playbook.domain import example_domain
 from playbook.embed import HashEmbedder
 from playbook.pgtest import free_port
 from playbook.sim.server import create_openai_app
@@ -37,7 +38,12 @@ BAGGAGE_TEXT = "My suitcase never arrived in Boston and I need my medication fro
 BAGGAGE_GUIDANCE = ("Apologise for the lost bag.", "Give the baggage claim reference number.")
 KEY = "sk-replica-test-000001"
 REVIEWER_KEY = "rk-replica-test-0123456789abcdef"
-EDITED = ("Offer the travel voucher REPLICA-42 first.", "Never promise a cash refund.")
+# A reviewer's edit is checked before it is served (the student re-run with it on the entry's
+# scenario): a rewording that keeps what the guidance does, with a mark to see it served by.
+EDITED = (
+    "Acknowledge the customer's frustration before anything else.",
+    "Offer travel credit (voucher REPLICA-42) or one paid rebooking; never promise a refund.",
+)
 REPLICAS = 3
 CLIENTS_PER_REPLICA = 2
 START_TIMEOUT = 90.0  # a loaded 2-core machine; only stops a broken start from hanging
@@ -86,7 +92,7 @@ def start_replicas(stack: ExitStack, url: str, upstream: str, folder: Path) -> l
         port = free_port()
         config = folder / f"replica{number}.toml"
         config.write_text(
-            f'domain = "unused.toml"\nplaybook = "{url}"\n'
+            f'domain = "{example_domain("airline")}"\nplaybook = "{url}"\n'
             + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("student", "teacher"))
             + "".join(f'[models.{r}]\nspec = "sim:{r}"\n' for r in ("customer", "judge"))
             + '[embedder]\nspec = "hash"\n'
@@ -189,7 +195,7 @@ def test_three_replicas_serve_a_review_within_a_second_and_log_every_request(
     assert answers and all(a.status == 200 for a in answers), [
         (a.replica, a.status, a.text[:200]) for a in answers if a.status != 200
     ]
-    old, new = REFUND_GUIDANCE[1], EDITED[0]
+    old, new = REFUND_GUIDANCE[1], EDITED[1]
     for replica in range(REPLICAS):
         mine = [a for a in answers if a.replica == replica]
         before = [a for a in mine if a.received < approving]  # answered before the review
