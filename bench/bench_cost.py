@@ -20,8 +20,8 @@ from common import emit, progress, settle
 
 from playbook.config import Config, load_config
 from playbook.learn import LearnResult
-from playbook.records import RoleStats
 from playbook.runner import QuietReporter
+from playbook.store.records import RoleStats
 from playbook.types import Persona
 from playbook.workspace import Workspace, example_domain, learn
 

@@ -31,7 +31,7 @@ from common import emit, progress
 from rich.console import Console
 
 from playbook.chat.recorder import Recorder
-from playbook.cli_progress import LineReporter
+from playbook.cli.progress import LineReporter
 from playbook.config import load_config
 from playbook.evaluate import Condition, rate_condition
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session

@@ -36,9 +36,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from playbook.chat.base import ChatRequest, Message
 from playbook.chat.recorder import cache_key
 from playbook.config import load_config
-from playbook.records import CallRecord
 from playbook.roles import Roles
-from playbook.store import Store
+from playbook.store.core import Store
+from playbook.store.records import CallRecord
 from playbook.types import Turn, Usage
 from playbook.workspace import Workspace
 

@@ -41,7 +41,7 @@ from playbook.config import EmbedderConfig, Match, load_config
 from playbook.embed import Embedder, build_embedder, default_floor
 from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Entry, Turn, conversation_text
 from playbook.workspace import Workspace, example_domain, learn
 

@@ -48,7 +48,7 @@ from playbook.migrations import schema
 from playbook.neighbours import APPROXIMATE_FROM
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Attempt, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain
 

@@ -31,8 +31,8 @@ from common import available_bytes, emit, median, progress
 
 from playbook.embed.static import StaticEmbedder
 from playbook.neighbours import ExactScan
-from playbook.records import EntryGuidance
 from playbook.retrieve import Index
+from playbook.store.records import EntryGuidance
 from playbook.types import Persona, Scenario, Turn
 
 GUIDELINE = "Acknowledge the delay before explaining the policy."

@@ -29,7 +29,7 @@ from common import (
     wait_until_ready,
 )
 
-from playbook.store import Store
+from playbook.store.core import Store
 
 REPEATS = 7
 SERVER_REPEATS = 3
@@ -58,7 +58,7 @@ def command_times(repeats: int) -> dict[str, float]:
     commands = {
         "python": [sys.executable, "-c", "pass"],
         "help": playbook_command("--help"),
-        "import_cli": [sys.executable, "-c", "import playbook.cli"],
+        "import_cli": [sys.executable, "-c", "import playbook.cli.main"],
         "import_server_app": [sys.executable, "-c", "import playbook.server.app"],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -83,7 +83,7 @@ def heavy_imports(
         f"atexit.register(lambda: print('LOADED', *[m for m in {names!r} if m in sys.modules],"
         " file=sys.stderr))\n"
         f"sys.argv = ['playbook', *{list(args)!r}]\n"
-        "from playbook.cli import main\n"
+        "from playbook.cli.main import main\n"
         "main()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)

@@ -34,8 +34,8 @@ from bench_proxy import KEY, WARMUP, build_playbook, chat_body, serve_process, t
 from common import emit, percentile, progress, sim_server
 
 from playbook.pgtest import TemporaryPostgres
-from playbook.store import Store
-from playbook.store_copy import copy_playbook
+from playbook.store.copy import copy_playbook
+from playbook.store.core import Store
 
 CONCURRENCY = 8
 REPLICAS = 3

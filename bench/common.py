@@ -80,7 +80,7 @@ def free_port() -> int:
 
 def playbook_command(*args: str) -> list[str]:
     """The `playbook` CLI of this interpreter's environment, whatever PATH says."""
-    return [sys.executable, "-c", "from playbook.cli import main; main()", *args]
+    return [sys.executable, "-c", "from playbook.cli.main import main; main()", *args]
 
 
 def process_cpu_seconds(pid: int) -> float:

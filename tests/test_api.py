@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from playbook.api import coach, evaluate, learn, read_config
-from playbook.store import Store, StoreError
+from playbook.store.core import Store, StoreError
 
 MakeConfig = Callable[..., Path]
 

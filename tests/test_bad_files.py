@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from click.testing import Result
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 from playbook.domain import DomainError, load_domain, load_personas
 from playbook.exchange import to_markdown
-from playbook.store import Store
-from playbook.store_exchange import EntryDump
+from playbook.store.core import Store
+from playbook.store.exchange import EntryDump
 from playbook.transcripts import read_transcripts
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain
@@ -122,7 +122,7 @@ def limited_run(args: list[str], cwd: Path, max_bytes: int) -> subprocess.Comple
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
 
-    command = [sys.executable, "-c", "from playbook.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from playbook.cli.main import main; main()", *args]
     return subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, preexec_fn=limit, timeout=120
     )

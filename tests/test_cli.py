@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.workspace import example_domain
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))

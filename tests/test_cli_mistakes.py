@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 CUSTOMER = {"role": "customer", "text": "I want a refund for my ticket."}

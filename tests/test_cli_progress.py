@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from playbook.cli_progress import BarReporter, LineReporter, RateColumn, reporter
+from playbook.cli.progress import BarReporter, LineReporter, RateColumn, reporter
 from playbook.runner import QuietReporter
 
 

@@ -11,7 +11,7 @@ import httpx
 from playbook.embed import HashEmbedder
 from playbook.server import ServeSettings, create_app
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import FunctionChat, serve_app
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))

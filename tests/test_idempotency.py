@@ -16,7 +16,7 @@ from playbook.chat.base import ChatRequest, Message
 from playbook.chat.openai_backend import OpenAIChat
 from playbook.chat.recorder import Recorder
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import FunctionChat, serve_app
 
 BODY = {"model": "agent", "messages": [{"role": "user", "content": "Where is my bag?"}]}

@@ -11,7 +11,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 from playbook.dialogue import rollout
 from playbook.domain import load_domain, load_personas, personas_text
 from playbook.files import ImportFileError

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "playbook"
 # From the bottom up; a module may import its own layer and the layers below it only.
 LAYERS = (
     ("base", ("types", "errors", "config", "location", "wire", "files", "traits", "mask", "fence")),
-    ("parts", ("parse", "chat", "embed", "store", "dialect", "migrations", "records", "domain")),
+    ("parts", ("parse", "chat", "embed", "store", "migrations", "domain")),
     ("method", ("dialogue", "roles", "learn", "evaluate", "retrieve", "neighbours", "generate")),
     ("commands", ("workspace", "demo", "local", "api", "check", "server", "cli")),
 )

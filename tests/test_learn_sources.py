@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 
 TAU2 = Path(__file__).parent / "data" / "tau2" / "airline_tasks_train.json"
 CHATS = [

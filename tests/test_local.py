@@ -24,7 +24,7 @@ import pytest
 from playbook.config import EmbedderConfig
 from playbook.embed import build_embedder
 from playbook.local import ALIAS, LocalModelError, find_model, llama_server, require_server
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import (
     Attempt,
     Entry,
@@ -191,7 +191,7 @@ def test_held_out_personas_are_never_learning_ones_and_cover_every_trait() -> No
 def test_the_commands_defaults_are_the_jobs_defaults() -> None:
     import inspect
 
-    from playbook.cli_local import local
+    from playbook.cli.local import local
     from playbook.local import LocalSettings
 
     defaults = {n: p.default for n, p in inspect.signature(local).parameters.items()}

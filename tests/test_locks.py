@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from playbook.locks import LockHeld, LockPolicy, holding
-from playbook.store import Store
+from playbook.store.core import Store
 
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 

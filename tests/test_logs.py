@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from playbook.server.audit import AuditSettings, create_audit_app
-from playbook.store import Store
+from playbook.store.core import Store
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 REVIEWER_KEY = "rk-logs-test-0123456789abcdef"

@@ -11,8 +11,8 @@ import pytest
 
 import playbook.retrieve as retrieve
 from playbook.neighbours import ExactScan, InvertedFile
-from playbook.records import EntryGuidance
 from playbook.retrieve import Index
+from playbook.store.records import EntryGuidance
 
 DIM = 32
 

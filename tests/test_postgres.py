@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app as cli
+from playbook.cli.main import app as cli
 from playbook.embed import HashEmbedder
-from playbook.records import ServedRecord
-from playbook.store import Store
+from playbook.store.core import Store
+from playbook.store.records import ServedRecord
 from playbook.workspace import example_domain
 
 PERSONAS = [

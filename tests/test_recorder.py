@@ -18,7 +18,7 @@ from playbook.chat.recorder import (
     cache_key,
 )
 from playbook.config import RoleBudget
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import FunctionChat, ScriptedChat
 
 

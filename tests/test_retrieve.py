@@ -11,7 +11,7 @@ import pytest
 
 from playbook.embed import HashEmbedder
 from playbook.retrieve import Hit, Index, Retriever, build_index, compose_guidance
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.vectors import EmbedderMismatch
 

@@ -94,7 +94,7 @@ def served_pages(config: Path, env: dict[str, str]) -> list[str]:
     """Every page of the proxy, called with the client key."""
     from playbook.embed import build_embedder
     from playbook.server import Overrides, create_app, resolve_settings
-    from playbook.store import Store
+    from playbook.store.core import Store
 
     loaded = load_config(config)
     settings = resolve_settings(loaded, Overrides(), env)

@@ -16,8 +16,8 @@ import pytest
 
 from playbook.chat.base import ChatRequest, Message
 from playbook.migrations import schema
-from playbook.records import CallRecord
-from playbook.store import Store, StoreError
+from playbook.store.core import Store, StoreError
+from playbook.store.records import CallRecord
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Usage, Verdict
 
 PERSONA = Persona("refund-analytical-calm-1", "refund", "analytical", "calm", demanding=True)
@@ -331,7 +331,7 @@ def test_two_stores_on_one_postgres_database_see_each_others_writes(postgres_url
 def test_an_empty_postgres_database_is_not_a_playbook_to_read(postgres_url: str) -> None:
     from typer.testing import CliRunner
 
-    from playbook.cli import app as cli
+    from playbook.cli.main import app as cli
 
     with pytest.raises(StoreError, match="holds no playbook yet"):
         Store.open(postgres_url, create=False)
@@ -345,7 +345,7 @@ def test_an_empty_postgres_database_is_not_a_playbook_to_read(postgres_url: str)
 def test_two_reviewers_saving_one_entry_at_once_on_postgres_get_one_conflict(
     postgres_url: str,
 ) -> None:
-    from playbook.store_reviews import ReviewConflict
+    from playbook.store.reviews import ReviewConflict
 
     with Store.open(postgres_url) as one, Store.open(postgres_url) as two:
         for round_number in range(5):

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from playbook import migrations
-from playbook.store import Store, StoreError
-from playbook.store_audit import EntryQuery
-from playbook.store_reviews import MAX_GUIDELINES, ReviewConflict, ReviewError, clean_guidance
+from playbook.store.audit import EntryQuery
+from playbook.store.core import Store, StoreError
+from playbook.store.reviews import MAX_GUIDELINES, ReviewConflict, ReviewError, clean_guidance
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 
 ORIGINAL = ("Say sorry first.", "Offer a voucher.")

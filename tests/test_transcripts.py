@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 from playbook.config import load_config
 from playbook.files import ImportFileError
 from playbook.runner import QuietReporter
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.transcripts import read_transcripts
 from playbook.workspace import Workspace, import_transcripts
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from playbook.config import DEFAULT_CONFIG, Config, load_config
 from playbook.runner import QuietReporter, Reporter
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Entry
 from playbook.workspace import EvalPlan, Workspace, learn_summary, retriever_for
 from playbook.workspace import evaluate as evaluate_run

@@ -23,9 +23,9 @@ from playbook.embed import Embedder
 from playbook.learn import LearnSettings
 from playbook.location import Location
 from playbook.parse import MAX_GUIDELINES
-from playbook.records import RoleStats
 from playbook.sim.models import SimWorld
-from playbook.store import Store, StoreError
+from playbook.store.core import Store, StoreError
+from playbook.store.records import RoleStats
 from playbook.types import ROLES
 from playbook.workspace import Workspace, check_names
 

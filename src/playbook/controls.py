@@ -24,7 +24,7 @@ from playbook.evaluate import Condition
 from playbook.retrieve import Index, Retriever
 from playbook.roles import Roles
 from playbook.stats import gap_closed, mean_interval, paired_comparison
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Entry, Persona, Rated, Turn
 
 FAKE_TEACHERS = {"F1": "sim:teacher-constant", "F2": "sim:teacher-random", "F3": "sim:teacher-all"}

@@ -21,7 +21,7 @@ from playbook.chat.recorder import Prices, Recorder
 from playbook.dialogue import stable_seed
 from playbook.roles import Roles
 from playbook.screen import screen
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Entry, Guidance
 
 SAMPLES = 3  # replies per guidance; the ratings are their mean (one reply is too noisy)

@@ -18,9 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from playbook.config import describe_validation_error
 from playbook.files import ImportFileError
-from playbook.records import EntryVersion
-from playbook.store import ENTRY_STATUSES, Store
-from playbook.store_exchange import EntryDump, ImportCounts, ReviewEvent
+from playbook.store.core import ENTRY_STATUSES, Store
+from playbook.store.exchange import EntryDump, ImportCounts, ReviewEvent
+from playbook.store.records import EntryVersion
 from playbook.types import Entry, Provenance, Scenario
 
 FORMAT = "llm-playbook.entry.v1"  # the `format` of every line, for the day it changes

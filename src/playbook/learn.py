@@ -51,7 +51,7 @@ from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
 from playbook.screen import screen
-from playbook.store import FailureRecord, Store
+from playbook.store.core import FailureRecord, Store
 from playbook.types import (
     Attempt,
     Conversation,

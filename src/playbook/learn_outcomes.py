@@ -12,8 +12,8 @@ import numpy as np
 from playbook.chat.base import ModelError
 from playbook.chat.recorder import BudgetExceeded
 from playbook.errors import UserError
-from playbook.records import FailureRecord
 from playbook.roles import RoleOutputError
+from playbook.store.records import FailureRecord
 from playbook.types import Attempt, Entry, Persona, Scenario
 
 Failure = BudgetExceeded | RoleOutputError | ModelError

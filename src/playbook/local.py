@@ -30,7 +30,7 @@ from playbook.domain import example_domain, load_domain, persona_grid
 from playbook.errors import UserError
 from playbook.report import write_report
 from playbook.runner import Reporter
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import EMOTIONS, PERSONALITIES, Persona, Rated
 from playbook.workspace import EvalPlan, Workspace, evaluate, learn, report_context
 

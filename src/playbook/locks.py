@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from playbook.store import Store, StoreError
-from playbook.store_locks import LockHolder
+from playbook.store.core import Store, StoreError
+from playbook.store.locks import LockHolder
 
 STALE_AFTER = timedelta(seconds=60)  # no heartbeat for this long: the holder is gone
 HEARTBEAT_S = 10.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from playbook.config import ConfigError
-from playbook.store import Store
+from playbook.store.core import Store
 
 
 def resumable_run(store: Store, run_id: str, config: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from playbook.neighbours import (
     Neighbours,
 )
 from playbook.parse import normalise_guideline
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Entry, Turn, conversation_text
 from playbook.vectors import check_embedder
 

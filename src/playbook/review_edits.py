@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.edit_check import EditCheck, EditChecker, unchecked
-from playbook.store import Store
-from playbook.store_reviews import (
+from playbook.store.core import Store
+from playbook.store.reviews import (
     MAX_REASON_CHARS,
     ReviewConflict,
     ReviewError,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playbook.config import ConfigError
 from playbook.embed import Embedder
-from playbook.store import Store
+from playbook.store.core import Store
 
 REEMBED_BATCH = 256  # entries embedded and written per step (one progress tick each)
 

@@ -29,7 +29,7 @@ from playbook.runner import Reporter
 from playbook.sim.models import SimWorld
 from playbook.split import HELD_OUT, PersonaSplit, split_personas
 from playbook.stats import summarize
-from playbook.store import FailureRecord, Store
+from playbook.store.core import FailureRecord, Store
 from playbook.transcripts import TranscriptImport, read_transcripts
 from playbook.types import RATING_WORDS, ROLES, Domain, Entry, Persona, Rated, Scenario
 

@@ -20,18 +20,18 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app as cli
+from playbook.cli.main import app as cli
 from playbook.domain import load_domain
 from playbook.edit_check import EditChecker
 from playbook.embed import HashEmbedder
-from playbook.records import ServedRecord
 from playbook.roles import Roles, prompt_environment
 from playbook.server import ServeSettings, create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
-from playbook.store_copy import copy_playbook
+from playbook.store.copy import copy_playbook
+from playbook.store.core import Store
+from playbook.store.records import ServedRecord
 from playbook.testing import FunctionChat, serve_app
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain

@@ -12,7 +12,7 @@ import pytest
 from playbook.config import ConfigError, ServeConfig
 from playbook.server.audit import reviewer_key
 from playbook.server.audit.security import COOKIE
-from playbook.store_guidelines import guideline_key
+from playbook.store.guidelines import guideline_key
 
 PAGES = ["/entries", "/entries/{entry}", "/runs", "/runs/{run}", "/reports", "/reports/{run}"]
 PAGES += ["/exchange", "/guidelines", "/guidelines/{key}"]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
-from playbook.cli import app as cli
+from playbook.cli.main import app as cli
 
 PLAYBOOK = str(Path(sys.executable).parent / "playbook")
 

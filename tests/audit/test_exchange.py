@@ -11,10 +11,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app as cli
+from playbook.cli.main import app as cli
 from playbook.exchange import import_jsonl, to_jsonl, to_markdown
 from playbook.files import ImportFileError
-from playbook.store import Store
+from playbook.store.core import Store
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app as cli
+from playbook.cli.main import app as cli
 from playbook.workspace import example_domain
 
 KEY = "sk-proj-Pasted0123456789abcdefSECRET"

@@ -18,7 +18,7 @@ from playbook.chat.base import ChatModel
 from playbook.embed import HashEmbedder
 from playbook.server import ServeSettings, create_app
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import FunctionChat, serve_app
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 

@@ -9,7 +9,7 @@ import pytest
 
 from playbook.embed.static import StaticEmbedder
 from playbook.server.live import LivePlaybook
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Turn
 
 from .conftest import BAGGAGE_GUIDANCE, BAGGAGE_TEXT, REFUND_GUIDANCE, REFUND_TEXT, make_entry

@@ -12,8 +12,8 @@ import openai
 import pytest
 
 from playbook.embed import HashEmbedder
-from playbook.records import ServedRecord
-from playbook.store import Store
+from playbook.store.core import Store
+from playbook.store.records import ServedRecord
 
 KEY = "sk-proxy-test-0123456789"
 REPLY = "I understand how frustrating this is. I can offer travel credit for the full fare."

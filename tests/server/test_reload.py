@@ -11,7 +11,7 @@ import pytest
 
 from playbook.embed import HashEmbedder
 from playbook.server import ENTRIES_HEADER
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 
 KEY = "sk-proxy-test-0123456789"

@@ -25,7 +25,7 @@ from playbook.domain import example_domain
 from playbook.embed import HashEmbedder
 from playbook.pgtest import free_port
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import FunctionChat, serve_app
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 

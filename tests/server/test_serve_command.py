@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from playbook.server import ENTRIES_HEADER
-from playbook.store import Store
+from playbook.store.core import Store
 
 KEY = "sk-serve-command-000001"
 REFUND_TEXT = "I demand a full refund for my restricted ticket, this is outrageous!"

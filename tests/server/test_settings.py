@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from playbook.cli import app
+from playbook.cli.main import app
 from playbook.config import Config, ConfigError, load_config
 from playbook.embed import HashEmbedder
 from playbook.server import Overrides, resolve_settings
 from playbook.server.run import check_servable
-from playbook.store import Store
+from playbook.store.core import Store
 
 SERVE = """
 [serve]

@@ -16,7 +16,7 @@ from playbook.roles import Roles, prompt_environment
 from playbook.server import ServeSettings, create_app
 from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.testing import serve_app
 from playbook.types import Attempt, Entry, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain

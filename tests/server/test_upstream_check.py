@@ -74,7 +74,7 @@ def test_the_default_port_is_not_vllms() -> None:
 
 
 def test_serve_warns_at_start_when_its_upstream_is_down(tmp_path: Path) -> None:
-    from playbook.store import Store
+    from playbook.store.core import Store
 
     Store.open(tmp_path / "p.db").close()
     upstream = refused_url()

@@ -16,9 +16,9 @@ from pydantic import TypeAdapter
 from playbook.chat.base import CallFailed, ChatModel, ChatRequest, Completion, ModelError, Wrapper
 from playbook.config import RoleBudget
 from playbook.errors import UserError
-from playbook.records import CallRecord
-from playbook.store import Store
-from playbook.store_ledger import Spent
+from playbook.store.core import Store
+from playbook.store.ledger import Spent
+from playbook.store.records import CallRecord
 from playbook.types import Usage
 
 _REQUEST = TypeAdapter(ChatRequest)

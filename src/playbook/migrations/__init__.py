@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from playbook.dialect import Dialect
+from playbook.store.dialect import Dialect
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 _SQLITE_HEADER = b"SQLite format 3\x00"

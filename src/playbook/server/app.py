@@ -25,7 +25,7 @@ from playbook.server.recording import ServedLog
 from playbook.server.services import Services
 from playbook.server.settings import ServeSettings
 from playbook.server.upstream import Upstream, upstream_clients
-from playbook.store import Store
+from playbook.store.core import Store
 
 
 def create_app(

@@ -12,10 +12,10 @@ import numpy as np
 from playbook.config import Match
 from playbook.embed import Embedder
 from playbook.neighbours import APPROXIMATE_FROM
-from playbook.records import EntryGuidance
 from playbook.retrieve import Index, Retrieval, Retriever
-from playbook.store import Store
-from playbook.store_serving import PlaybookVersion
+from playbook.store.core import Store
+from playbook.store.records import EntryGuidance
+from playbook.store.serving import PlaybookVersion
 from playbook.types import Turn
 
 log = logging.getLogger("playbook.server")

@@ -16,7 +16,6 @@ import anyio
 import httpx
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from playbook.records import ServedRecord
 from playbook.server.errors import ApiError, upstream_failed
 from playbook.server.live import LivePlaybook
 from playbook.server.messages import GuidanceWriter, WireMessage, checked_body, conversation
@@ -24,6 +23,7 @@ from playbook.server.metrics import Metrics
 from playbook.server.recording import ServedLog, StreamWatcher, usage_tokens
 from playbook.server.settings import ServeSettings
 from playbook.server.upstream import Upstream
+from playbook.store.records import ServedRecord
 
 ENTRIES_HEADER = "X-Playbook-Entries"  # ids of the entries whose guidance was used, "3,17"
 

@@ -8,8 +8,8 @@ import json
 import logging
 from typing import Any
 
-from playbook.records import ServedRecord
-from playbook.store import Store
+from playbook.store.core import Store
+from playbook.store.records import ServedRecord
 
 log = logging.getLogger("playbook.server")
 MAX_QUEUED = 10_000  # records waiting for the database before new ones are dropped

@@ -19,7 +19,7 @@ from playbook.server.app import create_app
 from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
 from playbook.server.upstream_check import upstream_problem
-from playbook.store import Store
+from playbook.store.core import Store
 from playbook.vectors import check_embedder
 
 log = logging.getLogger("playbook.server")

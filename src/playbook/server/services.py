@@ -12,7 +12,7 @@ from playbook.server.metrics import Metrics
 from playbook.server.proxy import ChatProxy
 from playbook.server.recording import ServedLog
 from playbook.server.settings import ServeSettings
-from playbook.store import Store
+from playbook.store.core import Store
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from playbook.server.audit.routes_runs import RunPages
 from playbook.server.audit.routes_session import SessionPages
 from playbook.server.audit.security import Gate
 from playbook.server.audit.settings import AuditSettings
-from playbook.store import Store
+from playbook.store.core import Store
 
 
 def audit_router(

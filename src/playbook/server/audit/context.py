@@ -32,7 +32,7 @@ from playbook.server.audit.security import (
 )
 from playbook.server.audit.settings import AuditSettings
 from playbook.server.audit.views import finite
-from playbook.store import Store, StoreUnwritable
+from playbook.store.core import Store, StoreUnwritable
 
 log = logging.getLogger("playbook.server")
 TEMPLATES = Path(__file__).parent / "templates"

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request, Response
 
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError
-from playbook.store import StoreError
-from playbook.store_calls import CallQuery, LoggedCall
+from playbook.store.calls import CallQuery, LoggedCall
+from playbook.store.core import StoreError
 
 PAGE_SIZE = 50
 ROLES = ("student", "teacher", "customer", "judge")

@@ -14,9 +14,9 @@ from playbook.server.audit import views, views_guidelines
 from playbook.server.audit.context import SQLITE_MAX, Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
 from playbook.server.audit.views_review import review_panel
-from playbook.store import ENTRY_STATUSES, Store, StoreError, StoreUnwritable
-from playbook.store_audit import ENTRY_SORTS, EntryQuery
-from playbook.store_reviews import ReviewConflict, ReviewError
+from playbook.store.audit import ENTRY_SORTS, EntryQuery
+from playbook.store.core import ENTRY_STATUSES, Store, StoreError, StoreUnwritable
+from playbook.store.reviews import ReviewConflict, ReviewError
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -12,7 +12,7 @@ from playbook.exchange import export_statuses, import_jsonl, to_jsonl, to_markdo
 from playbook.files import ImportFileError
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
-from playbook.store_exchange import ImportCounts
+from playbook.store.exchange import ImportCounts
 
 FORMATS = {"md": "text/markdown; charset=utf-8", "jsonl": "application/x-ndjson"}
 RAW_BODIES = ("application/x-ndjson", "application/jsonl", "text/plain")

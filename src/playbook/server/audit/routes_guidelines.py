@@ -15,8 +15,8 @@ from playbook.review_edits import GuidelineEdit
 from playbook.server.audit import views_guidelines as views
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
-from playbook.store_guidelines import Guideline
-from playbook.store_reviews import ReviewError
+from playbook.store.guidelines import Guideline
+from playbook.store.reviews import ReviewError
 
 MAX_FIND = 1000
 DONE = {

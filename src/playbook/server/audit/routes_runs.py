@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from markupsafe import Markup
 
-from playbook.records import RunRecord
 from playbook.report import ReportContext, render_report, report_title
 from playbook.server.audit import views_runs
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError
 from playbook.server.audit.views import finite
-from playbook.store import Store, StoreError
+from playbook.store.core import Store, StoreError
+from playbook.store.records import RunRecord
 
 
 class RunPages:

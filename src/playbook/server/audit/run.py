@@ -14,7 +14,7 @@ from playbook.server.audit.app import create_audit_app
 from playbook.server.audit.settings import AuditSettings, require_reviewer_key
 from playbook.server.run import edit_checker
 from playbook.server.settings import is_loopback
-from playbook.store import Store
+from playbook.store.core import Store
 
 log = logging.getLogger("playbook.server")
 

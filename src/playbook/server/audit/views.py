@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from pydantic import TypeAdapter
 
-from playbook.records import EntryVersion, ReviewRecord
-from playbook.store_audit import EntryFacets, EntryQuery, EntryRow, EntryUsage
+from playbook.store.audit import EntryFacets, EntryQuery, EntryRow, EntryUsage
+from playbook.store.records import EntryVersion, ReviewRecord
 from playbook.types import Attempt, Entry, Persona, Turn
 
 _PERSONA = TypeAdapter(Persona)

@@ -8,7 +8,7 @@ from typing import Any
 
 from playbook.review_edits import EditOutcome, GuidelineEdit
 from playbook.server.audit.views import when
-from playbook.store_guidelines import Guideline, GuidelineChange, guideline_key
+from playbook.store.guidelines import Guideline, GuidelineChange, guideline_key
 
 
 def guideline_list(found: Sequence[Guideline], search: str) -> dict[str, Any]:

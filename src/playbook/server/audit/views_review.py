@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from playbook.records import EntryVersion, ReviewRecord
 from playbook.screen import screen
 from playbook.server.audit.views import when
 from playbook.server.audit.views_guidelines import lines_diff
-from playbook.store_guidelines import Draft, guideline_key
+from playbook.store.guidelines import Draft, guideline_key
+from playbook.store.records import EntryVersion, ReviewRecord
 from playbook.types import Entry, rating_word
 
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from playbook.records import FailureRecord, RoleStats, RunRecord
 from playbook.server.audit.views import redacted, when
-from playbook.store_audit import RunTotals
+from playbook.store.audit import RunTotals
+from playbook.store.records import FailureRecord, RoleStats, RunRecord
 
 RECENT_FAILURES = 50
 

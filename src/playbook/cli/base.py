@@ -21,7 +21,7 @@ from playbook.errors import UserError
 if TYPE_CHECKING:
     from playbook.config import Config
     from playbook.location import Location
-    from playbook.store import Store
+    from playbook.store.core import Store
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -87,7 +87,7 @@ def playbook_path(config: Path | None, playbook: str | None) -> Location:
 
 def open_playbook(config: Path | None, playbook: str | None) -> Store:
     """An existing playbook, to read: a mistyped path is an error, and nothing is created."""
-    from playbook.store import Store
+    from playbook.store.core import Store
 
     path = playbook_path(config, playbook)
     with user_errors():

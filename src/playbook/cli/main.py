@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from playbook.cli_audit import audit, entries_export, entries_import
-from playbook.cli_base import (
+from playbook.cli.audit import audit, entries_export, entries_import
+from playbook.cli.base import (
     INTERRUPTED,
     err,
     error_line,
@@ -22,13 +22,13 @@ from playbook.cli_base import (
     run,
     user_errors,
 )
-from playbook.cli_check import LimitOption, check
-from playbook.cli_db import db_app
-from playbook.cli_import import import_app
-from playbook.cli_local import local
-from playbook.cli_logs import logs
-from playbook.cli_progress import reporter
-from playbook.cli_render import print_demo, print_entries, print_eval, print_learn_summary
+from playbook.cli.check import LimitOption, check
+from playbook.cli.db import db_app
+from playbook.cli.imports import import_app
+from playbook.cli.local import local
+from playbook.cli.logs import logs
+from playbook.cli.progress import reporter
+from playbook.cli.render import print_demo, print_entries, print_eval, print_learn_summary
 
 HELP = """A teacher model coaches a weak student model through a playbook of guidelines.
 

@@ -29,7 +29,7 @@ def tau2_tasks(
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """tau2-bench tasks -> a persona file to review (then list it in learn.personas)."""
-    from playbook.cli_base import out, run
+    from playbook.cli.base import out, run
     from playbook.config import load_config
     from playbook.domain import load_domain, personas_text
     from playbook.files import ImportFileError, write_atomic
@@ -66,7 +66,7 @@ def tau2_policy(
     ] = None,
 ) -> None:
     """Make a tau2-bench policy a domain's `policy` (the rest of the file is kept as it is)."""
-    from playbook.cli_base import out, run
+    from playbook.cli.base import out, run
     from playbook.domain import load_domain
     from playbook.files import write_atomic
     from playbook.tau2 import policy_into_domain
@@ -95,8 +95,8 @@ def transcripts(
     import json
 
     from playbook import workspace as ws
-    from playbook.cli_base import err, out, run
-    from playbook.cli_progress import reporter
+    from playbook.cli.base import err, out, run
+    from playbook.cli.progress import reporter
     from playbook.config import load_config
 
     async def work() -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from playbook.cli_base import open_playbook, out, user_errors
+from playbook.cli.base import open_playbook, out, user_errors
 
 if TYPE_CHECKING:
-    from playbook.store_calls import LoggedCall
+    from playbook.store.calls import LoggedCall
 
 ROLE_NAMES = ("student", "teacher", "customer", "judge")
 
@@ -47,7 +47,7 @@ def logs(
 
     Example: playbook logs --run latest --role judge -n 3"""
     from playbook.config import ConfigError, did_you_mean
-    from playbook.store_calls import CallQuery
+    from playbook.store.calls import CallQuery
 
     if role is not None and role not in ROLE_NAMES:
         with user_errors():

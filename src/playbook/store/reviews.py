@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from playbook.errors import UserError
 from playbook.migrations import schema as db
-from playbook.records import EntryVersion
-from playbook.store_base import ENTRY_STATUSES
+from playbook.store.base import ENTRY_STATUSES
+from playbook.store.records import EntryVersion
 from playbook.types import Guidance
 
 MAX_GUIDELINES = 20

@@ -25,8 +25,8 @@ def db_migrate(
     once before starting the replicas of a new release, so that none of them waits)."""
     import sqlalchemy as sa
 
-    from playbook.cli_base import out, playbook_path, user_errors
-    from playbook.store import Store
+    from playbook.cli.base import out, playbook_path, user_errors
+    from playbook.store.core import Store
 
     location = playbook_path(config, playbook)
     with user_errors(), Store.open(location) as store, store._engine.connect() as conn:
@@ -44,9 +44,9 @@ def db_copy(
 ) -> None:
     """Copy a whole playbook (runs, calls, entries, reviews, versions, evaluations, served
     requests; ids kept) into an empty database. Stop whatever writes to the source first."""
-    from playbook.cli_base import err, out, user_errors
-    from playbook.store import Store
-    from playbook.store_copy import copy_playbook
+    from playbook.cli.base import err, out, user_errors
+    from playbook.store.copy import copy_playbook
+    from playbook.store.core import Store
 
     with user_errors(), Store.open(source, create=False) as origin, Store.open(target) as into:
 

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from playbook.dialect import Dialect
 from playbook.migrations import schema as db
-from playbook.records import EntryGuidance, ServedRecord, ServedStats
-from playbook.store_base import StoreError
+from playbook.store.base import StoreError
+from playbook.store.dialect import Dialect
+from playbook.store.records import EntryGuidance, ServedRecord, ServedStats
 
 PlaybookVersion = tuple[int, int, int]
 """(entries, highest entry id, highest review id): any add or review changes it."""

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from playbook.chat.base import ChatRequest
-from playbook.dialect import Dialect
 from playbook.migrations import schema as db
-from playbook.records import CallRecord
-from playbook.store_base import StoreError
+from playbook.store.base import StoreError
+from playbook.store.dialect import Dialect
+from playbook.store.records import CallRecord
 
 _REQUEST = TypeAdapter(ChatRequest)
 

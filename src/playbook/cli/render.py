@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from playbook.cli_base import out
+from playbook.cli.base import out
 
 if TYPE_CHECKING:
     from playbook.types import Entry

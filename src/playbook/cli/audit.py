@@ -23,7 +23,7 @@ def audit(
     port: Annotated[int | None, typer.Option(help="Default 8780.")] = None,
 ) -> None:
     """Serve the audit UI alone: review, edit, approve and reject entries (no upstream needed)."""
-    from playbook.cli_base import playbook_path, run
+    from playbook.cli.base import playbook_path, run
     from playbook.server.audit.run import audit_command
 
     location = playbook_path(config, playbook) if playbook is not None else None
@@ -43,7 +43,7 @@ def entries_export(
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --out file.")] = False,
 ) -> None:
     """Export entries: Markdown for a pull request, or JSONL with ids, history and vectors."""
-    from playbook.cli_base import err, open_playbook, user_errors
+    from playbook.cli.base import err, open_playbook, user_errors
     from playbook.errors import UserError
     from playbook.exchange import export_statuses, to_jsonl, to_markdown
     from playbook.files import write_atomic
@@ -69,10 +69,10 @@ def entries_import(
     config: ConfigOption = None,
 ) -> None:
     """Import a JSONL export: ids and history are kept; a bad line imports nothing."""
-    from playbook.cli_base import out, playbook_path, user_errors
+    from playbook.cli.base import out, playbook_path, user_errors
     from playbook.exchange import import_jsonl
     from playbook.files import read_text
-    from playbook.store import Store
+    from playbook.store.core import Store
 
     path = playbook_path(config, playbook)
     with user_errors():

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from playbook.migrations import schema as db
-from playbook.store import Store, StoreError
+from playbook.store.core import Store, StoreError
 
 CHUNK = 1000  # rows read and written per step: a large calls table never sits in memory whole
 # Parents before children (the database checks the references); locks belong to processes

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from playbook.cli_base import err, out
-from playbook.cli_progress import reporter
+from playbook.cli.base import err, out
+from playbook.cli.progress import reporter
 
 
 def local(
@@ -35,7 +35,7 @@ def local(
     """A real student, no API key: SmolLM2-135M-Instruct behind llama.cpp's server learns a
     playbook on the airline example (teacher, customer, judge simulated), then is evaluated on
     held-out personas. Needs the `local` extra."""
-    from playbook.cli_base import run
+    from playbook.cli.base import run
     from playbook.local import LocalSettings, run_local
 
     if inject not in ("system", "last_message"):

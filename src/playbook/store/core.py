@@ -21,20 +21,20 @@ from pydantic_core import to_jsonable_python
 
 from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
-from playbook.dialect import ChangeListener, Dialect, display, make_engine
 from playbook.location import Location, is_url, parse_location
 from playbook.migrations import schema as db
-from playbook.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
-from playbook.store_audit import AuditQueries
-from playbook.store_base import ENTRY_STATUSES, StoreError, StoreUnwritable, content_key
-from playbook.store_calls import CallLogQueries
-from playbook.store_evals import EvaluationQueries
-from playbook.store_exchange import ExchangeQueries
-from playbook.store_guidelines import GuidelineQueries
-from playbook.store_ledger import LedgerQueries
-from playbook.store_locks import LockQueries
-from playbook.store_reviews import ReviewQueries, review_row
-from playbook.store_serving import ServingQueries, stack_embeddings
+from playbook.store.audit import AuditQueries
+from playbook.store.base import ENTRY_STATUSES, StoreError, StoreUnwritable, content_key
+from playbook.store.calls import CallLogQueries
+from playbook.store.dialect import ChangeListener, Dialect, display, make_engine
+from playbook.store.evals import EvaluationQueries
+from playbook.store.exchange import ExchangeQueries
+from playbook.store.guidelines import GuidelineQueries
+from playbook.store.ledger import LedgerQueries
+from playbook.store.locks import LockQueries
+from playbook.store.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
+from playbook.store.reviews import ReviewQueries, review_row
+from playbook.store.serving import ServingQueries, stack_embeddings
 from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
 
 __all__ = [

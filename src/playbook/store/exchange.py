@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
-from playbook.dialect import Dialect
 from playbook.files import ImportFileError
 from playbook.migrations import schema as db
-from playbook.records import EntryVersion
-from playbook.store_base import content_key
+from playbook.store.base import content_key
+from playbook.store.dialect import Dialect
+from playbook.store.records import EntryVersion
 from playbook.types import Entry, Guidance, Provenance, Scenario
 
 _SCENARIO = TypeAdapter(Scenario)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from playbook.cli_base import error_line, load_config, out, run
+from playbook.cli.base import error_line, load_config, out, run
 
 if TYPE_CHECKING:
     from playbook.check import CheckReport
