@@ -21,9 +21,10 @@ from common import emit, progress, settle
 from playbook.config import Config, load_config
 from playbook.learn import LearnResult
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.store.records import RoleStats
 from playbook.types import Persona
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.workspace import Workspace, example_domain
 
 
 def example_config(playbook: Path, rounds: int | None = None) -> Config:

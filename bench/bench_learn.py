@@ -48,7 +48,8 @@ from playbook.chat.base import ChatModel, ChatRequest, Completion, Wrapper
 from playbook.chat.recorder import Recorder, cache_key
 from playbook.config import load_config
 from playbook.roles import Roles
-from playbook.workspace import Models, Workspace, learn
+from playbook.runs import learn
+from playbook.workspace import Models, Workspace
 
 DELAY_S = 0.05
 LONG_DELAY_S = 1.0

@@ -32,15 +32,16 @@ from rich.console import Console
 
 from playbook.chat.recorder import Recorder
 from playbook.cli.progress import LineReporter
-from playbook.config import load_config
+from playbook.config import RetrievalConfig, load_config
 from playbook.evaluate import Condition, rate_condition
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session
 from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.stats import mean_interval, paired_comparison
 from playbook.types import Guidance, Rated, Turn
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.workspace import Workspace, example_domain
 
 Shape = Callable[[Guidance], Guidance]
 
@@ -137,7 +138,9 @@ async def levers(
             alone_at[temperature] = await rate(
                 roles, "student", alone(roles), session, samples, settings.max_turns
             )
-        retriever = Retriever(index, embedder, k, session.workspace.config.retrieval.floor)
+        retriever = Retriever(
+            index, embedder, session.workspace.config.retrieval.model_copy(update={"k": k})
+        )
         rated = await rate(
             roles, "playbook", coached(roles, retriever, shape), session, samples,
             settings.max_turns,
@@ -165,7 +168,9 @@ async def transfer(
     store = session.workspace.store
     recorder = session.workspace.recorder(store.start_run("eval", {"bench": "transfer"}, {}))
     roles = session.workspace.roles(recorder)
-    retriever = Retriever(index, session.workspace.embedder, settings.k, 0.2)
+    retriever = Retriever(
+        index, session.workspace.embedder, RetrievalConfig(k=settings.k, floor=0.2)
+    )
     rated = await rate(
         roles, "playbook", coached(roles, retriever, as_is), session, settings.samples,
         settings.max_turns,

@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 from common import emit, progress
 
-from playbook.config import EmbedderConfig, Match, load_config
+from playbook.config import EmbedderConfig, Match, RetrievalConfig, load_config
 from playbook.embed import Embedder, build_embedder, default_floor
 from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.store.core import Store
 from playbook.types import Entry, Turn, conversation_text
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.workspace import Workspace, example_domain
 
 DATA = Path(__file__).resolve().parent / "data" / "paraphrases.jsonl"
 DOMAINS = ("airline", "electronics")
@@ -122,7 +123,7 @@ async def rank(
     conversation's score (which decides, with the floor, whether there is guidance at all)."""
     matrix = await embedder.embed([key_text(e.scenario.turns, key) for e in entries])
     index = Index(entries, matrix, embedder.sparse)
-    retriever = Retriever(index, embedder, k=TOP, floor=-2.0, match=match)
+    retriever = Retriever(index, embedder, RetrievalConfig(k=TOP, floor=-2.0, match=match))
     queries = await embedder.embed([key_text(m.turns, key) for m in messages])
     ranked = []
     for message, query in zip(messages, queries, strict=True):

@@ -25,14 +25,15 @@ import numpy as np
 from bench_cost import FewPersonas, example_config
 from common import emit, progress, settle
 
-from playbook.config import EmbedderConfig, Match
+from playbook.config import EmbedderConfig, Match, RetrievalConfig
 from playbook.domain import load_domain
 from playbook.embed import Embedder, build_embedder
 from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.sim import world
 from playbook.types import Domain, Entry, Turn, conversation_text
-from playbook.workspace import example_domain, learn
+from playbook.workspace import example_domain
 
 Key = Callable[[Sequence[Turn]], str]
 Label = tuple[frozenset[str], str]  # what the conversation needs, and its case
@@ -71,7 +72,7 @@ async def picks(
         if not others:
             continue
         index = Index([entries[i] for i in others], matrix[others], embedder.sparse)
-        retriever = Retriever(index, embedder, k=1, floor=-1.0, match=match)
+        retriever = Retriever(index, embedder, RetrievalConfig(k=1, floor=-1.0, match=match))
         for i in mine:
             hits = await retriever.hits_for(matrix[i])
             chosen[i] = position[id(hits[0].entry)] if hits else None

@@ -78,7 +78,8 @@ async def test_a_learning_rounds_total_is_fixed_from_its_start(
     # Bug (issue 16): the bar's total grew with every scenario found, so its time left was
     # always too short and the bar went backwards.
     from playbook.config import load_config
-    from playbook.workspace import Workspace, learn
+    from playbook.runs import learn
+    from playbook.workspace import Workspace
 
     workspace = Workspace.open(load_config(make_config(tmp_path)))
     recorded = RecordingReporter()

@@ -37,6 +37,7 @@ def test_learn_serve_and_review_write_one_playbook_at_once(tmp_path: Path) -> No
                 playbook=db,
                 upstream_url=f"{upstream_url}/v1",
                 api_keys=frozenset({KEY}),
+                approved_only=False,
                 reload_interval=0.05,
             )
             with serve_app(create_app(settings, server_store, HashEmbedder())) as url:

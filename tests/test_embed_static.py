@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playbook.config import EmbedderConfig
+from playbook.config import EmbedderConfig, RetrievalConfig
 from playbook.embed import Embedder, HashEmbedder, build_embedder, default_floor
 from playbook.embed.static import StaticEmbedder
 from playbook.embed.wordpiece import WordPiece
@@ -100,7 +100,9 @@ def test_an_unset_floor_is_the_embedders_calibrated_one() -> None:
     static = build_embedder(EmbedderConfig(spec="static"), {})
     assert Retriever(empty, static).floor == default_floor(static.id) == 0.6
     assert Retriever(empty, HashEmbedder()).floor == 0.08
-    assert Retriever(empty, static, floor=0.3).floor == 0.3  # a configured floor wins
+    assert (
+        Retriever(empty, static, RetrievalConfig(floor=0.3)).floor == 0.3
+    )  # a configured floor wins
     assert default_floor("openai:text-embedding-3-small") == 0.2  # not measured: the fallback
 
 

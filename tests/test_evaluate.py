@@ -11,8 +11,9 @@ import pytest
 
 from playbook.config import load_config
 from playbook.runner import QuietReporter
+from playbook.runs import EvalPlan, evaluate
 from playbook.stats import summarize
-from playbook.workspace import EvalPlan, Workspace, evaluate, example_domain
+from playbook.workspace import Workspace, example_domain
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 

@@ -16,10 +16,11 @@ from playbook.learn import Learner
 from playbook.parse import ParseError, parse_personas
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
+from playbook.runs import learn, learn_summary
 from playbook.sim.models import SimWorld
 from playbook.testing import FunctionChat
 from playbook.types import Persona, Scenario, Turn, Verdict
-from playbook.workspace import Workspace, learn, learn_summary
+from playbook.workspace import Workspace
 
 MakeConfig = Callable[..., Path]
 GOALS = ["refund_restricted_ticket", "delayed_baggage_compensation"]

@@ -16,7 +16,7 @@ LAYERS = (
     ("base", ("types", "errors", "config", "location", "wire", "files", "traits", "mask", "fence")),
     ("parts", ("parse", "chat", "embed", "store", "migrations", "domain")),
     ("method", ("dialogue", "roles", "learn", "evaluate", "retrieve", "neighbours", "generate")),
-    ("commands", ("workspace", "demo", "local", "api", "check", "server", "cli")),
+    ("commands", ("workspace", "runs", "demo", "local", "api", "check", "server", "cli")),
 )
 
 

@@ -11,9 +11,10 @@ from playbook.chat.base import ChatRequest
 from playbook.config import load_config
 from playbook.learn import Learner, LearnError
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.sim.models import SimWorld
 from playbook.testing import FunctionChat
-from playbook.workspace import Workspace, learn
+from playbook.workspace import Workspace
 
 MakeConfig = Callable[..., Path]
 

@@ -7,10 +7,11 @@ from playbook.config import load_config
 from playbook.domain import load_domain
 from playbook.embed import HashEmbedder
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
 from playbook.testing import serve_app
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.workspace import Workspace, example_domain
 
 MakeConfig = Callable[..., Path]
 

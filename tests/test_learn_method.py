@@ -14,8 +14,9 @@ import pytest
 from playbook.config import load_config
 from playbook.domain import load_domain, persona_grid, situation_of, situation_personas
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.types import Entry
-from playbook.workspace import Workspace, example_domain, learn
+from playbook.workspace import Workspace, example_domain
 
 GOAL = "refund_restricted_ticket"
 

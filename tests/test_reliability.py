@@ -9,12 +9,13 @@ from playbook.config import load_config
 from playbook.learn import Learner
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
+from playbook.runs import learn
 from playbook.sim.faults import FaultPlan, with_faults
 from playbook.sim.models import SimWorld
 from playbook.sim.server import create_openai_app
 from playbook.testing import FunctionChat, HashEmbedder, serve_app
 from playbook.types import Turn
-from playbook.workspace import Workspace, learn
+from playbook.workspace import Workspace
 
 MakeConfig = Callable[..., Path]
 ROLES = ("student", "teacher", "customer", "judge")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from playbook.config import RetrievalConfig
 from playbook.embed import HashEmbedder
 from playbook.retrieve import Hit, Index, Retriever, build_index, compose_guidance
 from playbook.store.core import Store
@@ -123,7 +124,9 @@ async def test_retriever_returns_the_nearest_entrys_guidance(store: Store) -> No
     vectors = await embedder.embed(list(situations))
     for (text, guidance), vector in zip(situations.items(), vectors, strict=True):
         store.add_entry(make_entry(text, guidance), vector, embedder.id)
-    retriever = Retriever(await build_index(store, embedder), embedder, k=1, floor=0.2)
+    retriever = Retriever(
+        await build_index(store, embedder), embedder, RetrievalConfig(k=1, floor=0.2)
+    )
 
     found = await retriever.retrieve(
         [Turn("customer", "They cancelled my flight! Money back now.")]
@@ -141,7 +144,7 @@ async def test_retriever_with_only_approved_entries(store: Store) -> None:
     [vector] = await embedder.embed([text])
     entry_id = store.add_entry(make_entry(text, ("Say sorry first.",)), vector, embedder.id)
     approved = await build_index(store, embedder, statuses=["approved"])
-    retriever = Retriever(approved, embedder, k=3, floor=0.0)
+    retriever = Retriever(approved, embedder, RetrievalConfig(k=3, floor=0.0))
     turns = [Turn("customer", text)]
     assert (await retriever.retrieve(turns)).guidance == ()
 
@@ -174,12 +177,12 @@ async def test_guidance_match_finds_the_situation_the_nearest_conversation_misse
     index = Index(entries, np.asarray(vectors), embedder.sparse)
     upset_about_paris = [Turn("customer", f"I need a refund for my trip to Paris in May. {UPSET}")]
 
-    nearest = Retriever(index, embedder, k=1, floor=0.0)
+    nearest = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.0))
     assert (await nearest.retrieve(upset_about_paris)).guidance == (BE_BRIEF,)
-    guided = Retriever(index, embedder, k=1, floor=0.0, match="guidance")
+    guided = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.0, match="guidance"))
     await guided.prepare()
     assert (await guided.retrieve(upset_about_paris)).guidance == (COMFORT,)
     assert guided.with_index(index).match == "guidance"
     # The floor still decides whether the playbook covers a conversation at all.
-    strict = Retriever(index, embedder, k=1, floor=0.99, match="guidance")
+    strict = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.99, match="guidance"))
     assert (await strict.retrieve([Turn("customer", "Quantum chromodynamics")])).hits == []

@@ -13,9 +13,10 @@ from playbook.cli.main import app
 from playbook.config import load_config
 from playbook.files import ImportFileError
 from playbook.runner import QuietReporter
+from playbook.runs import import_transcripts
 from playbook.store.core import Store
 from playbook.transcripts import read_transcripts
-from playbook.workspace import Workspace, import_transcripts
+from playbook.workspace import Workspace
 
 MakeConfig = Callable[..., Path]
 PII = ("jane.doe@example.com", "415 555 0134", "4111 1111 1111 1111", "SW4821", "emma_kim_9957")

@@ -17,11 +17,12 @@ from typing import Any
 
 from playbook.config import DEFAULT_CONFIG, Config, load_config
 from playbook.runner import QuietReporter, Reporter
+from playbook.runs import EvalPlan, learn_summary, retriever_for
+from playbook.runs import evaluate as evaluate_run
+from playbook.runs import learn as learn_run
 from playbook.store.core import Store
 from playbook.types import Entry
-from playbook.workspace import EvalPlan, Workspace, learn_summary, retriever_for
-from playbook.workspace import evaluate as evaluate_run
-from playbook.workspace import learn as learn_run
+from playbook.workspace import Workspace
 
 ConfigLike = Config | str | os.PathLike[str]
 

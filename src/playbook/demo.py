@@ -15,18 +15,11 @@ from playbook.report import write_report
 from playbook.retrieve import Index, Retriever
 from playbook.roles import Roles
 from playbook.runner import Reporter
+from playbook.runs import EvalPlan, evaluate, learn, report_context, retriever_for, run_life
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.types import ROLES, Persona, Rated
-from playbook.workspace import (
-    EvalPlan,
-    Workspace,
-    evaluate,
-    learn,
-    report_context,
-    retriever_for,
-    run_life,
-)
+from playbook.workspace import Workspace
 
 
 def demo_config(out: Path) -> Config:

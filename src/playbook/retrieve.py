@@ -13,7 +13,7 @@ from typing import Generic, Protocol
 import numpy as np
 from typing_extensions import TypeVar
 
-from playbook.config import Match
+from playbook.config import RetrievalConfig
 from playbook.embed.base import Embedder, default_floor, unit_rows
 from playbook.neighbours import (
     APPROXIMATE_FROM,
@@ -283,26 +283,25 @@ class GuidanceMap(Generic[G]):
 class Retriever(Generic[G]):
     """Guidance for a conversation: embed it, take the nearest entries, compose their guidance.
 
-    k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
+    The settings are the config's `[retrieval]` (config.RetrievalConfig, where the defaults
+    live): k=1 follows the paper (the single nearest entry); the floor keeps an unrelated entry's
     guidance out of a conversation the playbook does not cover. Cosines of different embedders
-    are not comparable, so an unset floor is the embedder's calibrated one. With
-    match="guidance", a conversation the playbook covers (its nearest entry passes the floor)
-    gets the entries whose guidance it is predicted to need (see GuidanceMap).
+    are not comparable, so an unset floor is resolved here, once, to the embedder's calibrated
+    one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
+    floor) gets the entries whose guidance it is predicted to need (see GuidanceMap).
     """
 
     def __init__(
-        self,
-        index: Index[G],
-        embedder: Embedder,
-        k: int = 1,
-        floor: float | None = None,
-        match: Match = "conversation",
+        self, index: Index[G], embedder: Embedder, settings: RetrievalConfig | None = None
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.k = k
-        self.floor = default_floor(embedder.id) if floor is None else floor
-        self.match = match
+        self.settings = settings or RetrievalConfig()
+        self.k = self.settings.k
+        self.floor = (
+            default_floor(embedder.id) if self.settings.floor is None else self.settings.floor
+        )
+        self.match = self.settings.match
         self._map: GuidanceMap[G] | None = None
         self._fitting = asyncio.Lock()
 
@@ -336,4 +335,4 @@ class Retriever(Generic[G]):
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
-        return Retriever(index, self.embedder, self.k, self.floor, self.match)
+        return Retriever(index, self.embedder, self.settings)

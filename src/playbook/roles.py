@@ -10,6 +10,7 @@ from typing import TypeVar
 import jinja2
 
 from playbook.chat.base import ChatModel, ChatRequest, Message
+from playbook.config import RetrievalConfig
 from playbook.errors import UserError
 from playbook.fence import fence
 from playbook.parse import (
@@ -50,6 +51,9 @@ class RoleOutputError(UserError):
         self.role, self.model, self.problem = role, model, problem
 
 
+INJECT = RetrievalConfig().inject  # the config's default
+
+
 @dataclass(frozen=True)
 class Example:
     """A teacher's reply in another conversation, shown to the student (response teaching)."""
@@ -80,7 +84,7 @@ class Roles:
     customer: ChatModel
     judge: ChatModel
     prompts: jinja2.Environment
-    inject: str = "system"  # where the student's guidance goes: "system" or "last_message"
+    inject: str = INJECT  # where the student's guidance goes: "system" or "last_message"
 
     def render(self, template: str, **values: object) -> str:
         return self.prompts.get_template(template).render(domain=self.domain, **values).strip()
@@ -89,7 +93,7 @@ class Roles:
         self,
         turns: Sequence[Turn],
         guidance: Guidance = (),
-        inject: str = "system",
+        inject: str = INJECT,
         examples: Sequence[Example] = (),
     ) -> tuple[Message, ...]:
         """The agent's prompt: system (role, policy, maybe guidance or examples) + conversation."""

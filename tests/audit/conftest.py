@@ -372,7 +372,8 @@ def demo_learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from playbook.demo import demo_config
     from playbook.runner import QuietReporter
-    from playbook.workspace import Workspace, learn
+    from playbook.runs import learn
+    from playbook.workspace import Workspace
 
     out = tmp_path_factory.mktemp("demo")
 

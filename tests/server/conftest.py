@@ -129,6 +129,7 @@ def start_proxy(playbook: Playbook, upstream: Upstream) -> Iterator[StartProxy]:
         playbook=playbook.path,
         upstream_url=upstream.url,
         api_keys=frozenset({KEY}),
+        approved_only=False,
         reload_interval=0.05,
     )
     with ExitStack() as stack:

@@ -36,7 +36,9 @@ def test_serve_section_flags_and_environment(make_config: Any, tmp_path: Path) -
     assert settings.upstream_url == "http://localhost:11434/v1"
     assert settings.upstream_model == "llama3" and settings.port == 9001
     assert settings.approved_only and settings.statuses == ("approved",)
-    assert settings.inject == "last_message" and settings.k == 2 and settings.record_content
+    assert (
+        settings.inject == "last_message" and settings.retrieval.k == 2 and settings.record_content
+    )
     assert settings.api_keys == {
         "sk-from-file-0000000001",
         "sk-env-one-000000001",

@@ -63,7 +63,9 @@ def test_proxy_coaches_the_student_as_learning_does(
     with Store.open(tmp_path / "playbook.db") as store:
         entry = Entry(None, Scenario(persona, TURNS), GUIDANCE, provenance)
         store.add_entry(entry, embedder.vector(TURNS[0].text), embedder.id)
-        settings = ServeSettings(tmp_path / "playbook.db", simulated_student, inject=inject)
+        settings = ServeSettings(
+            tmp_path / "playbook.db", simulated_student, approved_only=False, inject=inject
+        )
         with serve_app(create_app(settings, store, embedder)) as proxy:
             coached = ask(f"{proxy}/v1", app_prompt)
     assert coached == ask(simulated_student, learned)

@@ -94,16 +94,17 @@ def transcripts(
     """
     import json
 
-    from playbook import workspace as ws
+    from playbook import runs
     from playbook.cli.base import err, out, run
     from playbook.cli.progress import reporter
     from playbook.config import load_config
+    from playbook.workspace import Workspace
 
     async def work() -> dict[str, Any]:
-        space = ws.Workspace.open(load_config(config))
+        space = Workspace.open(load_config(config))
         try:
             with reporter(err, as_json) as progress:
-                return await ws.import_transcripts(space, file, progress)
+                return await runs.import_transcripts(space, file, progress)
         finally:
             await space.aclose()
 

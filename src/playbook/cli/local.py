@@ -11,23 +11,38 @@ from rich.table import Table
 
 from playbook.cli.base import err, out
 from playbook.cli.progress import reporter
+from playbook.local_settings import LocalSettings as Defaults
 
 
 def local(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the playbook and report.")] = (
-        Path("playbook-local")
+        Defaults.out
     ),
-    port: Annotated[int, typer.Option(help="Loopback port for llama.cpp's server.")] = 8766,
-    personas: Annotated[int, typer.Option(min=1, help="Learning personas (refund grid).")] = 6,
-    held_out: Annotated[int, typer.Option(min=1, help="Held-out evaluation personas.")] = 8,
-    samples: Annotated[int, typer.Option(min=1, help="Conversations per held-out persona.")] = 2,
-    rounds: Annotated[int, typer.Option(min=1, help="Learning rounds.")] = 1,
-    max_turns: Annotated[int, typer.Option(min=1, help="Customer messages per conversation.")] = 2,
-    k: Annotated[int, typer.Option(min=1, help="Playbook entries retrieved per reply.")] = 1,
+    port: Annotated[int, typer.Option(help="Loopback port for llama.cpp's server.")] = (
+        Defaults.port
+    ),
+    personas: Annotated[int, typer.Option(min=1, help="Learning personas (refund grid).")] = (
+        Defaults.personas
+    ),
+    held_out: Annotated[int, typer.Option(min=1, help="Held-out evaluation personas.")] = (
+        Defaults.held_out
+    ),
+    samples: Annotated[int, typer.Option(min=1, help="Conversations per held-out persona.")] = (
+        Defaults.samples
+    ),
+    rounds: Annotated[int, typer.Option(min=1, help="Learning rounds.")] = Defaults.rounds,
+    max_turns: Annotated[int, typer.Option(min=1, help="Customer messages per conversation.")] = (
+        Defaults.max_turns
+    ),
+    k: Annotated[int, typer.Option(min=1, help="Playbook entries retrieved per reply.")] = (
+        Defaults.k
+    ),
     inject: Annotated[
         str, typer.Option(help="Guidance in the 'system' prompt or 'last_message'.")
-    ] = "last_message",
-    temperature: Annotated[float, typer.Option(min=0, max=2, help="The student's.")] = 0.2,
+    ] = Defaults.inject,
+    temperature: Annotated[float, typer.Option(min=0, max=2, help="The student's.")] = (
+        Defaults.temperature
+    ),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
     ] = False,
@@ -36,11 +51,11 @@ def local(
     playbook on the airline example (teacher, customer, judge simulated), then is evaluated on
     held-out personas. Needs the `local` extra."""
     from playbook.cli.base import run
-    from playbook.local import LocalSettings, run_local
+    from playbook.local import run_local
 
     if inject not in ("system", "last_message"):
         raise typer.BadParameter("use 'system' or 'last_message'", param_hint="--inject")
-    settings = LocalSettings(
+    settings = Defaults(
         out_dir, port, personas, held_out, samples, rounds, max_turns, k, inject, temperature
     )
 

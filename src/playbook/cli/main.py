@@ -118,13 +118,16 @@ def learn(
     loaded = load_config(config)
 
     async def work() -> dict[str, Any]:
-        from playbook import workspace as ws
+        from playbook import runs
+        from playbook.workspace import Workspace
 
-        space = ws.Workspace.open(loaded)
+        space = Workspace.open(loaded)
         try:
             with reporter(err, as_json) as progress:
-                result = await ws.learn(space, progress, (run_id or "") if resume else None, limit)
-            return ws.learn_summary(space, result)
+                result = await runs.learn(
+                    space, progress, (run_id or "") if resume else None, limit
+                )
+            return runs.learn_summary(space, result)
         finally:
             await space.aclose()
 
@@ -192,19 +195,20 @@ def eval_command(
         loaded = loaded.model_copy(update={"playbook": playbook_path(config, playbook)})
 
     async def work() -> tuple[dict[str, Any], Path | None]:
-        from playbook import workspace as ws
+        from playbook import runs
         from playbook.domain import load_personas
         from playbook.report import write_report
+        from playbook.workspace import Workspace
 
-        space = ws.Workspace.open(loaded)
+        space = Workspace.open(loaded)
         try:
             chosen = tuple(load_personas(personas, space.domain)) if personas else ()
-            plan = ws.EvalPlan(tuple(student or ()), chosen, samples, approved_only, limit=limit)
+            plan = runs.EvalPlan(tuple(student or ()), chosen, samples, approved_only, limit=limit)
             with reporter(err, as_json) as progress:
-                summary, rated = await ws.evaluate(space, plan, progress)
+                summary, rated = await runs.evaluate(space, plan, progress)
             if report is None:
                 return summary, None
-            return summary, write_report(report, summary, rated, ws.report_context(space, rated))
+            return summary, write_report(report, summary, rated, runs.report_context(space, rated))
         finally:
             await space.aclose()
 

@@ -63,15 +63,7 @@ def _services(
         metrics.entries_loaded.set(entries)
         metrics.reloads.inc()
 
-    playbook = LivePlaybook(
-        store,
-        embedder,
-        settings.statuses,
-        settings.k,
-        settings.floor,
-        settings.match,
-        on_reload=reloaded,
-    )
+    playbook = LivePlaybook(store, embedder, settings.statuses, settings.retrieval, reloaded)
     served = ServedLog(store)
     writer = GuidanceWriter(prompt_environment(), settings.inject)
     proxy = ChatProxy(settings, playbook, writer, upstream, served, metrics)

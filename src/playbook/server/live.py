@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from playbook.config import Match
+from playbook.config import RetrievalConfig
 from playbook.embed import Embedder
 from playbook.neighbours import APPROXIMATE_FROM
 from playbook.retrieve import Index, Retrieval, Retriever
@@ -33,9 +33,7 @@ class LivePlaybook:
         store: Store,
         embedder: Embedder,
         statuses: Sequence[str],
-        k: int = 1,
-        floor: float | None = None,
-        match: Match = "conversation",
+        retrieval: RetrievalConfig | None = None,
         on_reload: Callable[[int], None] | None = None,
         approximate_from: int = APPROXIMATE_FROM,
     ) -> None:
@@ -45,7 +43,7 @@ class LivePlaybook:
         self._embedder = embedder
         self._statuses = tuple(statuses)
         empty: Index[EntryGuidance] = Index([], np.zeros((0, 0), np.float32), embedder.sparse)
-        self.retriever = Retriever(empty, embedder, k, floor, match)
+        self.retriever = Retriever(empty, embedder, retrieval)
         self.version: PlaybookVersion | None = None
         self._lock = asyncio.Lock()
 

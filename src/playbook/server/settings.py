@@ -7,15 +7,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from playbook.config import (
-    SERVE_PORT,
-    Config,
-    ConfigError,
-    EmbedderConfig,
-    Match,
-    RetrievalConfig,
-    ServeConfig,
-)
+from playbook.config import Config, ConfigError, EmbedderConfig, RetrievalConfig, ServeConfig
 from playbook.location import DATABASE_URL_ENV, Location, parse_location
 from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
@@ -32,6 +24,10 @@ class Overrides:
     port: int | None = None
 
 
+_SERVE = ServeConfig()  # the defaults, written once in config.py
+_RETRIEVAL = RetrievalConfig()
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """Everything the server needs, secrets included; secrets are left out of its repr."""
@@ -40,18 +36,16 @@ class ServeSettings:
     upstream_url: str
     upstream_model: str | None = None
     upstream_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0
-    host: str = "127.0.0.1"
-    port: int = SERVE_PORT
+    timeout: float = _SERVE.timeout
+    host: str = _SERVE.host
+    port: int = _SERVE.port
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)
-    approved_only: bool = False
-    inject: Inject = "system"
-    record_content: bool = False
-    max_request_bytes: int = 1_000_000
-    k: int = 1
-    floor: float | None = None  # None: the embedder's calibrated floor
-    match: Match = "conversation"
-    reload_interval: float = 1.0
+    approved_only: bool = _SERVE.approved_only
+    inject: Inject = _RETRIEVAL.inject  # resolved: [serve] inject, else [retrieval] inject
+    record_content: bool = _SERVE.record_content
+    max_request_bytes: int = _SERVE.max_request_bytes
+    retrieval: RetrievalConfig = _RETRIEVAL
+    reload_interval: float = _SERVE.reload_interval
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     reviewer_key: str | None = field(default=None, repr=False)  # None: no audit UI
 
@@ -89,9 +83,7 @@ def resolve_settings(
         inject=serve.inject or retrieval.inject,
         record_content=serve.record_content,
         max_request_bytes=serve.max_request_bytes,
-        k=retrieval.k,
-        floor=retrieval.floor,
-        match=retrieval.match,
+        retrieval=retrieval,
         reload_interval=serve.reload_interval,
         embedder=config.embedder if config is not None else EmbedderConfig(),
         reviewer_key=reviewer_key(serve, env),
