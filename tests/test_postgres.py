@@ -4,6 +4,7 @@ served SQLite playbook, `playbook db migrate`, and PLAYBOOK_DATABASE_URL naming 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,26 +17,11 @@ from playbook.store.core import Store
 from playbook.store.records import ServedRecord
 from playbook.workspace import example_domain
 
-PERSONAS = [
-    {
-        "id": "p-driver-frustrated",
-        "goal": "refund_restricted_ticket",
-        "personality": "driver",
-        "emotion": "frustrated",
-        "demanding": True,
-    },
-    {
-        "id": "p-amiable-confused",
-        "goal": "refund_restricted_ticket",
-        "personality": "amiable",
-        "emotion": "confused",
-        "demanding": False,
-    },
-]
+PERSONAS = Path(__file__).parent / "data" / "two_refund_personas.json"  # 2 refund customers
 
 
 def write_config(folder: Path, playbook: str = "playbook.db") -> Path:
-    (folder / "personas.json").write_text(json.dumps(PERSONAS))
+    shutil.copyfile(PERSONAS, folder / "personas.json")
     config = folder / "playbook.toml"
     config.write_text(
         f'domain = "{example_domain("airline")}"\nplaybook = "{playbook}"\n'

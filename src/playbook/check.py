@@ -125,8 +125,7 @@ async def ping_embedder(
     embedder: Embedder, clock: Callable[[], float] = time.perf_counter
 ) -> EndpointCheck:
     """One embedding of one word from an embedding endpoint."""
-    client = getattr(embedder, "_client", None)
-    where = str(client.base_url).rstrip("/") if client is not None else "local"
+    where = embedder.endpoint
     started = clock()
     try:
         vectors = await embedder.embed(["ok"])

@@ -66,6 +66,19 @@ def test_with_the_key_as_bearer_every_json_twin_answers(
     assert {e["id"]: e["status"] for e in listed}[playbook.baggage] == "approved"
 
 
+def test_every_page_names_its_json_twin_in_a_link_header(
+    server: str, playbook: Any, kit: Any
+) -> None:
+    for path in paths(playbook, PAGES):
+        page = httpx.get(server + path, headers={**kit.bearer, **kit.html})
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"], path
+        link = httpx.Headers(page.headers).get("link", "")
+        twin, _, params = link.partition(">; ")
+        assert params == 'rel="alternate"; type="application/json"', path
+        answer = httpx.get(server + twin.removeprefix("<"), headers=kit.bearer)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+
+
 def test_signing_in_sets_a_signed_httponly_strict_cookie_without_the_key(
     server: str, kit: Any
 ) -> None:

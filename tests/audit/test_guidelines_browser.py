@@ -57,7 +57,9 @@ def test_one_edit_changes_75_to_90_in_every_guideline_and_the_proxy_serves_it(
     page.fill("#replace input[name=replace]", "$90")
     page.fill("#replace input[name=reason]", "the change fee is now $90")
     page.once("dialog", lambda dialog: dialog.accept())
-    page.click("#replace button[type=submit]")
+    # The answer comes once every affected entry's edit is checked (some 19 model calls each),
+    # which under load takes longer than playwright's default 10 s wait for the navigation.
+    page.click("#replace button[type=submit]", timeout=300_000)
     summary = page.wait_for_selector("#summary").text_content()
     screenshot(page, "replaced")
     assert f"{len(naming)} entries changed" in summary and "draft" not in summary

@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+LOCAL = "local"  # the endpoint of an embedder that calls no server
+
 
 class Embedder(Protocol):
     """Texts in, one L2-normalised float32 row per text out (a zero row for empty text)."""
@@ -19,6 +21,11 @@ class Embedder(Protocol):
     @property
     def sparse(self) -> bool:
         """True when dimensions are hashed term counts, so retrieval may weight them by IDF."""
+        ...
+
+    @property
+    def endpoint(self) -> str:
+        """The server it calls, or LOCAL when it computes in this process."""
         ...
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...

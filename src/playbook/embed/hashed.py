@@ -11,7 +11,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from playbook.embed.base import unit
+from playbook.embed.base import LOCAL, unit
 
 _WORD = re.compile(r"\w+")
 # Word features carry the meaning; character 4-grams only help match word variants
@@ -40,6 +40,10 @@ class HashEmbedder:
     @property
     def sparse(self) -> bool:
         return True
+
+    @property
+    def endpoint(self) -> str:
+        return LOCAL
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         matrix = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from playbook.config import ConfigError
-from playbook.embed.base import embed_nonempty
+from playbook.embed.base import LOCAL, embed_nonempty
 
 
 class MiniLMEmbedder:
@@ -27,6 +27,10 @@ class MiniLMEmbedder:
     @property
     def sparse(self) -> bool:
         return False
+
+    @property
+    def endpoint(self) -> str:
+        return LOCAL
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await embed_nonempty(texts, self._encode_in_thread)

@@ -29,6 +29,10 @@ class OpenAIEmbedder:
     def sparse(self) -> bool:
         return False
 
+    @property
+    def endpoint(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await embed_nonempty(texts, self._embed_all)
 
@@ -53,7 +57,7 @@ class OpenAIEmbedder:
         return np.asarray([item.embedding for item in data], dtype=np.float32)
 
     def _where(self) -> str:
-        return f"embedder {self.id} at {str(self._client.base_url).rstrip('/')}"
+        return f"embedder {self.id} at {self.endpoint}"
 
 
 def _problem(exc: openai.OpenAIError) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from playbook.embed.base import LOCAL
 from playbook.embed.wordpiece import WordPiece
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -47,6 +48,10 @@ class StaticEmbedder:
     @property
     def sparse(self) -> bool:
         return False
+
+    @property
+    def endpoint(self) -> str:
+        return LOCAL
 
     @property
     def dim(self) -> int:

@@ -93,18 +93,21 @@ class Audit:
         json_url: str | None = None,
         **extra: Any,
     ) -> Response:
-        """The page, or its JSON twin (`data`) when the path ends in .json."""
+        """The page, or its JSON twin (`data`) when the path ends in .json. The page names its
+        twin in a `Link: <...>; rel="alternate"` header too, so scripts find it (as datasette)."""
         if request.url.path.endswith(".json"):
             return JSONResponse(finite(dict(data)), status_code=status)
+        twin = json_url or _json_twin(request)
         html = self.templates.get_template(template).render(
             data=data,
             who=reviewer,
             csrf=reviewer.csrf or "",
             approved_only=self.settings.approved_only,
-            json_url=json_url or _json_twin(request),
+            json_url=twin,
             **extra,
         )
-        return HTMLResponse(html, status_code=status)
+        link = f'<{twin}>; rel="alternate"; type="application/json"'
+        return HTMLResponse(html, status_code=status, headers={"Link": link})
 
     def error(self, request: Request, exc: AuditError) -> Response:
         if isinstance(exc, SignInRequired) and not wants_json(request):
