@@ -123,7 +123,7 @@ async def rank(
     conversation's score (which decides, with the floor, whether there is guidance at all)."""
     matrix = await embedder.embed([key_text(e.scenario.turns, key) for e in entries])
     index = Index(entries, matrix, embedder.sparse)
-    retriever = Retriever(index, embedder, RetrievalConfig(k=TOP, floor=-2.0, match=match))
+    retriever = Retriever(index, embedder, RetrievalConfig(k=TOP, floor=-1.0, match=match))
     queries = await embedder.embed([key_text(m.turns, key) for m in messages])
     ranked = []
     for message, query in zip(messages, queries, strict=True):
