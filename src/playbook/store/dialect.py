@@ -25,8 +25,9 @@ from playbook.location import Location, is_url
 
 CHANGES_CHANNEL = "playbook_changes"  # what the triggers of migration 0009 notify
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite writer waits for another process's write to finish
-# A whole-table read (a server loading every vector) maps this much of a SQLite file into memory
-# instead of reading it a page at a time: at 100,000 entries the read takes half as long.
+# A whole-table read (a server loading every vector) maps up to this much of a SQLite file into
+# memory (SQLite caps it, at 2 GB by default) instead of reading it a page at a time: at 100,000
+# entries the read took half as long.
 BULK_READ_MMAP_BYTES = 1 << 34
 # One number for "the playbook's schema is being changed": replicas starting together on a new
 # database migrate one after the other instead of racing to create the same tables.
@@ -83,11 +84,13 @@ class Dialect:
         # SQLite: the migration's first write takes the file's write lock.
 
     @contextmanager
-    def bulk_read(self, connection: sa.Connection) -> Iterator[None]:
-        """Read most of the database on `connection` faster: SQLite maps the file into memory
-        meanwhile (one page read, one system call, otherwise), for this connection only; the
-        pages it keeps for every other query, and what a damaged file does to them, stay as
-        they were."""
+    def bulk_read(self, connection: sa.Connection, bulk: bool = True) -> Iterator[None]:
+        """Read most of the database on `connection` faster (if `bulk`): SQLite maps the file
+        into memory meanwhile (one page read, one system call, otherwise), for this connection
+        only; every other query, and what a damaged file does to it, stays as it was."""
+        if not bulk:
+            yield
+            return
         connection.exec_driver_sql(f"PRAGMA mmap_size={BULK_READ_MMAP_BYTES}")
         try:
             yield
@@ -136,7 +139,7 @@ class PostgresDialect(Dialect):
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
 
     @contextmanager
-    def bulk_read(self, connection: sa.Connection) -> Iterator[None]:
+    def bulk_read(self, connection: sa.Connection, bulk: bool = True) -> Iterator[None]:
         yield  # the server reads its own memory; nothing to map
 
 

@@ -58,7 +58,7 @@ class ServingQueries:
         prefetched = self._take_prefetched(embedding_model, statuses)
         if prefetched is not None:
             return prefetched
-        return self._guidance_vectors(embedding_model, statuses, sa.true())
+        return self._guidance_vectors(embedding_model, statuses, sa.true(), whole=True)
 
     def prefetch_guidance_vectors(
         self, embedding_model: str, *, statuses: Sequence[str] | None = None
@@ -71,9 +71,8 @@ class ServingQueries:
         def load() -> None:
             try:
                 version = self.playbook_version()
-                future.set_result(
-                    (version, self._guidance_vectors(embedding_model, statuses, sa.true()))
-                )
+                loaded = self._guidance_vectors(embedding_model, statuses, sa.true(), whole=True)
+                future.set_result((version, loaded))
             except BaseException as exc:
                 future.set_exception(exc)
 
@@ -116,8 +115,9 @@ class ServingQueries:
         return PlaybookChanges(added, ids, items, matrix)
 
     def _guidance_vectors(
-        self, embedding_model: str, statuses: Sequence[str] | None, where: Any
+        self, embedding_model: str, statuses: Sequence[str] | None, where: Any, whole: bool = False
     ) -> GuidanceVectors:
+        """`whole`: most of the table is read (not a few changed entries), in bulk."""
         e = db.entries.c
         where = sa.and_(where, e.embedding_model == embedding_model)
         if statuses is not None:
@@ -125,7 +125,7 @@ class ServingQueries:
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
         query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
-        with self._engine.connect() as conn, self.dialect.bulk_read(conn):
+        with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
             items: list[EntryGuidance] = []
