@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "playbook"
 
 # The same name and value, for another thing than the config's setting.
 NOT_THE_SETTING = {
-    ("cli/main.py", "host"): "`playbook simulate`'s own server, on loopback like serve's",
+    ("cli/app.py", "host"): "`playbook simulate`'s own server, on loopback like serve's",
     ("testing.py", "host"): "the test servers, on loopback",
     ("local_settings.py", "k"): "`playbook local`'s own job, light enough for the CLI to read",
 }

@@ -4,8 +4,10 @@ so SDK clients raise their usual typed exceptions from either."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from fastapi.responses import JSONResponse
+if TYPE_CHECKING:
+    from fastapi.responses import JSONResponse
 
 
 def error_response(
@@ -17,5 +19,9 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """An error in OpenAI's shape, which SDK clients turn into their typed exceptions."""
+    # Imported here: `playbook serve` reads its settings (which name these errors) before it
+    # imports the web stack, so that its playbook loads meanwhile.
+    from fastapi.responses import JSONResponse
+
     error = {"message": message, "type": kind, "param": param, "code": code}
     return JSONResponse({"error": error}, status_code=status, headers=headers)

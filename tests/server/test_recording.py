@@ -94,3 +94,23 @@ def test_lean_vectors_and_the_version_follow_the_store(tmp_path: Path, playbook:
     assert [(i.id, i.guidance) for i in items] == [(full.id, full.guidance)]
     assert np.array_equal(matrix, full_matrix)
     assert store.embedding_models() == {embedder.id: 2}
+
+
+def test_a_prefetched_load_serves_once_and_only_while_the_store_is_unchanged(
+    playbook: Any,
+) -> None:
+    # Issue 15: `serve` starts loading its playbook before it imports the web stack.
+    store, model, approved = playbook.store, HashEmbedder().id, ("approved",)
+    store.set_status(playbook.baggage, "approved", "reviewer")
+    items, matrix = store.entry_guidance_vectors(model, statuses=approved)
+    store.prefetch_guidance_vectors(model, statuses=approved)
+    prefetched, prefetched_matrix = store.entry_guidance_vectors(model, statuses=approved)
+    assert prefetched == items and np.array_equal(prefetched_matrix, matrix)
+    assert store._prefetched is None  # taken: the next load reads the store again
+
+    store.prefetch_guidance_vectors(model, statuses=approved)
+    store.set_status(playbook.refund, "approved", "reviewer")  # after the prefetch
+    items, _ = store.entry_guidance_vectors(model, statuses=approved)
+    assert [i.id for i in items] == [playbook.refund, playbook.baggage]
+    store.prefetch_guidance_vectors(model, statuses=approved)
+    assert store.entry_guidance_vectors(model, statuses=None)[0] == items  # other arguments

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
-import ssl
 from collections.abc import Mapping
 from typing import TypeVar, cast
 
@@ -18,6 +16,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from playbook.chat.base import ChatRequest, Completion, ModelError
+from playbook.chat.connection import UNREACHABLE, connection_reason
 from playbook.config import ConfigError, EmbedderConfig, ModelConfig
 from playbook.types import Usage
 
@@ -159,7 +158,7 @@ class OpenAIChat:
             return text, "timeout", False
         if isinstance(exc, openai.APIConnectionError):
             reason = connection_reason(exc)
-            if reason in _UNREACHABLE:
+            if reason in UNREACHABLE:
                 text = f"cannot connect ({reason}); check base_url and that the server is running"
                 return text, "connection", True
             return f"connection lost ({reason})", "connection", False
@@ -243,25 +242,6 @@ def _timeout_seconds(client: AsyncOpenAI) -> float:
 
 
 _BACKOFF_S = 0.25  # first wait before asking again after an answer that is not a completion
-
-# Connection failures that mean "wrong address or server down", not a passing fault.
-_UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")
-
-
-def connection_reason(exc: BaseException) -> str:
-    """The root cause in a few words, from the chain SDK -> httpx -> httpcore -> socket error."""
-    innermost = "connection error"
-    cause: BaseException | None = exc.__cause__ or exc.__context__
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        if isinstance(cause, ssl.SSLError):
-            return "TLS handshake failed"
-        innermost = str(cause) or innermost
-        cause = cause.__cause__ or cause.__context__
-    return innermost
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import logging
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import TYPE_CHECKING
 
 from playbook.wire import error_response
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 log = logging.getLogger("playbook.server")
 
@@ -84,6 +84,9 @@ def upstream_timed_out(seconds: float) -> ApiError:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app answers, including FastAPI's own 404/405/422, in OpenAI's shape."""
+    # Imported here, with the app: the errors themselves are made before the web stack loads.
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

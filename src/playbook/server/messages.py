@@ -4,12 +4,13 @@ and given the playbook's guidance the way the learning loop gives it to the stud
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
-
-import jinja2
+from typing import TYPE_CHECKING, Any, Literal
 
 from playbook.server.errors import bad_request
 from playbook.types import Guidance, Turn
+
+if TYPE_CHECKING:
+    import jinja2
 
 Inject = Literal["system", "last_message"]
 WireMessage = dict[str, Any]

@@ -6,21 +6,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-
-import uvicorn
-from fastapi import APIRouter
+from typing import TYPE_CHECKING
 
 from playbook.config import Config, ConfigError, load_config, with_database_url
-from playbook.edit_check import EditChecker
 from playbook.embed import Embedder, build_embedder
 from playbook.errors import UserError
 from playbook.location import Location
-from playbook.server.app import create_app
-from playbook.server.audit import AuditSettings, audit_router
 from playbook.server.settings import Overrides, ServeSettings, resolve_settings
-from playbook.server.upstream_check import upstream_problem
 from playbook.store.core import Store
 from playbook.vectors import check_embedder
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from playbook.edit_check import EditChecker
 
 log = logging.getLogger("playbook.server")
 
@@ -55,6 +54,12 @@ async def serve(
     try:
         embedder = build_embedder(settings.embedder, env)
         check_servable(store, embedder)
+        # The playbook loads (seconds at 100,000 entries) while the web stack is imported here.
+        store.prefetch_guidance_vectors(embedder.id, statuses=settings.statuses)
+        import uvicorn
+
+        from playbook.server.app import create_app
+
         _configure_logging()
         log.info(serving_line(store.status_counts(), settings.approved_only))
         await _check_upstream(settings)
@@ -72,6 +77,8 @@ async def serve(
 
 async def _check_upstream(settings: ServeSettings) -> None:
     """One line on the upstream; a failure is a warning, since it may start after the proxy."""
+    from playbook.server.upstream_check import upstream_problem
+
     answers, line = await upstream_problem(
         settings.upstream_url, settings.upstream_key, settings.upstream_model
     )
@@ -87,6 +94,9 @@ def _audit(settings: ServeSettings, store: Store, checker: EditChecker | None) -
     if settings.reviewer_key is None:
         log.info("audit UI off: set PLAYBOOK_REVIEWER_KEY (serve.reviewer_key_env) to turn it on")
         return []
+    # Imported here: the pages (jinja2, the report) cost a server without reviewers nothing.
+    from playbook.server.audit import AuditSettings, audit_router
+
     audit = AuditSettings(settings.reviewer_key, approved_only=settings.approved_only)
     log.info("audit UI at http://%s:%d/entries", settings.host, settings.port)
     return [audit_router(store, audit, checker)]
@@ -133,6 +143,7 @@ def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
     """The checker of a config's domain with its student and judge, priced as configured
     (built at the server's edge)."""
     from playbook.chat.recorder import Prices
+    from playbook.edit_check import EditChecker
     from playbook.roles import Roles, prompt_environment
     from playbook.workspace import Workspace  # the workspace imports the whole library
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from playbook.chat.openai_backend import connection_reason
+from playbook.chat.connection import connection_reason
 
 CHECK_TIMEOUT_S = 5.0
 

@@ -3,7 +3,9 @@ changes when the playbook does, and the log of served requests."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ from playbook.store.records import EntryGuidance, ServedRecord, ServedStats
 PlaybookVersion = tuple[int, int, int]
 """(entries, highest entry id, highest review id): any add or review changes it."""
 LOAD_ROWS = 4096  # rows read from the database per step while loading vectors
+GuidanceVectors = tuple[list[EntryGuidance], np.ndarray]
+Prefetched = tuple[PlaybookVersion, GuidanceVectors]  # a load and the version it was made at
 
 
 @dataclass(frozen=True)
@@ -38,19 +42,56 @@ class ServingQueries:
     path: Path | str
     _engine: sa.Engine
     dialect: Dialect
+    _prefetched: tuple[tuple[str, tuple[str, ...] | None], Future[Prefetched]] | None = None
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
 
     def entry_guidance_vectors(
         self, embedding_model: str, *, statuses: Sequence[str] | None = None
-    ) -> tuple[list[EntryGuidance], np.ndarray]:
+    ) -> GuidanceVectors:
         """Ids, guidance and the (n, dim) matrix of the entries `embedding_model` embedded.
 
         One query of three columns: serving never needs scenarios or provenance, and skipping
         them makes loading 10,000 entries take milliseconds rather than seconds.
         """
-        return self._guidance_vectors(embedding_model, statuses, sa.true())
+        prefetched = self._take_prefetched(embedding_model, statuses)
+        if prefetched is not None:
+            return prefetched
+        return self._guidance_vectors(embedding_model, statuses, sa.true(), whole=True)
+
+    def prefetch_guidance_vectors(
+        self, embedding_model: str, *, statuses: Sequence[str] | None = None
+    ) -> None:
+        """Start `entry_guidance_vectors` in a thread: the next call with the same arguments
+        takes its result, unless the playbook changed since. `playbook serve` calls it first,
+        so that a large playbook loads while the server imports the rest of itself."""
+        future: Future[Prefetched] = Future()
+
+        def load() -> None:
+            try:
+                version = self.playbook_version()
+                loaded = self._guidance_vectors(embedding_model, statuses, sa.true(), whole=True)
+                future.set_result((version, loaded))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._prefetched = ((embedding_model, _key(statuses)), future)
+        threading.Thread(target=load, name="playbook-prefetch", daemon=True).start()
+
+    def _take_prefetched(
+        self, embedding_model: str, statuses: Sequence[str] | None
+    ) -> GuidanceVectors | None:
+        """The prefetched load for these arguments if the playbook is still as it was then;
+        None otherwise (and if the prefetch failed: the caller's own load says why)."""
+        found, self._prefetched = self._prefetched, None
+        if found is None or found[0] != (embedding_model, _key(statuses)):
+            return None
+        try:
+            version, loaded = found[1].result()
+        except Exception:
+            return None
+        return loaded if version == self.playbook_version() else None
 
     def changes_since(
         self,
@@ -74,8 +115,9 @@ class ServingQueries:
         return PlaybookChanges(added, ids, items, matrix)
 
     def _guidance_vectors(
-        self, embedding_model: str, statuses: Sequence[str] | None, where: Any
-    ) -> tuple[list[EntryGuidance], np.ndarray]:
+        self, embedding_model: str, statuses: Sequence[str] | None, where: Any, whole: bool = False
+    ) -> GuidanceVectors:
+        """`whole`: most of the table is read (not a few changed entries), in bulk."""
         e = db.entries.c
         where = sa.and_(where, e.embedding_model == embedding_model)
         if statuses is not None:
@@ -83,7 +125,7 @@ class ServingQueries:
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
         query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
-        with self._engine.connect() as conn:
+        with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
             items: list[EntryGuidance] = []
@@ -182,6 +224,10 @@ class ServingQueries:
             output_tokens=int(row[4]),
             mean_latency_ms=float(row[5]),
         )
+
+
+def _key(statuses: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if statuses is None else tuple(statuses)
 
 
 def stack_embeddings(blobs: Sequence[bytes], path: Path | str, embedding_model: str) -> np.ndarray:

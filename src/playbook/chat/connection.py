@@ -1,0 +1,26 @@
+"""Why a connection to a model server failed, in a few words: shared by the SDK backend and the
+proxy's start-up check of its upstream, which must not import the SDK to say it."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+# Connection failures that mean "wrong address or server down", not a passing fault.
+UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")
+
+
+def connection_reason(exc: BaseException) -> str:
+    """The root cause in a few words, from the chain SDK -> httpx -> httpcore -> socket error."""
+    innermost = "connection error"
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        innermost = str(cause) or innermost
+        cause = cause.__cause__ or cause.__context__
+    return innermost
