@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from common import emit, progress
+from litellm_proxy import INSTALL_TIMEOUT_S
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +31,6 @@ PROXY_ENTRIES_PER_BUDGET = 250_000
 # The size at which the LiteLLM proxy is measured beside `playbook serve` (issue 15); installing
 # it the first time adds up to its install timeout to that run's budget.
 LITELLM_AT = 10_000
-LITELLM_INSTALL_S = 900
 # Seconds a benchmark may take on a machine as fast as ours at its quietest; scaled by how much
 # slower this machine is right now (`slowness`), and a benchmark past it is reported, not fatal.
 TIMEOUT_S = 600
@@ -150,7 +150,7 @@ def run_proxy(sizes: Sequence[int], timeout: float = TIMEOUT_S) -> dict[str, Any
         budget = timeout * max(1.0, size / PROXY_ENTRIES_PER_BUDGET)
         if size == LITELLM_AT:
             args.append("--litellm")
-            budget += LITELLM_INSTALL_S
+            budget += INSTALL_TIMEOUT_S
         try:
             found = run_script(script.name, *args, timeout=budget)
         except BenchmarkFailed as exc:  # one size failing keeps the other sizes' figures
