@@ -7,7 +7,12 @@ prompt (system prompt with the policy, a three-turn conversation) to both, inter
 warm-up. Added latency is the proxy's percentile minus the direct one; the throughput ratio is
 requests per second through the proxy over direct, with several requests in flight.
 
+With --litellm, the LiteLLM proxy (installed into build/litellm once, no database) stands in
+front of the same upstream too, and the three paths are interleaved: `added_ratio_to_litellm`
+is playbook serve's added p50 over LiteLLM's.
+
     .venv/bin/python bench/bench_proxy.py [--entries 10000] [--requests 500] [--concurrency 8]
+                                          [--litellm]
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +45,7 @@ from common import (
     stop,
     wait_until_ready,
 )
+from litellm_proxy import LiteLLM, Unavailable, installed, litellm_server
 from pydantic import TypeAdapter
 
 from playbook.domain import load_domain
@@ -197,21 +203,19 @@ def timed(client: httpx.Client, url: str, body: dict[str, Any]) -> float:
     return elapsed
 
 
-def latencies(direct: str, proxy: str, requests: int) -> tuple[list[float], list[float]]:
-    """Milliseconds per request on each path, interleaved and alternating which goes first."""
-    body, through, alone = chat_body(), [], []
+def latencies(paths: dict[str, str], requests: int) -> dict[str, list[float]]:
+    """Milliseconds per request on each path (name: base URL), interleaved, with each path
+    going first equally often."""
+    body, names = chat_body(), list(paths)
+    found: dict[str, list[float]] = {name: [] for name in names}
     with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
         for _ in range(WARMUP):
-            timed(client, direct, body)
-            timed(client, proxy, body)
+            for name in names:
+                timed(client, paths[name], body)
         for i in range(requests):
-            if i % 2:
-                alone.append(timed(client, direct, body))
-                through.append(timed(client, proxy, body))
-            else:
-                through.append(timed(client, proxy, body))
-                alone.append(timed(client, direct, body))
-    return alone, through
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                found[name].append(timed(client, paths[name], body))
+    return found
 
 
 async def requests_per_second(url: str, requests: int, concurrency: int) -> float:
@@ -258,44 +262,99 @@ def summary(
     }
 
 
-def print_table(
-    entries: int, result: dict[str, float], alone: list[float], through: list[float]
-) -> None:
-    print(f"chat completion latency, {entries} entries, {len(alone)} requests per path (ms)")
+def print_table(entries: int, result: dict[str, Any], found: dict[str, list[float]]) -> None:
+    requests = len(found["direct"])
+    print(f"chat completion latency, {entries} entries, {requests} requests per path (ms)")
     print(f"{'path':<8}{'p50':>9}{'p90':>9}{'p99':>9}")
-    for name, values in (("direct", alone), ("proxy", through)):
+    for name, values in found.items():
         print(f"{name:<8}" + "".join(f"{percentile(values, q):>9.2f}" for q in (50, 90, 99)))
     print(
         f"added p50 {result['added_p50_ms']:.2f} ms, p99 {result['added_p99_ms']:.2f} ms; "
         f"ratio p50 {result['ratio_p50']:.2f}; throughput ratio {result['throughput_ratio']:.2f}"
     )
+    if "litellm_added_p50_ms" in result:
+        print(
+            f"LiteLLM added p50 {result['litellm_added_p50_ms']:.2f} ms; playbook serve's is "
+            f"{result['added_ratio_to_litellm']:.2f}x LiteLLM's"
+        )
+    elif "litellm" in result:
+        print(f"LiteLLM not measured: {result['litellm']['skipped']}")
 
 
-def run(entries: int, requests: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
+def litellm_figures(
+    alone: list[float], through: list[float], rival: list[float]
+) -> dict[str, float]:
+    """LiteLLM's added p50 beside ours, and ours as a share of it."""
+    direct = percentile(alone, 50)
+    ours, theirs = percentile(through, 50) - direct, percentile(rival, 50) - direct
+    return {
+        "litellm_p50_ms": round(percentile(rival, 50), 3),
+        "litellm_added_p50_ms": round(theirs, 3),
+        "added_ratio_to_litellm": round(ours / theirs, 3) if theirs > 0 else None,
+    }
+
+
+@contextmanager
+def rival(wanted: bool, folder: Path, upstream: str) -> Iterator[LiteLLM | Unavailable | None]:
+    """The LiteLLM proxy in front of `upstream` if `wanted`, or why it is not there."""
+    if not wanted:
+        yield None
+        return
+    command = installed()
+    if isinstance(command, Unavailable):
+        yield command
+        return
+    with litellm_server(command, folder, upstream, "student", KEY) as server:
+        yield server if isinstance(server, Unavailable) else answering(server)
+
+
+def answering(server: LiteLLM) -> LiteLLM | Unavailable:
+    """The server if it answers a chat request through to the upstream, else why not."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    try:
+        url = f"{server.base_url}/chat/completions"
+        httpx.post(url, json=chat_body(), headers=headers, timeout=60).raise_for_status()
+    except httpx.HTTPError as exc:
+        return Unavailable(f"litellm did not answer a chat request: {exc}")
+    return server
+
+
+def run(
+    entries: int, requests: int, concurrency: int = CONCURRENCY, litellm: bool = False
+) -> dict[str, Any]:
     """Measure and print the table; the figures, keyed as run_all.py reads them."""
     needed = entries * BYTES_PER_ENTRY
     if needed > available_bytes():
         progress(f"proxy: {entries} entries skipped, needs ~{needed / 1e9:.1f} GB of memory")
         return {"proxy": {f"entries_{entries}": {"skipped": f"needs ~{needed / 1e9:.1f} GB"}}}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         playbook = Path(folder) / "playbook.db"
         started = time.perf_counter()
         build_playbook(playbook, entries)
         progress(f"built {entries} entries in {time.perf_counter() - started:.1f} s")
-        with sim_server() as upstream, serve_process(playbook, upstream.base_url) as served:
-            if entries >= APPROXIMATE_FROM:
-                progress(f"waiting for the approximate index ({served.wait_until_settled()} s)")
-            progress(f"serving {served.entries()} entries; measuring latency, interleaved")
-            proxy = f"{served.base}/v1"
-            alone, through = latencies(upstream.base_url, proxy, requests)
-            progress(f"measuring throughput, {concurrency} requests in flight")
-            rates = throughput_ratio(upstream.base_url, proxy, requests, concurrency)
-            result = {
-                **summary(alone, through, rates),
-                "proxy_rps": round(rates[1], 1),
-                "served_entries": served.entries(),
-            }
-    print_table(entries, result, alone, through)
+        upstream = stack.enter_context(sim_server())
+        served = stack.enter_context(serve_process(playbook, upstream.base_url))
+        other = stack.enter_context(rival(litellm, Path(folder), upstream.base_url))
+        if entries >= APPROXIMATE_FROM:
+            progress(f"waiting for the approximate index ({served.wait_until_settled()} s)")
+        paths = {"direct": upstream.base_url, "proxy": f"{served.base}/v1"}
+        if isinstance(other, LiteLLM):
+            paths["litellm"] = other.base_url
+        progress(f"serving {served.entries()} entries; measuring {', '.join(paths)}, interleaved")
+        found = latencies(paths, requests)
+        alone, through = found["direct"], found["proxy"]
+        progress(f"measuring throughput, {concurrency} requests in flight")
+        rates = throughput_ratio(upstream.base_url, paths["proxy"], requests, concurrency)
+        result: dict[str, Any] = {
+            **summary(alone, through, rates),
+            "proxy_rps": round(rates[1], 1),
+            "served_entries": served.entries(),
+        }
+        if isinstance(other, Unavailable):
+            result["litellm"] = {"skipped": other.reason}
+        elif isinstance(other, LiteLLM):
+            result.update(litellm_figures(alone, through, found["litellm"]))
+    print_table(entries, result, found)
     return {"proxy": {f"entries_{entries}": result}}
 
 
@@ -304,8 +363,11 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument(
+        "--litellm", action="store_true", help="the LiteLLM proxy too (installed once)"
+    )
     args = parser.parse_args()
-    emit(run(args.entries, args.requests, args.concurrency))
+    emit(run(args.entries, args.requests, args.concurrency, args.litellm))
 
 
 if __name__ == "__main__":

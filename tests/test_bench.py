@@ -175,3 +175,31 @@ def test_teams_compares_postgres_with_sqlite_and_three_replicas_with_one(
     assert result["direct_p50_ms"] > 0 and result["p50_ratio_postgresql_to_sqlite"] > 0
     assert result["rps_1_replica"] > 0 and result["rps_3_replicas"] > 0
     assert result["rps_ratio_3_to_1"] > 0
+
+
+def test_litellm_that_cannot_be_installed_is_reported_not_fatal(bench: Any, tmp_path: Path) -> None:
+    litellm = bench("litellm_proxy")
+    missing = str(tmp_path / "no-such-package")  # pip fails at once, without the network
+    found = litellm.installed(tmp_path / "venv", requirement=missing)
+    assert isinstance(found, litellm.Unavailable)
+    assert "could not install" in found.reason
+
+
+def test_litellm_routes_the_benchmark_model_to_the_same_upstream(
+    bench: Any, tmp_path: Path
+) -> None:
+    import yaml
+
+    path = bench("litellm_proxy").write_config(tmp_path, "http://127.0.0.1:9/v1", "student", "k")
+    config = yaml.safe_load(path.read_text())
+    (route,) = config["model_list"]
+    assert route["model_name"] == "student"
+    assert route["litellm_params"]["model"] == "openai/student"
+    assert route["litellm_params"]["api_base"] == "http://127.0.0.1:9/v1"
+    assert config["general_settings"] == {"master_key": "k"}  # no database
+
+
+def test_proxy_added_latency_is_compared_with_litellms(bench: Any) -> None:
+    figures = bench("bench_proxy").litellm_figures([2.0] * 5, [3.0] * 5, [6.0] * 5)
+    assert figures["litellm_added_p50_ms"] == 4.0
+    assert figures["added_ratio_to_litellm"] == 0.25

@@ -319,7 +319,7 @@ def serve(
 
     location = playbook_path(config, playbook) if playbook is not None else None
     overrides = Overrides(location, upstream, model, host, port)
-    run(lambda: serve_command(config, overrides, os.environ))
+    run(lambda: serve_command(config, overrides, os.environ), fast_loop=True)
 
 
 @app.command()

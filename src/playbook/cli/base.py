@@ -44,12 +44,24 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """The one sync shim: run the coroutine inside the error boundary."""
+def run(work: Callable[[], Coroutine[Any, Any, T]], *, fast_loop: bool = False) -> T:
+    """The one sync shim: run the coroutine inside the error boundary. `fast_loop`: on uvloop
+    where it is installed (a server's request path costs about a fifth less CPU on it)."""
     import asyncio
 
-    with user_errors():
-        return asyncio.run(work())
+    with user_errors(), asyncio.Runner(loop_factory=_loop_factory(fast_loop)) as runner:
+        return runner.run(work())
+
+
+def _loop_factory(fast: bool) -> Callable[[], Any] | None:
+    if not fast:
+        return None
+    try:
+        import uvloop
+    except ImportError:  # not on Windows
+        return None
+    factory: Callable[[], Any] = uvloop.new_event_loop
+    return factory
 
 
 def load_config(config: Path | None) -> Config:

@@ -16,6 +16,7 @@ Inject = Literal["system", "last_message"]
 WireMessage = dict[str, Any]
 _SYSTEM_ROLES = ("system", "developer")  # "developer" is OpenAI's newer name for "system"
 _SPEAKERS = {"user": "customer", "assistant": "agent"}
+_MAX_BLOCKS = 4096  # rendered system blocks kept; the cache starts over when it is full
 
 
 def checked_body(body: object, *, model_required: bool) -> dict[str, Any]:
@@ -78,9 +79,18 @@ class GuidanceWriter:
         self._system = prompts.get_template("proxy_guidance.j2")
         self._in_message = prompts.get_template("guidance_in_message.j2")
         self.inject = inject
+        # The same entries are served again and again: each block is rendered once.
+        self._blocks: dict[Guidance, str] = {}
 
     def system_block(self, guidance: Guidance) -> str:
-        return self._system.render(guidance=guidance).strip() if guidance else ""
+        if not guidance:
+            return ""
+        block = self._blocks.get(guidance)
+        if block is None:
+            if len(self._blocks) >= _MAX_BLOCKS:
+                self._blocks.clear()
+            block = self._blocks[guidance] = self._system.render(guidance=guidance).strip()
+        return block
 
     def with_guidance(self, messages: list[WireMessage], guidance: Guidance) -> list[WireMessage]:
         """A copy of `messages` carrying `guidance`; the client's own messages are not changed."""

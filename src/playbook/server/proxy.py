@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-import httpx
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from playbook.server.errors import ApiError, upstream_failed
@@ -22,7 +20,7 @@ from playbook.server.messages import GuidanceWriter, WireMessage, checked_body, 
 from playbook.server.metrics import Metrics
 from playbook.server.recording import ServedLog, StreamWatcher, usage_tokens
 from playbook.server.settings import ServeSettings
-from playbook.server.upstream import Upstream
+from playbook.server.upstream import StreamCut, Upstream, UpstreamAnswer
 from playbook.store.records import ServedRecord
 
 ENTRIES_HEADER = "X-Playbook-Entries"  # ids of the entries whose guidance was used, "3,17"
@@ -112,8 +110,8 @@ class ChatProxy:
         return StreamingResponse(relay, media_type=media_type, headers=self._headers(served))
 
     async def _answered(
-        self, sending: Awaitable[httpx.Response], served: _Served
-    ) -> httpx.Response:
+        self, sending: Awaitable[UpstreamAnswer], served: _Served
+    ) -> UpstreamAnswer:
         """The upstream's answer; a failure is recorded and counted, then raised as 502/504."""
         try:
             response = await sending
@@ -127,23 +125,23 @@ class ChatProxy:
         return response
 
     async def _relay(
-        self, response: httpx.Response, watcher: StreamWatcher, served: _Served
+        self, response: UpstreamAnswer, watcher: StreamWatcher, served: _Served
     ) -> AsyncIterator[bytes]:
         """The upstream's bytes as they arrive. Headers are sent by now, so a failure midway
         ends the stream with an OpenAI error event, which SDK clients raise as an APIError."""
         error = None
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.chunks():
                 if events := watcher.feed(chunk):
                     yield events
             if not watcher.done:
                 error = "upstream: the model server ended the stream before its end"
                 yield _error_event(error)
-        except httpx.TimeoutException:
-            error = f"upstream: no data within {self.settings.timeout:g} s; the stream was cut"
-            yield _error_event(error)
-        except httpx.TransportError:
-            error = "upstream: the model server closed the stream before its end"
+        except StreamCut as cut:
+            if cut.timed_out:
+                error = f"upstream: no data within {self.settings.timeout:g} s; the stream was cut"
+            else:
+                error = "upstream: the model server closed the stream before its end"
             yield _error_event(error)
         except (asyncio.CancelledError, GeneratorExit):
             error = "the client went away before the end of the stream"
@@ -152,10 +150,9 @@ class ChatProxy:
             self._record(served, 200, usage_tokens(watcher.usage), error, watcher.text)
             if error is not None and error.startswith("upstream"):
                 self.metrics.upstream_errors.labels("stream").inc()
-            # Shielded: when the client went away, the request's scope is cancelled, and an
-            # unshielded await would be cancelled too, leaving the upstream connection open.
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
+            # Not awaited, so it happens even when the client went away and the request's
+            # scope is cancelled: the upstream connection is never left open.
+            response.close()
 
     def _fail(self, served: _Served, status: int | None, error: ApiError) -> None:
         kind = "timeout" if error.status == 504 else "status" if status else "connection"

@@ -1,51 +1,111 @@
-"""The upstream student: any OpenAI-compatible server, reached through a few shared httpx clients.
-Transport failures and the upstream's own failures become 502/504 errors in OpenAI's shape."""
+"""The upstream student: any OpenAI-compatible server, reached through one pooled aiohttp session
+(keep-alive connections for the app's lifetime). Transport failures and the upstream's own
+failures become 502/504 errors in OpenAI's shape."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+import urllib.request
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 from fastapi.responses import Response
+from yarl import URL
 
 from playbook.server.errors import ApiError, upstream_failed, upstream_timed_out
 
 log = logging.getLogger("playbook.server")
 _MAX_DETAIL = 200
+MAX_CONNECTIONS = 1000
+_JSON = {"Content-Type": "application/json"}
+
+# aiohttp rather than httpx on the request path: on the proxy's loopback benchmark httpx took
+# about 1 ms of CPU per forwarded request and sent the request line and the body in separate
+# writes (the upstream woke twice); aiohttp took a quarter of that CPU and one write.
 
 
-# httpcore's pool scans every one of its connections for each connection it checks when a
-# request is queued or released: quadratic in the connections in flight. With 200 requests in
-# flight on one client that scan took about 30% of the proxy's CPU (cProfile), so requests are
-# spread over a few clients whose pools stay small. 8 x 125 keeps the 1,000 connections allowed.
-POOL_SHARDS = 8
-_SHARD = httpx.Limits(max_connections=125, max_keepalive_connections=32)
+@dataclass(frozen=True)
+class UpstreamClient:
+    """One pooled session and the upstream's base URL (ending in /v1)."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    proxy: str | None = None  # HTTP(S)_PROXY for the upstream, as the environment says
+
+    def url(self, path: str) -> URL:
+        return URL(f"{self.base_url}/{path}")
 
 
 @asynccontextmanager
 async def upstream_clients(
-    base_url: str, timeout: float, key: str | None, shards: int = POOL_SHARDS
-) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """The clients for the app's lifetime: pooled keep-alive connections to the upstream."""
+    base_url: str, timeout: float, key: str | None
+) -> AsyncIterator[list[UpstreamClient]]:
+    """The client for the app's lifetime (a list of one: `Upstream` takes turns over what it is
+    given, and aiohttp's pool, unlike httpcore's, costs no more with more connections)."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    tls = httpx.create_ssl_context()  # one for all: loading the CA bundle takes ~0.2 s each
-    async with AsyncExitStack() as stack:
-        clients = [
-            httpx.AsyncClient(
-                base_url=f"{base_url}/",
-                headers=headers,
-                timeout=httpx.Timeout(timeout),
-                limits=_SHARD,
-                verify=tls,
-            )
-            for _ in range(shards)
-        ]
-        for client in clients:
-            await stack.enter_async_context(client)
-        yield clients
+    tls = httpx.create_ssl_context()  # certifi's CA bundle, as the openai SDK uses
+    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0, ssl=tls)
+    # Per read, not per answer: a long stream is fine as long as its chunks keep coming.
+    timeouts = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+    async with aiohttp.ClientSession(
+        connector=connector, headers=headers, timeout=timeouts, auto_decompress=True
+    ) as session:
+        yield [UpstreamClient(session, base_url.rstrip("/"), _environment_proxy(base_url))]
+
+
+class StreamCut(Exception):
+    """The upstream's stream broke off (`timed_out`: no data within the timeout)."""
+
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__("timed out" if timed_out else "broken")
+        self.timed_out = timed_out
+
+
+@dataclass
+class UpstreamAnswer:
+    """An upstream answer: whole (`content`), or with the body still to read (`chunks`)."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    content: bytes
+    reason_phrase: str
+    _open: aiohttp.ClientResponse | None = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The streamed body as it arrives; StreamCut if it breaks off."""
+        if self._open is None:
+            yield self.content
+            return
+        try:
+            async for chunk in self._open.content.iter_any():
+                yield chunk
+        except TimeoutError:
+            raise StreamCut(timed_out=True) from None
+        except aiohttp.ClientError:
+            raise StreamCut(timed_out=False) from None
+
+    def close(self) -> None:
+        """Give the connection back to the pool, or close it if the body was not read whole."""
+        if self._open is None:
+            return
+        if self._open.content.at_eof():
+            self._open.release()
+        else:
+            self._open.close()
 
 
 class Upstream:
@@ -53,7 +113,7 @@ class Upstream:
 
     def __init__(
         self,
-        clients: Sequence[httpx.AsyncClient],
+        clients: Sequence[UpstreamClient],
         timeout: float,
         key: str | None,
         secrets: Iterable[str] = (),
@@ -67,18 +127,18 @@ class Upstream:
         held = {key, *secrets} - {None, ""}
         self._secrets = sorted((s for s in held if s), key=len, reverse=True)
 
-    async def post_chat(self, body: bytes) -> httpx.Response:
+    async def post_chat(self, body: bytes) -> UpstreamAnswer:
         """The upstream's whole answer, or ApiError (502/504) if there is none."""
         return await self._send("POST", "chat/completions", body, stream=False)
 
-    async def open_chat_stream(self, body: bytes) -> httpx.Response:
+    async def open_chat_stream(self, body: bytes) -> UpstreamAnswer:
         """The upstream's answer with the body still to read (the caller closes it)."""
         return await self._send("POST", "chat/completions", body, stream=True)
 
-    async def get_models(self) -> httpx.Response:
+    async def get_models(self) -> UpstreamAnswer:
         return await self._send("GET", "models", None, stream=False)
 
-    def failure(self, response: httpx.Response) -> ApiError | None:
+    def failure(self, response: UpstreamAnswer) -> ApiError | None:
         """The 502 an answer means for our client, or None if it is the client's to see.
 
         A 4xx about the request (unknown model, bad parameter, rate limit) is passed through
@@ -102,7 +162,7 @@ class Upstream:
             return upstream_failed(detail, _retry_after(response))
         return None
 
-    def passed_through(self, response: httpx.Response, headers: dict[str, str]) -> Response:
+    def passed_through(self, response: UpstreamAnswer, headers: dict[str, str]) -> Response:
         """The upstream's answer for the client, with every key the proxy holds masked (an
         upstream may echo the request's Authorization in an error) and its Retry-After kept."""
         media_type = response.headers.get("content-type", "application/json")
@@ -119,27 +179,22 @@ class Upstream:
 
     async def _send(
         self, method: str, path: str, body: bytes | None, *, stream: bool
-    ) -> httpx.Response:
+    ) -> UpstreamAnswer:
         client = next(self._clients)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        request = client.build_request(method, path, content=body, headers=headers)
+        url = client.url(path)
         try:
-            response = await client.send(request, stream=stream)
-        except httpx.TimeoutException:
-            log.warning("upstream %s: no answer within %g s", request.url, self._timeout)
+            return await _answer(client, method, url, body, stream=stream)
+        except TimeoutError:
+            log.warning("upstream %s: no answer within %g s", url, self._timeout)
             raise upstream_timed_out(self._timeout) from None
-        except httpx.TransportError as exc:
-            log.warning("upstream %s: %s", request.url, _reason(exc))
+        except aiohttp.ClientError as exc:
+            log.warning("upstream %s: %s", url, _reason(exc))
             raise upstream_failed(
                 f"cannot reach the model server ({_reason(exc)}); "
                 "check serve.upstream_base_url and that the server is running"
             ) from None
-        if stream and response.status_code >= 300:
-            await response.aread()  # an error answer is small; read it whole, then close
-            await response.aclose()
-        return response
 
-    def _detail(self, response: httpx.Response) -> str:
+    def _detail(self, response: UpstreamAnswer) -> str:
         """The upstream's own error message, short, with the proxy's key masked if echoed."""
         try:
             error = response.json().get("error", {})
@@ -150,7 +205,41 @@ class Upstream:
         return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
 
 
-def _retry_after(response: httpx.Response) -> dict[str, str]:
+async def _answer(
+    client: UpstreamClient, method: str, url: URL, body: bytes | None, *, stream: bool
+) -> UpstreamAnswer:
+    """Send one request; the body is read whole unless a stream of a 2xx was asked for (an
+    error answer is small)."""
+    response = await client.session.request(
+        method,
+        url,
+        data=body,
+        headers=_JSON if body is not None else None,
+        allow_redirects=False,  # a redirect is reported, as the failure above says
+        proxy=client.proxy,
+    )
+    answer = UpstreamAnswer(response.status, response.headers, b"", response.reason or "")
+    if stream and response.status < 300:
+        answer._open = response
+        return answer
+    try:
+        answer.content = await response.read()
+    except BaseException:
+        response.close()  # the connection is in an unknown state: not back into the pool
+        raise
+    response.release()
+    return answer
+
+
+def _environment_proxy(base_url: str) -> str | None:
+    """The HTTP(S)_PROXY the environment sets for the upstream (NO_PROXY honoured), read once."""
+    parts = urlsplit(base_url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+def _retry_after(response: UpstreamAnswer) -> dict[str, str]:
     """The upstream's Retry-After on a 429 or 503, for the client to honour (SDKs do)."""
     value = response.headers.get("retry-after")
     if response.status_code in (429, 503) and value and len(value) <= 64:
@@ -158,9 +247,10 @@ def _retry_after(response: httpx.Response) -> dict[str, str]:
     return {}
 
 
-def _reason(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
-    if isinstance(exc, httpx.RemoteProtocolError):
+def _reason(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        refused = isinstance(exc.os_error, ConnectionRefusedError) or "refused" in str(exc).lower()
+        return "connection refused" if refused else "cannot connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the connection closed without an answer"
     return type(exc).__name__
