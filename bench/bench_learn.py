@@ -45,8 +45,8 @@ from typing import Any
 from common import SimServer, emit, progress, settle, sim_server, write_config
 
 from playbook.chat.base import ChatModel, ChatRequest, Completion, Wrapper
-from playbook.chat.recorder import Recorder, cache_key
 from playbook.config import load_config
+from playbook.recorder import Recorder, cache_key
 from playbook.roles import Roles
 from playbook.runs import learn
 from playbook.workspace import Models, Workspace

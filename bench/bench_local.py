@@ -30,11 +30,11 @@ from typing import Any
 from common import emit, progress
 from rich.console import Console
 
-from playbook.chat.recorder import Recorder
 from playbook.cli.progress import LineReporter
 from playbook.config import RetrievalConfig, load_config
 from playbook.evaluate import Condition, rate_condition
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session
+from playbook.recorder import Recorder
 from playbook.retrieve import Retriever, build_index
 from playbook.roles import Roles
 from playbook.runner import QuietReporter

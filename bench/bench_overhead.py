@@ -34,8 +34,8 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from playbook.chat.base import ChatRequest, Message
-from playbook.chat.recorder import cache_key
 from playbook.config import load_config
+from playbook.recorder import cache_key
 from playbook.roles import Roles
 from playbook.store.core import Store
 from playbook.store.records import CallRecord

@@ -50,11 +50,11 @@ from pydantic import TypeAdapter
 
 from playbook.domain import load_domain
 from playbook.embed.static import StaticEmbedder
-from playbook.migrations import schema
 from playbook.neighbours import APPROXIMATE_FROM
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.store.core import Store
+from playbook.store.migrations import schema
 from playbook.types import Attempt, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain
 

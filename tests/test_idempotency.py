@@ -14,7 +14,7 @@ from openai import AsyncOpenAI
 
 from playbook.chat.base import ChatRequest, Message
 from playbook.chat.openai_backend import OpenAIChat
-from playbook.chat.recorder import Recorder
+from playbook.recorder import Recorder
 from playbook.sim.server import create_openai_app
 from playbook.store.core import Store
 from playbook.testing import FunctionChat, serve_app

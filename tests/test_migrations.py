@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from playbook import migrations
+from playbook.store import migrations
 from playbook.store.core import Store
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from playbook.chat.base import ChatRequest, Message, ModelError
-from playbook.chat.recorder import (
+from playbook.config import RoleBudget
+from playbook.recorder import (
     NOT_KEYED,
     Budget,
     BudgetExceeded,
@@ -17,7 +18,6 @@ from playbook.chat.recorder import (
     Recorder,
     cache_key,
 )
-from playbook.config import RoleBudget
 from playbook.store.core import Store
 from playbook.testing import FunctionChat, ScriptedChat
 

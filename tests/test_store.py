@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from playbook.chat.base import ChatRequest, Message
-from playbook.migrations import schema
 from playbook.store.core import Store, StoreError
+from playbook.store.migrations import schema
 from playbook.store.records import CallRecord
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Usage, Verdict
 

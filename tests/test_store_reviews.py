@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from playbook import migrations
+from playbook.store import migrations
 from playbook.store.audit import EntryQuery
 from playbook.store.core import Store, StoreError
 from playbook.store.reviews import MAX_GUIDELINES, ReviewConflict, ReviewError, clean_guidance

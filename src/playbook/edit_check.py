@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from playbook.chat.recorder import Prices, Recorder
 from playbook.config import LearnConfig
 from playbook.dialogue import stable_seed
+from playbook.recorder import Prices, Recorder
 from playbook.roles import Roles
 from playbook.screen import screen
 from playbook.store.core import Store

@@ -29,7 +29,6 @@ from datetime import datetime
 import numpy as np
 
 from playbook.chat.base import ModelError
-from playbook.chat.recorder import BudgetExceeded
 from playbook.config import RetrievalConfig
 from playbook.dialogue import rollout, stable_seed
 from playbook.embed import Embedder
@@ -47,6 +46,7 @@ from playbook.learn_outcomes import (
     budget_stop,
     never_answered,
 )
+from playbook.recorder import BudgetExceeded
 from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from playbook.chat.base import ModelError
-from playbook.chat.recorder import BudgetExceeded
 from playbook.errors import UserError
+from playbook.recorder import BudgetExceeded
 from playbook.roles import RoleOutputError
 from playbook.store.records import FailureRecord
 from playbook.types import Attempt, Entry, Persona, Scenario

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from playbook.chat.recorder import Recorder
 from playbook.domain import example_domain as example_domain  # where many callers look for it
 from playbook.evaluate import conditions, rate_condition
 from playbook.learn import Learner, LearnResult, RoundReport
 from playbook.locks import holding, run_lock, writer_lock
+from playbook.recorder import Recorder
 from playbook.report import ReportContext
 from playbook.resume import resumable_run
 from playbook.retrieve import Index, Retriever, build_index

@@ -10,12 +10,12 @@ from typing import Any
 from playbook.chat.base import ChatModel
 from playbook.chat.factory import build_chat_model
 from playbook.chat.limits import EndpointLimits
-from playbook.chat.recorder import Budget, Prices, Recorder
 from playbook.config import Config, ConfigError, did_you_mean
 from playbook.domain import DomainError, load_domain, load_personas
 from playbook.domain import example_domain as example_domain  # where many callers look for it
 from playbook.embed import Embedder, build_embedder
 from playbook.learn import LearnSettings
+from playbook.recorder import Budget, Prices, Recorder
 from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.split import PersonaSplit, split_personas

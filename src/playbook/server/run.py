@@ -142,8 +142,8 @@ def _configure_logging() -> None:
 def checker_for(config: Config, env: Mapping[str, str]) -> EditChecker:
     """The checker of a config's domain with its student and judge, priced as configured
     (built at the server's edge)."""
-    from playbook.chat.recorder import Prices
     from playbook.edit_check import EditChecker
+    from playbook.recorder import Prices
     from playbook.roles import Roles, prompt_environment
     from playbook.workspace import Workspace  # the workspace imports the whole library
 

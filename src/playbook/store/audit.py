@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from playbook.migrations import schema as db
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 
 ENTRY_SORTS = ("queue", "id", "usage", "gain", "rating", "evaluated")
 """queue: the review queue, unreviewed (proposed) first, then by how often the entry is served

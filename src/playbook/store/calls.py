@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from playbook.migrations import schema as db
+from playbook.store.migrations import schema as db
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from playbook.migrations import schema as db
 from playbook.store.core import Store, StoreError
+from playbook.store.migrations import schema as db
 
 CHUNK = 1000  # rows read and written per step: a large calls table never sits in memory whole
 # Parents before children (the database checks the references); locks belong to processes

@@ -19,10 +19,9 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from playbook import migrations
 from playbook.chat.base import ChatRequest, Completion
 from playbook.location import Location, is_url, parse_location
-from playbook.migrations import schema as db
+from playbook.store import migrations
 from playbook.store.audit import AuditQueries
 from playbook.store.base import ENTRY_STATUSES, StoreError, StoreUnwritable, content_key
 from playbook.store.calls import CallLogQueries
@@ -32,6 +31,7 @@ from playbook.store.exchange import ExchangeQueries
 from playbook.store.guidelines import GuidelineQueries
 from playbook.store.ledger import LedgerQueries
 from playbook.store.locks import LockQueries
+from playbook.store.migrations import schema as db
 from playbook.store.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store.reviews import ReviewQueries, review_row
 from playbook.store.serving import ServingQueries, stack_embeddings

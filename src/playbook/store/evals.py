@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
-from playbook.migrations import schema as db
+from playbook.store.migrations import schema as db
 from playbook.types import Conversation, ConversationVerdict, Persona, Rated, Turn, Verdict
 
 _PERSONA = TypeAdapter(Persona)

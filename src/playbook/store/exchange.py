@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from playbook.files import ImportFileError
-from playbook.migrations import schema as db
 from playbook.store.base import content_key
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 from playbook.store.records import EntryVersion
 from playbook.types import Entry, Guidance, Provenance, Scenario
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from playbook.migrations import schema as db
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 
 
 def guideline_key(text: str) -> str:

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from playbook.chat.base import ChatRequest
-from playbook.migrations import schema as db
 from playbook.store.base import StoreError
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 from playbook.store.records import CallRecord
 
 _REQUEST = TypeAdapter(ChatRequest)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from playbook.migrations import schema as db
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from playbook.errors import UserError
-from playbook.migrations import schema as db
 from playbook.store.base import ENTRY_STATUSES
+from playbook.store.migrations import schema as db
 from playbook.store.records import EntryVersion
 from playbook.types import Guidance
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from playbook.migrations import schema as db
 from playbook.store.base import StoreError
 from playbook.store.dialect import Dialect
+from playbook.store.migrations import schema as db
 from playbook.store.records import EntryGuidance, ServedRecord, ServedStats
 
 PlaybookVersion = tuple[int, int, int]
