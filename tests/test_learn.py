@@ -9,11 +9,12 @@ import pytest
 
 from playbook.chat.base import ChatRequest
 from playbook.config import load_config
-from playbook.learn import Learner, LearnError
+from playbook.learn import Learner, LearnError, RoundReport
 from playbook.runner import QuietReporter
 from playbook.runs import learn
 from playbook.sim.models import SimWorld
 from playbook.testing import FunctionChat
+from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import Workspace
 
 MakeConfig = Callable[..., Path]
@@ -132,3 +133,31 @@ async def test_validation_between_rounds_stops_learning_once_it_stops_improving(
     assert all(score is not None and 1 <= score <= 5 for score in scores)
     assert len(result.rounds) < 5 and result.converged
     assert "stopped improving" in result.converged or "reached the teacher" in result.converged
+
+
+def _verified(customer: str, guidance: tuple[str, ...], gain: int) -> Entry:
+    persona = Persona("p", "refund_restricted_ticket", "driver", "calm", True)
+    verdict = Verdict(2, "")
+    attempt = Attempt(guidance, "reply", Verdict(2 + gain, ""), (2 + gain,))
+    provenance = Provenance("run", 1, "reference", Attempt((), "reply", verdict, (2,)), (attempt,))
+    return Entry(None, Scenario(persona, (Turn("customer", customer),)), guidance, provenance)
+
+
+async def test_similar_scenarios_that_need_other_guidance_are_both_kept(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    """Bug: a verified entry was dropped as a near-duplicate of any scenario this similar, though
+    the two customers needed different guidance (a calm driver and a frustrated one); the
+    merge threw away about half of what the demo verified. Only the same guidance merges."""
+    workspace = Workspace.open(load_config(make_config(tmp_path)))
+    settings = dataclasses.replace(workspace.learn_settings(), merge_similarity=0.5)
+    learner = Learner(None, workspace.store, workspace.embedder, settings, "run", QuietReporter())  # type: ignore[arg-type]
+    refund = "I want a full refund for my restricted ticket. Keep it short, I don't have time."
+    calm = _verified(refund, ("Keep the reply short.",), gain=2)
+    frustrated = _verified(refund + " This is really frustrating.", ("Say sorry first.",), 1)
+    same = _verified(refund + " Short answer please.", ("keep the reply short",), gain=1)
+    report = RoundReport(1, 0.0)
+    kept = await learner._keep([calm, frustrated, same], report)
+    assert [e.guidance for e in kept.entries] == [calm.guidance, frustrated.guidance]
+    assert (report.kept, report.merged) == (2, 1)
+    workspace.close()

@@ -111,7 +111,7 @@ class LearnConfig(_Strict):
     validation: int = Field(0, ge=0, le=10_000)
     samples: int = Field(3, ge=1, le=20)  # student replies rated per attempt in verification
     prune: bool = True  # drop the lines verified guidance does as well without
-    merge_similarity: float = Field(0.95, gt=0, le=1)  # near-duplicate scenarios are merged
+    merge_similarity: float = Field(0.95, gt=0, le=1)  # similar scenarios, same guidance: merged
     max_entries: int = Field(0, ge=0)  # size budget of one learn run; 0: none
     # Share of each goal's grid cells (and situation personas) that learning never sees, kept
     # for evaluation; and situations of the goals held out whole.

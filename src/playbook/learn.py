@@ -46,6 +46,7 @@ from playbook.learn_outcomes import (
     budget_stop,
     never_answered,
 )
+from playbook.parse import normalise_guideline
 from playbook.recorder import BudgetExceeded
 from playbook.retrieve import Index, Retriever
 from playbook.roles import RoleOutputError, Roles
@@ -83,7 +84,7 @@ class LearnSettings:
     validation: int  # personas evaluated between rounds for early stopping; 0: off
     samples: int  # student replies rated per attempt when verifying guidance
     prune: bool  # drop the lines verified guidance does as well without
-    merge_similarity: float  # a scenario this similar to a kept one is a near-duplicate
+    merge_similarity: float  # this similar to one kept in the round, same guidance: a duplicate
     max_entries: int  # size budget of one run; 0: none
     generated_personas: int  # personas the teacher adds after each round; 0: none
     generated_max_similarity: float  # a proposal at least this like a persona is dropped
@@ -372,7 +373,7 @@ class Learner:
         stored = [*entries, *(r.entry for r in rejected)]
         vectors = list(await self.embedder.embed([e.scenario.text() for e in stored]))
         verified, refused_vectors = vectors[: len(entries)], vectors[len(entries) :]
-        kept, kept_vectors = self._distinct(entries, verified, earlier)
+        kept, kept_vectors = self._distinct(entries, verified, len(earlier))
         report.merged, report.kept = len(entries) - len(kept), len(kept)
         for entry, vector in zip(kept, kept_vectors, strict=True):
             self.store.add_entry(entry, vector, self.embedder.id)
@@ -382,23 +383,35 @@ class Learner:
         return Improved(list(outcomes), kept, kept_vectors)
 
     def _distinct(
-        self, entries: list[Entry], vectors: list[np.ndarray], earlier: Sequence[np.ndarray]
+        self, entries: list[Entry], vectors: list[np.ndarray], earlier: int
     ) -> tuple[list[Entry], list[np.ndarray]]:
-        """The entries whose scenarios are not near-duplicates of one kept before them (the
-        largest gains first), within the run's size budget."""
+        """The entries that are not near-duplicates of one kept before them in this round (the
+        largest gains first), within the run's size budget (`earlier` entries count against it).
+
+        A near-duplicate has a scenario this similar *and* the same guidance. Similar text is
+        not enough: the words that decide the guidance (the customer's mood and manner, what
+        was already said) are a small part of a conversation, so two scenarios of 0.95 cosine
+        often need different guidance, and dropping one loses a verified lesson. Earlier rounds'
+        entries are not compared with: a verified entry beat the guidance the playbook already
+        retrieves for its scenario, so no earlier entry serves it as well."""
         settings = self.settings
         order = sorted(range(len(entries)), key=lambda i: -_gain(entries[i]))
         kept: list[int] = []
-        seen = list(earlier)
         for i in order:
-            if settings.max_entries and len(seen) >= settings.max_entries:
+            if settings.max_entries and earlier + len(kept) >= settings.max_entries:
                 break
-            if seen and float(np.max(np.stack(seen) @ vectors[i])) >= settings.merge_similarity:
+            if any(self._duplicate(entries[i], vectors[i], entries[j], vectors[j]) for j in kept):
                 continue
             kept.append(i)
-            seen.append(vectors[i])
         kept.sort()
         return [entries[i] for i in kept], [vectors[i] for i in kept]
+
+    def _duplicate(
+        self, entry: Entry, vector: np.ndarray, other: Entry, other_vector: np.ndarray
+    ) -> bool:
+        if float(vector @ other_vector) < self.settings.merge_similarity:
+            return False
+        return _lessons(entry) == _lessons(other)
 
     async def _aimed_personas(
         self, outcomes: list[Outcome], personas: list[Persona], report: RoundReport
@@ -448,6 +461,10 @@ class Learner:
             role, model = getattr(exc, "role", "?"), getattr(exc, "model", "?")
             self.store.record_failure(self.run_id, role, model, str(exc), where, exc.cause)
         return exc
+
+
+def _lessons(entry: Entry) -> frozenset[str]:
+    return frozenset(normalise_guideline(line) for line in entry.guidance)
 
 
 def _gain(entry: Entry) -> float:
