@@ -24,6 +24,10 @@ from playbook.server.errors import ApiError, upstream_failed, upstream_timed_out
 log = logging.getLogger("playbook.server")
 _MAX_DETAIL = 200
 MAX_CONNECTIONS = 1000
+# Idle connections are dropped before the upstream drops them: uvicorn-based servers (vLLM,
+# llama.cpp's, LiteLLM) close theirs after 5 s, and a POST sent on a connection the server has
+# just closed fails (aiohttp, rightly, does not resend one).
+KEEPALIVE_S = 4.0
 _JSON = {"Content-Type": "application/json"}
 
 # aiohttp rather than httpx on the request path: on the proxy's loopback benchmark httpx took
@@ -51,7 +55,9 @@ async def upstream_clients(
     given, and aiohttp's pool, unlike httpcore's, costs no more with more connections)."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     tls = httpx.create_ssl_context()  # certifi's CA bundle, as the openai SDK uses
-    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0, ssl=tls)
+    connector = aiohttp.TCPConnector(
+        limit=MAX_CONNECTIONS, limit_per_host=0, ssl=tls, keepalive_timeout=KEEPALIVE_S
+    )
     # Per read, not per answer: a long stream is fine as long as its chunks keep coming.
     timeouts = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
     async with aiohttp.ClientSession(
@@ -208,8 +214,8 @@ class Upstream:
 async def _answer(
     client: UpstreamClient, method: str, url: URL, body: bytes | None, *, stream: bool
 ) -> UpstreamAnswer:
-    """Send one request; the body is read whole unless a stream of a 2xx was asked for (an
-    error answer is small)."""
+    """Send one request; the body is read whole unless a stream was asked for and the answer is
+    a 200 (an error answer is small; the proxy relays only a 200 as a stream)."""
     response = await client.session.request(
         method,
         url,
@@ -219,7 +225,7 @@ async def _answer(
         proxy=client.proxy,
     )
     answer = UpstreamAnswer(response.status, response.headers, b"", response.reason or "")
-    if stream and response.status < 300:
+    if stream and response.status == 200:
         answer._open = response
         return answer
     try:
@@ -253,4 +259,6 @@ def _reason(exc: aiohttp.ClientError) -> str:
         return "connection refused" if refused else "cannot connect"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the connection closed without an answer"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return f"the connection failed ({exc.strerror or exc})"
     return type(exc).__name__

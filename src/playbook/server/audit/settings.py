@@ -20,7 +20,8 @@ class AuditSettings:
     reviewer_key: str = field(repr=False)
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     session_seconds: int = 12 * 3600
-    approved_only: bool = False  # what a proxy on this playbook serves; shown on every page
+    # What a proxy on this playbook serves, shown on every page; the default is the config's.
+    approved_only: bool = ServeConfig().approved_only
     max_upload_bytes: int = 50_000_000
 
 
