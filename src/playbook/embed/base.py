@@ -49,9 +49,13 @@ def unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Each row divided by its length (a zero row stays zero); `in_place` overwrites `matrix`,
+    which saves a second matrix of its size (and, fresh from the system, its page faults)."""
     # einsum sums the squares row by row without the squared copy `np.linalg.norm` makes.
     norms = np.sqrt(np.einsum("nd,nd->n", matrix, matrix))[:, np.newaxis]
+    if in_place:
+        return np.divide(matrix, norms, out=matrix, where=norms > 0)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 

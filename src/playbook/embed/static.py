@@ -28,7 +28,8 @@ class StaticEmbedder:
     ) -> None:
         if table.shape[0] != scale.shape[0]:
             raise ValueError(f"{table.shape[0]} table rows but {scale.shape[0]} scales")
-        self._table = table
+        # A plain view of a memory-mapped table: indexing an np.memmap costs more than the rows.
+        self._table = np.asarray(table)
         self._scale = scale
         self._tokenizer = tokenizer
         self._name = name

@@ -1,4 +1,4 @@
-"""The FastAPI app of `playbook serve`, with every dependency passed in.
+"""The app of `playbook serve`, with every dependency passed in.
 
 More routers (e.g. the audit UI) plug in through `create_app(..., routers=[...])`; they reach
 the running parts (store, playbook, settings, metrics) through `services(request)`.
@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from playbook.embed import Embedder
 from playbook.roles import prompt_environment
 from playbook.server import routes
 from playbook.server.auth import KeyCheck
+from playbook.server.chat_route import CHAT_PATH, ChatRoute
 from playbook.server.errors import install_error_handlers
 from playbook.server.live import LivePlaybook
 from playbook.server.messages import GuidanceWriter
@@ -34,8 +36,11 @@ def create_app(
     embedder: Embedder,
     *,
     routers: Sequence[APIRouter] = (),
-) -> FastAPI:
-    """The proxy app over an open store; the caller closes the store after the app stops."""
+) -> ASGIApp:
+    """The proxy app over an open store; the caller closes the store after the app stops.
+
+    Every request is counted by the metrics; chat completions are answered by ChatRoute, the
+    rest by the FastAPI app."""
     metrics = Metrics()
 
     @asynccontextmanager
@@ -52,8 +57,8 @@ def create_app(
     install_error_handlers(app)
     for router in (routes.api, routes.ops, *routers):
         app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    return app
+    chat = next(r for r in routes.api.routes if getattr(r, "path", None) == CHAT_PATH)
+    return MetricsMiddleware(ChatRoute(app, chat), metrics)
 
 
 def _services(

@@ -82,6 +82,12 @@ def upstream_timed_out(seconds: float) -> ApiError:
     )
 
 
+def internal_error() -> ApiError:
+    return ApiError(
+        500, "the proxy failed on this request; see its log", "server_error", "internal_error"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app answers, including FastAPI's own 404/405/422, in OpenAI's shape."""
     # Imported here, with the app: the errors themselves are made before the web stack loads.
@@ -109,6 +115,4 @@ def install_error_handlers(app: FastAPI) -> None:
         # A bug of ours still answers in OpenAI's shape (the traceback goes to the log), so a
         # client's SDK raises its usual error rather than failing to read a plain-text page.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return ApiError(
-            500, "the proxy failed on this request; see its log", "server_error", "internal_error"
-        ).response()
+        return internal_error().response()

@@ -128,7 +128,7 @@ class LivePlaybook:
             self._embedder.id, statuses=self._statuses
         )
         sparse, size = self._embedder.sparse, self._approximate_from
-        return Index(items, matrix, sparse, approximate_from=size, deferred=True)
+        return Index(items, matrix, sparse, approximate_from=size, deferred=True, owned=True)
 
     def _caught_up(self, version: PlaybookVersion) -> bool:
         """Apply the changes since the last load to the index in place; False if it cannot."""

@@ -3,6 +3,7 @@ and run the app with uvicorn until interrupted."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,11 +18,13 @@ from playbook.store.core import Store
 from playbook.vectors import check_embedder
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import APIRouter
 
     from playbook.edit_check import EditChecker
 
 log = logging.getLogger("playbook.server")
+STARTED_POLL_S = 0.01  # how often the upstream check looks whether the server answers yet
 
 
 async def serve_command(
@@ -62,17 +65,36 @@ async def serve(
 
         _configure_logging()
         log.info(serving_line(store.status_counts(), settings.approved_only))
-        await _check_upstream(settings)
         if not settings.api_keys:
             log.warning(
                 "no API keys configured: anyone on this machine can use the proxy; "
                 "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
             )
         app = create_app(settings, store, embedder, routers=_audit(settings, store, checker))
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None)
-        await uvicorn.Server(config).serve()
+        # No access log: a line per request cost the proxy about a twentieth of its CPU per
+        # request; every chat completion is in the served log and /metrics counts them all.
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+        server = uvicorn.Server(config)
+        checking = asyncio.create_task(_check_upstream_once_started(server, settings))
+        try:
+            await server.serve()
+        finally:
+            if server.started:
+                await checking  # its line is said even when the server stops at once
+            else:
+                checking.cancel()  # it never answered (e.g. its port was taken)
     finally:
         store.close()
+
+
+async def _check_upstream_once_started(server: uvicorn.Server, settings: ServeSettings) -> None:
+    """The upstream check once the server answers: it is a round trip to the upstream (up to
+    its timeout) and an HTTP client to import, and readiness need wait for neither."""
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(STARTED_POLL_S)
+    await _check_upstream(settings)
 
 
 async def _check_upstream(settings: ServeSettings) -> None:

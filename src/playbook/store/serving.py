@@ -132,8 +132,9 @@ class ServingQueries:
             matrix = VectorRows(count, self.path, embedding_model)
             # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
             for part in rows.partitions(LOAD_ROWS):
-                items.extend(EntryGuidance(row[0], stored=row[1]) for row in part)
-                matrix.extend([row[2] for row in part])
+                ids, texts, blobs = zip(*part, strict=True)  # columns, without a step per row
+                items.extend(map(_stored_guidance, ids, texts))
+                matrix.extend(blobs)
         return items, matrix.done()
 
     def status_counts(self) -> dict[str, int]:
@@ -226,6 +227,10 @@ class ServingQueries:
         )
 
 
+def _stored_guidance(entry_id: int, text: str) -> EntryGuidance:
+    return EntryGuidance(entry_id, stored=text)
+
+
 def _key(statuses: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if statuses is None else tuple(statuses)
 
@@ -251,7 +256,7 @@ class VectorRows:
         """Append rows: one copy of a few thousand blobs at a time, not a Python step per row."""
         if not blobs:
             return
-        sizes = {len(blob) for blob in blobs}
+        sizes = set(map(len, blobs))
         if self._matrix is None:
             self._matrix = np.empty((self._count, min(sizes) // 4), dtype=np.float32)
         if sizes != {self._matrix.shape[1] * 4}:
