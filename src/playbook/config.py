@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from playbook.errors import UserError
+from playbook.schemes import read_spec
 from playbook.types import RATING_WORDS, ROLES
 
 
@@ -74,9 +75,7 @@ class ModelConfig(_Strict):
     @field_validator("spec")
     @classmethod
     def _known_scheme(cls, spec: str) -> str:
-        scheme, _, name = spec.partition(":")
-        if scheme not in ("openai", "sim") or not name:
-            raise ValueError(f"{spec!r} is not a model spec; use 'openai:<model>' or 'sim:<role>'")
+        read_spec(spec, "chat")  # a ValueError naming the forms a chat model's spec takes
         return spec
 
     _key_variable = field_validator("api_key_env")(_variable_name)
