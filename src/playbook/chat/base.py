@@ -37,6 +37,9 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
+    # Why the model stopped, as the endpoint says: "stop", or "length" for a reply cut off at
+    # max_tokens; None when it does not say.
+    finish_reason: str | None = None
 
     def extras(self) -> dict[str, Any]:
         """Every field but the text, usage and cached flag, as JSON: what the call log keeps
