@@ -37,6 +37,6 @@ def test_the_config_and_the_factory_give_the_same_forms() -> None:
     with pytest.raises(ConfigError) as from_factory:
         embed_factory.build_embedder(EmbedderConfig(spec="bert"), {})
     assert str(from_factory.value) == (
-        "config: embedder.spec 'bert' is unknown; "
+        "config: embedder.spec is 'bert'; "
         "use 'openai:<model>', 'static', 'hash[:<dim>]' or 'minilm'"
     )

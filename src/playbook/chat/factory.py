@@ -6,8 +6,7 @@ from collections.abc import Callable, Mapping
 
 from playbook.chat.base import ChatModel
 from playbook.chat.openai_backend import OpenAIChat, make_openai_client
-from playbook.config import ConfigError, ModelConfig
-from playbook.schemes import forms, read_spec
+from playbook.config import ConfigError, ModelConfig, configured_spec
 
 SimWorld = Callable[[str], ChatModel]  # a simulated model by name
 
@@ -19,12 +18,7 @@ def build_chat_model(
     sim: SimWorld,
 ) -> ChatModel:
     """The model for `role`; `sim` builds simulated models, since the caller owns that world."""
-    try:
-        scheme, model = read_spec(cfg.spec, "chat")
-    except ValueError:
-        raise ConfigError(
-            f"config: models.{role}.spec is {cfg.spec!r}; use {forms('chat')}"
-        ) from None
+    scheme, model = configured_spec(cfg.spec, "chat", f"models.{role}.spec")
     return BUILDERS[scheme](role, cfg, env, sim, model)
 
 

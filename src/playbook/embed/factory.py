@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from playbook.config import ConfigError, EmbedderConfig
+from playbook.config import ConfigError, EmbedderConfig, configured_spec
 from playbook.embed.base import Embedder
 from playbook.embed.hashed import HashEmbedder
-from playbook.schemes import forms, read_spec
 
 
 def build_embedder(cfg: EmbedderConfig, env: Mapping[str, str]) -> Embedder:
     """The embedder a config names: `static`, `hash`, `hash:<dim>`, `openai:<model>`, `minilm`."""
-    try:
-        scheme, argument = read_spec(cfg.spec, "embedder")
-    except ValueError:
-        raise ConfigError(
-            f"config: embedder.spec {cfg.spec!r} is unknown; use {forms('embedder')}"
-        ) from None
+    scheme, argument = configured_spec(cfg.spec, "embedder", "embedder.spec")
     return BUILDERS[scheme](cfg, env, argument)
 
 
