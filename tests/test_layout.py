@@ -13,7 +13,21 @@ PACKAGE = Path(__file__).parents[1] / "src" / "playbook"
 
 # From the bottom up; a module may import its own layer and the layers below it only.
 LAYERS = (
-    ("base", ("types", "errors", "config", "location", "wire", "files", "traits", "mask", "fence")),
+    (
+        "base",
+        (
+            "types",
+            "errors",
+            "schemes",
+            "config",
+            "location",
+            "wire",
+            "files",
+            "traits",
+            "mask",
+            "fence",
+        ),
+    ),
     ("parts", ("parse", "chat", "recorder", "embed", "store", "domain")),
     ("method", ("dialogue", "roles", "learn", "evaluate", "retrieve", "neighbours", "generate")),
     ("commands", ("workspace", "runs", "demo", "local", "api", "check", "server", "cli")),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from playbook.chat.base import ChatRequest, Message, ModelError
+from playbook.chat.base import ChatRequest, Completion, InProcess, Message, ModelError
 from playbook.config import RoleBudget
 from playbook.recorder import (
     NOT_KEYED,
@@ -20,6 +21,7 @@ from playbook.recorder import (
 )
 from playbook.store.core import Store
 from playbook.testing import FunctionChat, ScriptedChat
+from playbook.types import Usage
 
 
 def ask(text: str, seed: int | None = None) -> ChatRequest:
@@ -61,6 +63,28 @@ async def test_the_cache_survives_reopening_and_spans_runs(tmp_path: Path) -> No
         model = ScriptedChat([])
         completion = await Recorder(store, resumed).bind("judge", model).complete(ask("rate"))
     assert completion.text == "good" and model.requests == []
+
+
+class CutShort(InProcess):
+    """A model whose every reply ran into max_tokens."""
+
+    _name = "test:cut-short"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return Completion("I can offer you a", Usage(5, 4), finish_reason="length")
+
+
+async def test_an_answer_comes_back_from_the_log_whole(tmp_path: Path) -> None:
+    path = tmp_path / "playbook.db"
+    with Store.open(path) as store:
+        run_id = store.start_run("learn", {}, {})
+        paid = await Recorder(store, run_id).bind("student", CutShort()).complete(ask("refund?"))
+    with Store.open(path) as store:
+        replayed = (
+            await Recorder(store, run_id).bind("student", CutShort()).complete(ask("refund?"))
+        )
+    assert replayed.cached and replace(replayed, cached=False) == paid
+    assert replayed.finish_reason == "length"
 
 
 async def test_other_parameters_or_models_are_not_cache_hits(store: Store, run_id: str) -> None:

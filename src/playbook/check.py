@@ -20,6 +20,7 @@ from playbook.chat.base import ChatModel, ChatRequest, Message, ModelError
 from playbook.chat.factory import build_chat_model
 from playbook.config import Config
 from playbook.embed import Embedder
+from playbook.embed.base import LOCAL
 from playbook.learn import LearnSettings
 from playbook.location import Location
 from playbook.parse import MAX_GUIDELINES
@@ -222,13 +223,12 @@ async def check(workspace: Workspace, limit: int | None = None) -> CheckReport:
     models = ping_models(workspace.config, workspace.env, SimWorld(workspace.domain).model)
     try:
         pings = [ping(r, m) for r, m in models.items()]
-        if workspace.config.embedder.spec.startswith("openai:"):
+        if workspace.embedder.endpoint != LOCAL:
             pings.append(ping_embedder(workspace.embedder))  # local embedders need no check
         endpoints = list(await asyncio.gather(*pings))
     finally:
         for model in models.values():
-            if hasattr(model, "aclose"):
-                await model.aclose()
+            await model.aclose()
     earlier = _earlier_calls(workspace.config.playbook)
     settings = workspace.learn_settings()
     found = estimate(workspace.config, settings, personas, transcripts, earlier)

@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from playbook.errors import UserError
+from playbook.schemes import Kind, forms, read_spec
 from playbook.types import RATING_WORDS, ROLES
 
 
@@ -27,6 +28,15 @@ _KEY_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "xai-", "AIza", "ghp_", "github_pa
 class _Strict(BaseModel):
     # Inputs stay out of error texts: a key pasted where a variable name belongs is never echoed.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def configured_spec(spec: str, kind: Kind, where: str) -> tuple[str, str]:
+    """The scheme and argument of a configured spec (schemes.read_spec); a ConfigError naming
+    the field `where` and the forms it takes."""
+    try:
+        return read_spec(spec, kind)
+    except ValueError:
+        raise ConfigError(f"config: {where} is {spec!r}; use {forms(kind)}") from None
 
 
 def looks_like_a_key(value: str) -> bool:
@@ -74,9 +84,7 @@ class ModelConfig(_Strict):
     @field_validator("spec")
     @classmethod
     def _known_scheme(cls, spec: str) -> str:
-        scheme, _, name = spec.partition(":")
-        if scheme not in ("openai", "sim") or not name:
-            raise ValueError(f"{spec!r} is not a model spec; use 'openai:<model>' or 'sim:<role>'")
+        read_spec(spec, "chat")  # a ValueError naming the forms a chat model's spec takes
         return spec
 
     _key_variable = field_validator("api_key_env")(_variable_name)

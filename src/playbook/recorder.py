@@ -137,7 +137,7 @@ class Recorder:
         hit = self.store.cached_completion(key)
         if hit is not None:
             # A cache hit costs nothing and spends no budget: it is how runs resume and replay.
-            self._log(call, started, output=hit.text, usage=hit.usage, cached=True)
+            self._log(call, started, **_answered(hit), cached=True)
             return hit
         while (first := self._in_flight.get(key)) is not None:
             # The same request is being answered right now: wait for it instead of paying twice.
@@ -147,7 +147,7 @@ class Recorder:
                 if first.cancelled() and not _this_task_cancelled():
                     continue  # its caller went away, not this one: this one makes the call
                 raise
-            self._log(call, started, output=completion.text, usage=completion.usage, cached=True)
+            self._log(call, started, **_answered(completion), cached=True)
             return replace(completion, cached=True)
         if self.budget is not None:
             self.budget.take_call(role, key)  # a failed call counts too: it may have been paid
@@ -173,7 +173,7 @@ class Recorder:
                 del self._in_flight[key]
         answer.set_result(completion)
         cost = self.prices[role].cost(completion.usage) if role in self.prices else 0.0
-        self._log(call, started, output=completion.text, usage=completion.usage, cost=cost)
+        self._log(call, started, **_answered(completion), cost=cost)
         if self.budget is not None:
             self.budget.spend(role, completion.usage)
         return completion
@@ -191,6 +191,11 @@ class Recorder:
     def _log(self, call: CallRecord, started: float, **outcome: Any) -> None:
         latency_ms = (self.clock() - started) * 1000
         self.store.record_call(replace(call, latency_ms=latency_ms, **outcome))
+
+
+def _answered(completion: Completion) -> dict[str, Any]:
+    """What a call's log row keeps of its answer."""
+    return {"output": completion.text, "usage": completion.usage, "extras": completion.extras()}
 
 
 def _this_task_cancelled() -> bool:

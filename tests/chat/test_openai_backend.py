@@ -96,6 +96,7 @@ async def test_round_trip_sends_request_fields_and_returns_text_and_usage(
 
     assert completion.text == "you said: where is my refund"
     assert completion.usage == Usage(input_tokens=6, output_tokens=6)
+    assert completion.finish_reason == "stop"
     assert server_model.requests == [request]
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from functools import cache
+from typing import Any, Literal, Protocol
+
+from pydantic import TypeAdapter
 
 from playbook.errors import UserError
 from playbook.types import Usage
@@ -33,6 +37,29 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
+    # Why the model stopped, as the endpoint says: "stop", or "length" for a reply cut off at
+    # max_tokens; None when it does not say.
+    finish_reason: str | None = None
+
+    def extras(self) -> dict[str, Any]:
+        """Every field but the text, usage and cached flag, as JSON: what the call log keeps
+        beside the text, so a field added here (tool calls, say) is cached and restored with no
+        change to the log."""
+        return _completions().dump_python(self, mode="json", exclude=_LOGGED_APART)
+
+    @staticmethod
+    def restored(text: str, usage: Usage, extras: Mapping[str, Any] | None) -> Completion:
+        """A logged completion, answered again from the call log."""
+        fields = {**(extras or {}), "text": text, "usage": usage, "cached": True}
+        return _completions().validate_python(fields)
+
+
+_LOGGED_APART = {"text", "usage", "cached"}  # the call log has columns of their own for these
+
+
+@cache
+def _completions() -> TypeAdapter[Completion]:
+    return TypeAdapter(Completion)
 
 
 class ChatModel(Protocol):

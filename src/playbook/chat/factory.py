@@ -6,30 +6,34 @@ from collections.abc import Callable, Mapping
 
 from playbook.chat.base import ChatModel
 from playbook.chat.openai_backend import OpenAIChat, make_openai_client
-from playbook.config import ConfigError, ModelConfig
+from playbook.config import ConfigError, ModelConfig, configured_spec
+
+SimWorld = Callable[[str], ChatModel]  # a simulated model by name
 
 
 def build_chat_model(
     role: str,
     cfg: ModelConfig,
     env: Mapping[str, str],
-    sim: Callable[[str], ChatModel],
+    sim: SimWorld,
 ) -> ChatModel:
     """The model for `role`; `sim` builds simulated models, since the caller owns that world."""
-    scheme, _, model = cfg.spec.partition(":")
-    if scheme == "sim" and model:
-        try:
-            return sim(model)
-        except ValueError as exc:  # an unknown simulated model: the message lists the known ones
-            raise ConfigError(f"config: models.{role}.spec: {exc}") from None
-    if scheme == "openai" and model:
-        return _openai_model(role, cfg, env, model)
-    raise ConfigError(
-        f"config: models.{role}.spec is {cfg.spec!r}; use 'openai:<model>' or 'sim:<role>'"
-    )
+    scheme, model = configured_spec(cfg.spec, "chat", f"models.{role}.spec")
+    return BUILDERS[scheme](role, cfg, env, sim, model)
 
 
-def _openai_model(role: str, cfg: ModelConfig, env: Mapping[str, str], model: str) -> OpenAIChat:
+def _simulated(
+    role: str, cfg: ModelConfig, env: Mapping[str, str], sim: SimWorld, model: str
+) -> ChatModel:
+    try:
+        return sim(model)
+    except ValueError as exc:  # an unknown simulated model: the message lists the known ones
+        raise ConfigError(f"config: models.{role}.spec: {exc}") from None
+
+
+def _openai_model(
+    role: str, cfg: ModelConfig, env: Mapping[str, str], sim: SimWorld, model: str
+) -> ChatModel:
     # The env var lets one config file point at different servers (CI, a laptop, production).
     variable = f"PLAYBOOK_{role.upper()}_BASE_URL"
     base_url = cfg.base_url or env.get(variable) or None
@@ -46,3 +50,10 @@ def _openai_model(role: str, cfg: ModelConfig, env: Mapping[str, str], model: st
         max_tokens=cfg.max_tokens,
         api_key_env=cfg.api_key_env,
     )
+
+
+# One builder per chat scheme of playbook.schemes (tests/test_schemes.py checks the match).
+BUILDERS: dict[str, Callable[[str, ModelConfig, Mapping[str, str], SimWorld, str], ChatModel]] = {
+    "sim": _simulated,
+    "openai": _openai_model,
+}

@@ -127,11 +127,13 @@ class OpenAIChat:
                 "check base_url points at an OpenAI-compatible API (often ending in /v1)",
                 cause="bad answer",
             )
-        text = response.choices[0].message.content or ""
+        choice = response.choices[0]
         usage = response.usage
-        if usage is None:
-            return Completion(text=text)
-        return Completion(text=text, usage=Usage(usage.prompt_tokens, usage.completion_tokens))
+        return Completion(
+            text=choice.message.content or "",
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            finish_reason=choice.finish_reason,
+        )
 
     def _where(self) -> str:
         return f"{self._name} at {self.endpoint}"

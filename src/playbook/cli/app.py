@@ -13,6 +13,7 @@ import typer
 from playbook.cli.audit import audit, entries_export, entries_import
 from playbook.cli.base import (
     INTERRUPTED,
+    emit,
     err,
     error_line,
     load_config,
@@ -137,10 +138,7 @@ def learn(
         again = "playbook learn --resume" + (f" --config {config}" if config else "")
         err.print(f"interrupted; to continue where it stopped: {again}", markup=False)
         raise typer.Exit(INTERRUPTED) from None
-    if as_json:
-        print(json.dumps(summary))
-        return
-    print_learn_summary(summary)
+    emit(summary, as_json, print_learn_summary)
 
 
 @app.command()
@@ -161,11 +159,7 @@ def demo(
         with reporter(err, as_json) as progress:
             return await run_demo(out_dir, progress, controls)
 
-    summary = run(work)
-    if as_json:
-        print(json.dumps(summary))
-        return
-    print_demo(summary)
+    emit(run(work), as_json, print_demo)
 
 
 @app.command("eval")
@@ -213,11 +207,8 @@ def eval_command(
             await space.aclose()
 
     summary, written = run(work)
-    if as_json:
-        print(json.dumps(summary))
-        return
-    print_eval(summary)
-    if written:
+    emit(summary, as_json, print_eval)
+    if written and not as_json:
         out.print(f"Report: {written}")
 
 

@@ -34,6 +34,16 @@ def error_line(message: str) -> None:
     err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
 
 
+def emit(summary: T, as_json: bool, show: Callable[[T], None]) -> None:
+    """A command's result: one JSON value on stdout with --json (for a script), else `show`n."""
+    if as_json:
+        import json
+
+        print(json.dumps(summary))
+    else:
+        show(summary)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """The one error boundary: an error the user can act on ends in one line and exit code 2."""

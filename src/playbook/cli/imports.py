@@ -92,10 +92,8 @@ def transcripts(
     Every prefix that ends with a customer message is a scenario; verified entries are stored
     with the persona source "transcript".
     """
-    import json
-
     from playbook import runs
-    from playbook.cli.base import err, out, run
+    from playbook.cli.base import emit, err, run
     from playbook.cli.progress import reporter
     from playbook.config import load_config
     from playbook.workspace import Workspace
@@ -108,10 +106,12 @@ def transcripts(
         finally:
             await space.aclose()
 
-    summary = run(work)
-    if as_json:
-        print(json.dumps(summary))
-        return
+    emit(run(work), as_json, _print_import)
+
+
+def _print_import(summary: dict[str, Any]) -> None:
+    from playbook.cli.base import out
+
     table = Table("conversations", "scenarios", "kept", "not verified", "already good", "failed")
     keys = ("conversations", "scenarios", "kept", "not_verified", "already_good", "failed")
     table.add_row(*(str(summary[k]) for k in keys))

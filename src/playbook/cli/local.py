@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from playbook.cli.base import err, out
+from playbook.cli.base import emit, err, out
 from playbook.cli.progress import reporter
 from playbook.local_settings import LocalSettings as Defaults
 
@@ -66,11 +65,7 @@ def local(
         with reporter(err, as_json) as progress:
             return await run_local(settings, progress, say)
 
-    summary = run(work)
-    if as_json:
-        print(json.dumps(summary))
-        return
-    _print_summary(summary)
+    emit(run(work), as_json, _print_summary)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -244,17 +244,20 @@ class Store(
 
     def cached_completion(self, cache_key: str) -> Completion | None:
         """The latest successful call with this key, marked cached, with its original usage."""
+        c = db.calls.c
         query = (
-            sa.select(db.calls.c.output, db.calls.c.input_tokens, db.calls.c.output_tokens)
-            .where(db.calls.c.cache_key == cache_key, db.calls.c.error.is_(None))
-            .order_by(db.calls.c.id.desc())
+            sa.select(c.output, c.input_tokens, c.output_tokens, c.extras)
+            .where(c.cache_key == cache_key, c.error.is_(None))
+            .order_by(c.id.desc())
             .limit(1)
         )
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return Completion(row.output, Usage(row.input_tokens, row.output_tokens), cached=True)
+        return Completion.restored(
+            row.output, Usage(row.input_tokens, row.output_tokens), row.extras
+        )
 
     def call_stats(self, run_id: str | None = None) -> dict[str, RoleStats]:
         """Totals per role, for one run or for the whole playbook."""
@@ -471,6 +474,7 @@ def _call_record(row: sa.Row[*tuple[Any, ...]]) -> CallRecord:
         cost=row.cost,
         cached=row.cached,
         error=row.error,
+        extras=row.extras or {},
     )
 
 

@@ -127,5 +127,6 @@ def call_row(call: CallRecord) -> dict[str, Any]:
         cost=call.cost,
         cached=call.cached,
         error=call.error,
+        extras=call.extras or None,
         created_at=datetime.now(UTC),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ class CallRecord:
     cost: float
     cached: bool
     error: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # Completion.extras()
 
 
 @dataclass(frozen=True)

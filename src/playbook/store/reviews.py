@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from playbook.errors import UserError
+from playbook.parse import MAX_GUIDELINES  # the same cap for a reviewer as for the teacher
 from playbook.store.base import ENTRY_STATUSES
 from playbook.store.migrations import schema as db
 from playbook.store.records import EntryVersion
 from playbook.types import Guidance
 
-MAX_GUIDELINES = 20
 MAX_GUIDELINE_CHARS = 1000
 MAX_REASON_CHARS = 2000
 

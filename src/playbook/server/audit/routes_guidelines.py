@@ -15,8 +15,12 @@ from playbook.review_edits import GuidelineEdit
 from playbook.server.audit import views_guidelines as views
 from playbook.server.audit.context import Audit, add_page
 from playbook.server.audit.security import AuditError, Reviewer
+from playbook.store.core import Store
 from playbook.store.guidelines import Guideline
 from playbook.store.reviews import ReviewError
+
+# approve_guideline or reject_guideline: (store, text, reviewer, reason) -> the entries changed
+Decision = Callable[[Store, str, str, str], list[int]]
 
 MAX_FIND = 1000
 DONE = {
@@ -73,29 +77,24 @@ class GuidelinePages:
         return await self._edit(request, reviewer, {guideline.text: new}, form.text("reason"))
 
     async def approve(self, request: Request, key: str) -> Response:
-        reviewer, form = await self.audit.change(request)
-        guideline, store = await self._find(key), self.audit.store
-        text, reason = guideline.text, form.text("reason")
-        await self._review(
-            request, lambda: review_edits.approve_guideline(store, text, reviewer.name, reason)
-        )
+        reviewer = await self._review(request, key, review_edits.approve_guideline)
         return await self._after(request, reviewer, key, "approved")
 
     async def reject(self, request: Request, key: str) -> Response:
+        reviewer = await self._review(request, key, review_edits.reject_guideline)
+        return await self._after(request, reviewer, None, "rejected")
+
+    async def _review(self, request: Request, key: str, decide: Decision) -> Reviewer:
+        """Approve or reject the guideline `key` for every entry using it, as `decide` does."""
         reviewer, form = await self.audit.change(request)
         guideline, store = await self._find(key), self.audit.store
         text, reason = guideline.text, form.text("reason")
-        await self._review(
-            request, lambda: review_edits.reject_guideline(store, text, reviewer.name, reason)
-        )
-        return await self._after(request, reviewer, None, "rejected")
-
-    async def _review(self, request: Request, work: Callable[[], list[int]]) -> None:
         try:
-            await self.audit.run(work)
+            await self.audit.run(lambda: decide(store, text, reviewer.name, reason))
         except ReviewError as exc:
             raise AuditError(400, str(exc)) from None
         await self.audit.changed(request)
+        return reviewer
 
     async def _edit(
         self, request: Request, reviewer: Reviewer, changes: dict[str, str], reason: str

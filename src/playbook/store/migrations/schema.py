@@ -59,6 +59,7 @@ calls = sa.Table(
     sa.Column("cached", sa.Boolean),
     sa.Column("error", sa.Text),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("extras", JSON),  # the answer's fields beyond its text (Completion.extras)
 )
 
 entries = sa.Table(
