@@ -20,8 +20,12 @@ left out. From that record, in numbers of calls made one after another:
   improvement). `staged_chain_calls`: if they start only when every conversation of the round
   has ended (a barrier between the two steps).
 
-With 8 personas every task of a round can run at once at concurrency 32, so the bound is
-attainable there. `call_wait_beyond_delay_ms` is how long a call waited beyond the delay, on
+- **lower bound** (`lower_bound_calls`; `ratio_to_lower_bound`): no schedule beats the chain,
+  nor the run's calls taken `concurrency` at a time: the larger of the two. When a run makes more
+  calls than concurrency x chain (verification re-runs the student several times per attempt),
+  the chain alone cannot be reached at that concurrency, and this is the bound that can.
+
+`call_wait_beyond_delay_ms` is how long a call waited beyond the delay, on
 average: CPU queueing, here and in the server, when many calls answer at once. The highest
 concurrency is also run at a 1 s delay, about a real model's, where per-call CPU is small beside
 the delay: what remains of the ratio there is the schedule. Short runs are repeated (the run
@@ -256,7 +260,7 @@ async def timed_learn(
     finally:
         workspace.close()
     calls = workspace.tracker.calls
-    figures = _figures(delay, wall, cpu, server_cpu, chain_bounds(calls, main))
+    figures = _figures(delay, wall, cpu, server_cpu, chain_bounds(calls, main), concurrency)
     return figures | _call_figures(calls, delay) | {"kept": result.kept}
 
 
@@ -273,13 +277,18 @@ def _call_figures(calls: Sequence[TracedCall], delay: float) -> dict[str, Any]:
     }
 
 
-def _figures(delay: float, wall: float, cpu: float, server_cpu: float, b: Bounds) -> dict[str, Any]:
+def _figures(
+    delay: float, wall: float, cpu: float, server_cpu: float, b: Bounds, concurrency: int
+) -> dict[str, Any]:
+    lower = max(b.chain, -(-b.calls // concurrency))
     return {
         "wall_s": round(wall, 3),
         "calls": b.calls,
         "chain_calls": b.chain,
         "bound_s": round(b.chain * delay, 3),
         "ratio_to_bound": round(wall / (b.chain * delay), 3),
+        "lower_bound_calls": lower,
+        "ratio_to_lower_bound": round(wall / (lower * delay), 3),
         "conversation_pipeline_chain_calls": b.conversation_pipeline,
         "ratio_to_conversation_pipeline_bound": round(wall / (b.conversation_pipeline * delay), 3),
         "staged_chain_calls": b.staged,

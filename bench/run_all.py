@@ -53,6 +53,7 @@ SHOWN = {
         "concurrency_*.wall_s",
         "concurrency_*.bound_s",
         "concurrency_*.ratio_to_bound",
+        "concurrency_*.ratio_to_lower_bound",
         "concurrency_*.ratio_to_conversation_pipeline_bound",
         "concurrency_*.call_wait_beyond_delay_ms",
         "concurrency_*.client_cpu_ms_per_call",

@@ -70,6 +70,11 @@ async def test_learn_reports_ratios_to_bounds_that_hold(bench: Any) -> None:
         assert 0 < figures["chain_calls"] <= figures["conversation_pipeline_chain_calls"]
         assert figures["conversation_pipeline_chain_calls"] <= figures["staged_chain_calls"]
         assert figures["ratio_to_bound"] > 0
+        # No schedule beats the chain, nor the calls taken `concurrency` at a time.
+        assert figures["lower_bound_calls"] >= figures["chain_calls"]
+        assert 0 < figures["ratio_to_lower_bound"] <= figures["ratio_to_bound"]
+    # One call at a time: every call is on the path.
+    assert result["concurrency_1"]["lower_bound_calls"] == result["concurrency_1"]["calls"]
     assert result["same_requests_at_every_concurrency"]
 
 
