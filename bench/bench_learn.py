@@ -99,7 +99,8 @@ class _Tracked(Wrapper):
         seconds = time.perf_counter() - started
         key = tuple((m.role, m.content) for m in request.messages[1:])
         task, stage = asyncio.current_task(), self._tracker.stage
-        request_key = cache_key(self._model.identity, request)
+        # By spec, not identity: the identity names the server's port, another in each delay.
+        request_key = cache_key(self._model.name, request)
         self._tracker.calls.append(
             TracedCall(stage, task, self._role, key, request_key, completion.cached, seconds)
         )
