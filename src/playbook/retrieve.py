@@ -1,6 +1,7 @@
 """Find the playbook entries for a conversation (cosine similarity, exact for small playbooks and
-approximate for large ones: the nearest conversations, or among them those whose guidance the
-conversation is predicted to need) and compose their guidelines into one guidance list."""
+approximate for large ones: the nearest conversations, or among the entries of the nearest one's
+goal those whose guidance the conversation is predicted to need) and compose their guidelines
+into one guidance list."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from playbook.vectors import check_embedder
 
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
 RIDGE = 0.01
-# Matching by guidance ranks this many nearest conversations (above the floor) by their guidance.
+# Matching by guidance, a nearest conversation of no stated goal (an imported transcript's) has
+# no goal to rank the entries of: this many nearest conversations are ranked instead.
 CANDIDATES = 10
 
 
@@ -41,6 +43,9 @@ class Guided(Protocol):
 
     @property
     def guidance(self) -> Sequence[str]: ...
+
+    @property
+    def goal(self) -> str: ...  # the goal of the persona it was learned from; "": none stated
 
 
 # The default keeps `Index([], ...)` and a bare `Retriever` meaning what they did: full entries.
@@ -250,14 +255,23 @@ class GuidanceMap(Generic[G]):
     often about the same thing in another situation. The playbook holds the evidence of what
     matters: each entry pairs a conversation with the guidance verified for it. A ridge
     regression from the entries' conversation vectors to the vectors of their guidance learns
-    which directions of the embedding decide the guidance; the nearest conversations are then
-    ranked by how near their guidance is to the conversation's predicted guidance. Fitting
-    costs a d x d solve and one embedding per entry.
+    which directions of the embedding decide the guidance; candidate entries are then ranked
+    by how near their guidance is to the conversation's predicted guidance. Fitting costs a
+    d x d solve and one embedding per entry.
     """
 
-    def __init__(self, weights: np.ndarray, targets: dict[int, np.ndarray]) -> None:
+    def __init__(
+        self, weights: np.ndarray, entries: list[G], conversations: np.ndarray, targets: np.ndarray
+    ) -> None:
         self.weights = weights
-        self.targets = targets  # id() of each entry -> its guidance's unit vector
+        self.entries = entries
+        self.conversations = conversations  # the entries' unit vectors, as the index has them
+        self.targets = targets  # the unit vectors of their guidance
+        self.goal_numbers: dict[str, int] = {}
+        self.goals = np.asarray(
+            [self.goal_numbers.setdefault(entry.goal, len(self.goal_numbers)) for entry in entries]
+        )
+        self.rows = {id(entry): row for row, entry in enumerate(entries)}
 
     @classmethod
     async def fit(cls, index: Index[G], embedder: Embedder) -> GuidanceMap[G]:
@@ -267,17 +281,47 @@ class GuidanceMap(Generic[G]):
         x = np.asarray(index.unit_vectors(), dtype=np.float64)
         gram = x.T @ x + RIDGE * np.eye(x.shape[1])
         weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
-        rows = targets.astype(np.float32)
-        return cls(weights, {id(entry): row for entry, row in zip(entries, rows, strict=True)})
+        return cls(weights, entries, x.astype(np.float32), targets.astype(np.float32))
 
-    def rank(self, unit_query: np.ndarray, candidates: list[Hit[G]], k: int) -> list[Hit[G]]:
-        """The k candidates whose guidance is nearest the query's predicted guidance."""
+    def rank(
+        self, unit_query: np.ndarray, nearest: list[Hit[G]], floor: float, k: int
+    ) -> list[Hit[G]]:
+        """The k entries whose guidance is nearest the query's predicted guidance, among the
+        candidates (`candidate_rows`), the nearer conversation first between equals."""
+        # einsum, not `@`: in the calling thread (see neighbours.ExactScan.scores)
+        similar = np.einsum("nd,d->n", self.conversations, unit_query)
+        rows = self.candidate_rows(similar, nearest, floor)
+        if not len(rows):  # only entries added since the fit (a reload refits it at once)
+            return nearest[:k]
         predicted = unit_rows((unit_query @ self.weights)[np.newaxis, :])[0]
-        known = [h for h in candidates if id(h.entry) in self.targets]
-        if not known:  # only entries added since the fit (a reload refits it at once)
-            return candidates[:k]
-        scored = [Hit(h.entry, float(self.targets[id(h.entry)] @ predicted)) for h in known]
-        return sorted(scored, key=lambda hit: -hit.score)[:k]
+        scores = np.einsum("nd,d->n", self.targets, predicted)[rows]
+        if len(rows) > k:  # the k best and their equals only: sorting them all costs milliseconds
+            kept = scores >= np.partition(scores, -k)[-k]
+            rows, scores = rows[kept], scores[kept]
+        best = np.lexsort((-similar[rows], -scores))[:k]
+        return [Hit(self.entries[rows[i]], float(scores[i])) for i in best]
+
+    def candidate_rows(
+        self, similar: np.ndarray, nearest: list[Hit[G]], floor: float
+    ) -> np.ndarray:
+        """The entries a conversation's guidance is chosen from: those of the nearest entry's
+        goal (the goal of the persona it was learned from) that pass the floor.
+
+        Two steps, because words tell goals apart easily and situations hardly. The whole
+        conversation finds what the customer asks for: the nearest entry's goal (a refund, a
+        delayed bag). Within one goal every conversation shares most of its words, and the
+        wording of the request (which of many ways of asking for a refund) outweighs the few
+        words that set the situation apart (a doctor's note, "I'd rather rebook", a second
+        refusal), so the entry for this situation can be anywhere among the goal's entries,
+        not only among the nearest ten. Another goal's entries stay out: their guidance names
+        remedies this customer is not owed. A nearest entry of no stated goal (an imported
+        transcript's) leaves the `nearest` conversations themselves.
+        """
+        goal = nearest[0].entry.goal
+        if not goal or goal not in self.goal_numbers:
+            rows = [self.rows[id(h.entry)] for h in nearest if id(h.entry) in self.rows]
+            return np.asarray(rows, dtype=np.intp)
+        return np.flatnonzero((self.goals == self.goal_numbers[goal]) & (similar >= floor))
 
 
 class Retriever(Generic[G]):
@@ -288,7 +332,8 @@ class Retriever(Generic[G]):
     guidance out of a conversation the playbook does not cover. Cosines of different embedders
     are not comparable, so an unset floor is resolved here, once, to the embedder's calibrated
     one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
-    floor) gets the entries whose guidance it is predicted to need (see GuidanceMap).
+    floor) gets the entries whose guidance it is predicted to need (see GuidanceMap), among the
+    entries of the nearest entry's goal (see GuidanceMap.candidate_rows).
     """
 
     def __init__(
@@ -327,11 +372,11 @@ class Retriever(Generic[G]):
         """The entries for an embedded conversation; none if even the nearest is under the floor."""
         if self.match == "conversation":
             return self.index.search(query, self.k, self.floor)
-        candidates = self.index.search(query, max(self.k, CANDIDATES), self.floor)
-        if not candidates:
+        nearest = self.index.search(query, max(self.k, CANDIDATES), self.floor)
+        if not nearest:
             return []
         guidance_map = await self._guidance_map()
-        return guidance_map.rank(self.index.unit_query(query), candidates, self.k)
+        return guidance_map.rank(self.index.unit_query(query), nearest, self.floor, self.k)
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""

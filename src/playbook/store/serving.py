@@ -124,7 +124,8 @@ class ServingQueries:
             where = sa.and_(where, e.status.in_(list(statuses)))
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
-        query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
+        goal = self.dialect.json_value(e.scenario, "persona", "goal")
+        query = sa.select(e.id, guidance, goal, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
@@ -132,8 +133,8 @@ class ServingQueries:
             matrix = VectorRows(count, self.path, embedding_model)
             # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
             for part in rows.partitions(LOAD_ROWS):
-                items.extend(EntryGuidance(row[0], stored=row[1]) for row in part)
-                matrix.extend([row[2] for row in part])
+                items.extend(EntryGuidance(r[0], stored=r[1], goal=r[2] or "") for r in part)
+                matrix.extend([r[3] for r in part])
         return items, matrix.done()
 
     def status_counts(self) -> dict[str, int]:
