@@ -30,9 +30,13 @@ from playbook.vectors import check_embedder
 
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
 RIDGE = 0.01
-# Matching by guidance, a nearest conversation of no stated goal (an imported transcript's) has
-# no goal to rank the entries of: this many nearest conversations are ranked instead.
-CANDIDATES = 10
+# Matching by guidance ranks the entries of the nearest conversation's goal among this many
+# nearest conversations: all of a goal's entries in playbooks like the demo's (about 220), and a
+# fixed cost per query however large the playbook (the index finds them, approximately at scale).
+CANDIDATES = 256
+# A nearest conversation of no stated goal (an imported transcript's) has no goal to keep to:
+# this many nearest conversations are ranked instead.
+NO_GOAL_CANDIDATES = 10
 
 
 class Guided(Protocol):
@@ -260,17 +264,9 @@ class GuidanceMap(Generic[G]):
     d x d solve and one embedding per entry.
     """
 
-    def __init__(
-        self, weights: np.ndarray, entries: list[G], conversations: np.ndarray, targets: np.ndarray
-    ) -> None:
+    def __init__(self, weights: np.ndarray, entries: list[G], targets: np.ndarray) -> None:
         self.weights = weights
-        self.entries = entries
-        self.conversations = conversations  # the entries' unit vectors, as the index has them
-        self.targets = targets  # the unit vectors of their guidance
-        self.goal_numbers: dict[str, int] = {}
-        self.goals = np.asarray(
-            [self.goal_numbers.setdefault(entry.goal, len(self.goal_numbers)) for entry in entries]
-        )
+        self.targets = targets  # the unit vectors of the entries' guidance
         self.rows = {id(entry): row for row, entry in enumerate(entries)}
 
     @classmethod
@@ -281,47 +277,39 @@ class GuidanceMap(Generic[G]):
         x = np.asarray(index.unit_vectors(), dtype=np.float64)
         gram = x.T @ x + RIDGE * np.eye(x.shape[1])
         weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
-        return cls(weights, entries, x.astype(np.float32), targets.astype(np.float32))
+        return cls(weights, entries, targets.astype(np.float32))
 
-    def rank(
-        self, unit_query: np.ndarray, nearest: list[Hit[G]], floor: float, k: int
-    ) -> list[Hit[G]]:
-        """The k entries whose guidance is nearest the query's predicted guidance, among the
-        candidates (`candidate_rows`), the nearer conversation first between equals."""
-        # einsum, not `@`: in the calling thread (see neighbours.ExactScan.scores)
-        similar = np.einsum("nd,d->n", self.conversations, unit_query)
-        rows = self.candidate_rows(similar, nearest, floor)
-        if not len(rows):  # only entries added since the fit (a reload refits it at once)
+    def rank(self, unit_query: np.ndarray, nearest: list[Hit[G]], k: int) -> list[Hit[G]]:
+        """The k of the candidates (`candidates`) whose guidance is nearest the query's
+        predicted guidance, the nearer conversation first between equals."""
+        hits = [hit for hit in candidates(nearest) if id(hit.entry) in self.rows]
+        if not hits:  # only entries added since the fit (a reload refits it at once)
             return nearest[:k]
+        rows = np.asarray([self.rows[id(hit.entry)] for hit in hits], dtype=np.intp)
         predicted = unit_rows((unit_query @ self.weights)[np.newaxis, :])[0]
-        scores = np.einsum("nd,d->n", self.targets, predicted)[rows]
-        if len(rows) > k:  # the k best and their equals only: sorting them all costs milliseconds
-            kept = scores >= np.partition(scores, -k)[-k]
-            rows, scores = rows[kept], scores[kept]
-        best = np.lexsort((-similar[rows], -scores))[:k]
-        return [Hit(self.entries[rows[i]], float(scores[i])) for i in best]
+        scores = np.einsum("nd,d->n", self.targets[rows], predicted)
+        similar = np.asarray([hit.score for hit in hits])
+        best = np.lexsort((-similar, -scores))[:k]
+        return [Hit(hits[i].entry, float(scores[i])) for i in best]
 
-    def candidate_rows(
-        self, similar: np.ndarray, nearest: list[Hit[G]], floor: float
-    ) -> np.ndarray:
-        """The entries a conversation's guidance is chosen from: those of the nearest entry's
-        goal (the goal of the persona it was learned from) that pass the floor.
 
-        Two steps, because words tell goals apart easily and situations hardly. The whole
-        conversation finds what the customer asks for: the nearest entry's goal (a refund, a
-        delayed bag). Within one goal every conversation shares most of its words, and the
-        wording of the request (which of many ways of asking for a refund) outweighs the few
-        words that set the situation apart (a doctor's note, "I'd rather rebook", a second
-        refusal), so the entry for this situation can be anywhere among the goal's entries,
-        not only among the nearest ten. Another goal's entries stay out: their guidance names
-        remedies this customer is not owed. A nearest entry of no stated goal (an imported
-        transcript's) leaves the `nearest` conversations themselves.
-        """
-        goal = nearest[0].entry.goal
-        if not goal or goal not in self.goal_numbers:
-            rows = [self.rows[id(h.entry)] for h in nearest if id(h.entry) in self.rows]
-            return np.asarray(rows, dtype=np.intp)
-        return np.flatnonzero((self.goals == self.goal_numbers[goal]) & (similar >= floor))
+def candidates(nearest: list[Hit[G]]) -> list[Hit[G]]:
+    """The entries a conversation's guidance is chosen from, of its nearest ones above the floor:
+    those of the nearest entry's goal (the goal of the persona it was learned from).
+
+    Two steps, because words tell goals apart easily and situations hardly. The whole
+    conversation finds what the customer asks for: the nearest entry's goal (a refund, a delayed
+    bag). Within one goal every conversation shares most of its words, and the wording of the
+    request (which of many ways of asking for a refund) outweighs the few words that set the
+    situation apart (a doctor's note, "I'd rather rebook", a second refusal), so the entry for
+    this situation can be far from the nearest ten. Another goal's entries stay out: their
+    guidance names remedies this customer is not owed. A nearest entry of no stated goal (an
+    imported transcript's) leaves the NO_GOAL_CANDIDATES nearest conversations.
+    """
+    goal = nearest[0].entry.goal
+    if not goal:
+        return nearest[:NO_GOAL_CANDIDATES]
+    return [hit for hit in nearest if hit.entry.goal == goal]
 
 
 class Retriever(Generic[G]):
@@ -376,7 +364,7 @@ class Retriever(Generic[G]):
         if not nearest:
             return []
         guidance_map = await self._guidance_map()
-        return guidance_map.rank(self.index.unit_query(query), nearest, self.floor, self.k)
+        return guidance_map.rank(self.index.unit_query(query), nearest, self.k)
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
