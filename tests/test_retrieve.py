@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -19,10 +20,12 @@ from playbook.vectors import EmbedderMismatch
 PERSONA = Persona("p1", "refund", "driver", "frustrated", demanding=True)
 
 
-def make_entry(text: str, guidance: tuple[str, ...] = (), entry_id: int | None = None) -> Entry:
+def make_entry(
+    text: str, guidance: tuple[str, ...] = (), entry_id: int | None = None, goal: str = "refund"
+) -> Entry:
     baseline = Attempt((), "No.", Verdict(1, "Unhelpful."))
     provenance = Provenance("r1", 0, "reference", baseline, ())
-    scenario = Scenario(PERSONA, (Turn("customer", text),))
+    scenario = Scenario(dataclasses.replace(PERSONA, goal=goal), (Turn("customer", text),))
     return Entry(entry_id, scenario, guidance or (f"Handle: {text}",), provenance)
 
 
@@ -186,3 +189,74 @@ async def test_guidance_match_finds_the_situation_the_nearest_conversation_misse
     # The floor still decides whether the playbook covers a conversation at all.
     strict = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.99, match="guidance"))
     assert (await strict.retrieve([Turn("customer", "Quantum chromodynamics")])).hits == []
+
+
+REQUEST = (
+    "I need a refund for my trip to Paris in May: I booked the flight and the hotel on your "
+    "website last winter, paid by card, and now the dates no longer work for us."
+)
+
+
+async def test_guidance_match_looks_past_the_ten_nearest_conversations() -> None:
+    """Regression (issue 11): the guidance was chosen among the 10 nearest conversations only.
+    Within one goal the wording of the request outweighs the sentence that sets the situation
+    apart: here the 12 conversations nearest an upset customer's are hurried customers who
+    worded their request the same way, and the upset customers' entries were never candidates."""
+    embedder = HashEmbedder()
+    hurried = [make_entry(f"{REQUEST} Booking {n}. {SHORT}", (BE_BRIEF,)) for n in range(12)]
+    hurried += [make_entry(f"Refund for {trip}? {SHORT}", (BE_BRIEF,)) for trip in TRIPS[1:]]
+    upset = [make_entry(f"Refund for {trip}? {UPSET}", (COMFORT,)) for trip in TRIPS[1:]]
+    entries = hurried + upset
+    vectors = await embedder.embed([e.scenario.text() for e in entries])
+    index = Index(entries, np.asarray(vectors), embedder.sparse)
+    query = [Turn("customer", f"{REQUEST} {UPSET}")]
+    nearest_ten = index.search((await embedder.embed([query[0].text]))[0], 10, 0.0)
+    assert {hit.entry.guidance for hit in nearest_ten} == {(BE_BRIEF,)}
+
+    guided = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.0, match="guidance"))
+    assert (await guided.retrieve(query)).guidance == (COMFORT,)
+
+
+async def test_guidance_match_keeps_to_the_goal_of_the_nearest_conversation() -> None:
+    """Predicted guidance ranks only the entries of the nearest conversation's goal: an upset
+    refund customer must not get the meal voucher of upset baggage customers, however near
+    their guidance is to what the customer's mood predicts (another goal's remedies are
+    invented compensation here)."""
+    embedder = HashEmbedder()
+    voucher = "Say you are sorry, then offer the $50 meal voucher."
+    request = "I want a refund for my restricted ticket."
+    refunds = [make_entry(f"{request} Booking {n}. {SHORT}", (BE_BRIEF,)) for n in range(2)]
+    bags = [
+        make_entry(f"My bag is late after {trip}. {cue}", (advice,), goal="baggage")
+        for trip in TRIPS
+        for cue, advice in ((UPSET, voucher), (SHORT, BE_BRIEF))
+    ]
+    entries = refunds + bags
+    vectors = await embedder.embed([e.scenario.text() for e in entries])
+    index = Index(entries, np.asarray(vectors), embedder.sparse)
+    guided = Retriever(index, embedder, RetrievalConfig(k=1, floor=0.0, match="guidance"))
+
+    found = await guided.retrieve([Turn("customer", f"{request} {UPSET}")])
+    assert [hit.entry.goal for hit in found.hits] == ["refund"]
+    assert found.guidance == (BE_BRIEF,)
+    # An upset customer whose bag is late gets the voucher.
+    late_bag = [Turn("customer", f"My bag is late after Paris in May. {UPSET}")]
+    assert (await guided.retrieve(late_bag)).guidance == (voucher,)
+
+
+async def test_served_entries_carry_their_goal(store: Store) -> None:
+    """The lean entries a server loads know their goal, so serving keeps to the nearest
+    conversation's goal as evaluation does."""
+    embedder = HashEmbedder()
+    entries = [
+        make_entry("I want a refund for my restricted ticket.", (BE_BRIEF,)),
+        make_entry("My bag is late after Paris in May.", (COMFORT,), goal="baggage"),
+    ]
+    vectors = await embedder.embed([e.scenario.text() for e in entries])
+    for entry, vector in zip(entries, vectors, strict=True):
+        store.add_entry(entry, vector, embedder.id)
+    lean, _ = store.entry_guidance_vectors(embedder.id)
+    assert [(e.goal, e.guidance) for e in lean] == [
+        ("refund", (BE_BRIEF,)),
+        ("baggage", (COMFORT,)),
+    ]

@@ -1,6 +1,7 @@
 """Find the playbook entries for a conversation (cosine similarity, exact for small playbooks and
-approximate for large ones: the nearest conversations, or among them those whose guidance the
-conversation is predicted to need) and compose their guidelines into one guidance list."""
+approximate for large ones: the nearest conversations, or among the entries of the nearest one's
+goal those whose guidance the conversation is predicted to need) and compose their guidelines
+into one guidance list."""
 
 from __future__ import annotations
 
@@ -29,8 +30,13 @@ from playbook.vectors import check_embedder
 
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
 RIDGE = 0.01
-# Matching by guidance ranks this many nearest conversations (above the floor) by their guidance.
-CANDIDATES = 10
+# Matching by guidance ranks the entries of the nearest conversation's goal among this many
+# nearest conversations: all of a goal's entries in playbooks like the demo's (about 220), and a
+# fixed cost per query however large the playbook (the index finds them, approximately at scale).
+CANDIDATES = 256
+# A nearest conversation of no stated goal (an imported transcript's) has no goal to keep to:
+# this many nearest conversations are ranked instead.
+NO_GOAL_CANDIDATES = 10
 
 
 class Guided(Protocol):
@@ -41,6 +47,9 @@ class Guided(Protocol):
 
     @property
     def guidance(self) -> Sequence[str]: ...
+
+    @property
+    def goal(self) -> str: ...  # the goal of the persona it was learned from; "": none stated
 
 
 # The default keeps `Index([], ...)` and a bare `Retriever` meaning what they did: full entries.
@@ -255,14 +264,15 @@ class GuidanceMap(Generic[G]):
     often about the same thing in another situation. The playbook holds the evidence of what
     matters: each entry pairs a conversation with the guidance verified for it. A ridge
     regression from the entries' conversation vectors to the vectors of their guidance learns
-    which directions of the embedding decide the guidance; the nearest conversations are then
-    ranked by how near their guidance is to the conversation's predicted guidance. Fitting
-    costs a d x d solve and one embedding per entry.
+    which directions of the embedding decide the guidance; candidate entries are then ranked
+    by how near their guidance is to the conversation's predicted guidance. Fitting costs a
+    d x d solve and one embedding per entry.
     """
 
-    def __init__(self, weights: np.ndarray, targets: dict[int, np.ndarray]) -> None:
+    def __init__(self, weights: np.ndarray, entries: list[G], targets: np.ndarray) -> None:
         self.weights = weights
-        self.targets = targets  # id() of each entry -> its guidance's unit vector
+        self.targets = targets  # the unit vectors of the entries' guidance
+        self.rows = {id(entry): row for row, entry in enumerate(entries)}
 
     @classmethod
     async def fit(cls, index: Index[G], embedder: Embedder) -> GuidanceMap[G]:
@@ -272,17 +282,39 @@ class GuidanceMap(Generic[G]):
         x = np.asarray(index.unit_vectors(), dtype=np.float64)
         gram = x.T @ x + RIDGE * np.eye(x.shape[1])
         weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
-        rows = targets.astype(np.float32)
-        return cls(weights, {id(entry): row for entry, row in zip(entries, rows, strict=True)})
+        return cls(weights, entries, targets.astype(np.float32))
 
-    def rank(self, unit_query: np.ndarray, candidates: list[Hit[G]], k: int) -> list[Hit[G]]:
-        """The k candidates whose guidance is nearest the query's predicted guidance."""
+    def rank(self, unit_query: np.ndarray, nearest: list[Hit[G]], k: int) -> list[Hit[G]]:
+        """The k of the candidates (`candidates`) whose guidance is nearest the query's
+        predicted guidance, the nearer conversation first between equals."""
+        hits = [hit for hit in candidates(nearest) if id(hit.entry) in self.rows]
+        if not hits:  # only entries added since the fit (a reload refits it at once)
+            return nearest[:k]
+        rows = np.asarray([self.rows[id(hit.entry)] for hit in hits], dtype=np.intp)
         predicted = unit_rows((unit_query @ self.weights)[np.newaxis, :])[0]
-        known = [h for h in candidates if id(h.entry) in self.targets]
-        if not known:  # only entries added since the fit (a reload refits it at once)
-            return candidates[:k]
-        scored = [Hit(h.entry, float(self.targets[id(h.entry)] @ predicted)) for h in known]
-        return sorted(scored, key=lambda hit: -hit.score)[:k]
+        scores = np.einsum("nd,d->n", self.targets[rows], predicted)
+        similar = np.asarray([hit.score for hit in hits])
+        best = np.lexsort((-similar, -scores))[:k]
+        return [Hit(hits[i].entry, float(scores[i])) for i in best]
+
+
+def candidates(nearest: list[Hit[G]]) -> list[Hit[G]]:
+    """The entries a conversation's guidance is chosen from, of its nearest ones above the floor:
+    those of the nearest entry's goal (the goal of the persona it was learned from).
+
+    Two steps, because words tell goals apart easily and situations hardly. The whole
+    conversation finds what the customer asks for: the nearest entry's goal (a refund, a delayed
+    bag). Within one goal every conversation shares most of its words, and the wording of the
+    request (which of many ways of asking for a refund) outweighs the few words that set the
+    situation apart (a doctor's note, "I'd rather rebook", a second refusal), so the entry for
+    this situation can be far from the nearest ten. Another goal's entries stay out: their
+    guidance names remedies this customer is not owed. A nearest entry of no stated goal (an
+    imported transcript's) leaves the NO_GOAL_CANDIDATES nearest conversations.
+    """
+    goal = nearest[0].entry.goal
+    if not goal:
+        return nearest[:NO_GOAL_CANDIDATES]
+    return [hit for hit in nearest if hit.entry.goal == goal]
 
 
 class Retriever(Generic[G]):
@@ -293,7 +325,8 @@ class Retriever(Generic[G]):
     guidance out of a conversation the playbook does not cover. Cosines of different embedders
     are not comparable, so an unset floor is resolved here, once, to the embedder's calibrated
     one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
-    floor) gets the entries whose guidance it is predicted to need (see GuidanceMap).
+    floor) gets the entries whose guidance it is predicted to need (see GuidanceMap), among the
+    entries of the nearest entry's goal (see GuidanceMap.candidate_rows).
     """
 
     def __init__(
@@ -332,11 +365,11 @@ class Retriever(Generic[G]):
         """The entries for an embedded conversation; none if even the nearest is under the floor."""
         if self.match == "conversation":
             return self.index.search(query, self.k, self.floor)
-        candidates = self.index.search(query, max(self.k, CANDIDATES), self.floor)
-        if not candidates:
+        nearest = self.index.search(query, max(self.k, CANDIDATES), self.floor)
+        if not nearest:
             return []
         guidance_map = await self._guidance_map()
-        return guidance_map.rank(self.index.unit_query(query), candidates, self.k)
+        return guidance_map.rank(self.index.unit_query(query), nearest, self.k)
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""

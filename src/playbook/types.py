@@ -172,6 +172,11 @@ class Entry:
     provenance: Provenance
     status: str = "proposed"
 
+    @property
+    def goal(self) -> str:
+        """The goal of the persona the entry was learned from ("" for a transcript's)."""
+        return self.scenario.persona.goal
+
 
 @dataclass(frozen=True)
 class Usage:

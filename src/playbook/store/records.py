@@ -92,20 +92,27 @@ class FailureRecord:
 
 
 class EntryGuidance:
-    """Just what serving needs of an entry: its id and guidance (no scenario, no provenance).
+    """Just what serving needs of an entry: its id, guidance and the goal of the persona it was
+    learned from (no scenario, no provenance).
 
     Loaded from the store, the guidance stays JSON text until first read: a server loads every
     entry but reads the guidance of the few it retrieves (a third of the load time at 100k).
     """
 
-    __slots__ = ("_guidance", "_stored", "id")
+    __slots__ = ("_guidance", "_stored", "goal", "id")
 
     def __init__(
-        self, id: int, guidance: Sequence[str] | None = None, *, stored: str | None = None
+        self,
+        id: int,
+        guidance: Sequence[str] | None = None,
+        *,
+        stored: str | None = None,
+        goal: str = "",
     ) -> None:
         if (guidance is None) == (stored is None):
             raise ValueError("give the guidance or its stored JSON text, not both")
         self.id = id
+        self.goal = goal
         self._guidance = None if guidance is None else tuple(guidance)
         self._stored = stored
 

@@ -124,7 +124,8 @@ class ServingQueries:
             where = sa.and_(where, e.status.in_(list(statuses)))
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
-        query = sa.select(e.id, guidance, e.embedding).where(where).order_by(e.id)
+        goal = self.dialect.json_value(e.scenario, "persona", "goal")
+        query = sa.select(e.id, guidance, goal, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
@@ -132,8 +133,8 @@ class ServingQueries:
             matrix = VectorRows(count, self.path, embedding_model)
             # Partitions keep a few thousand blobs alive at a time, not a copy of every vector.
             for part in rows.partitions(LOAD_ROWS):
-                ids, texts, blobs = zip(*part, strict=True)  # columns, without a step per row
-                items.extend(map(_stored_guidance, ids, texts))
+                ids, texts, goals, blobs = zip(*part, strict=True)  # columns, not a step per row
+                items.extend(map(_stored_guidance, ids, texts, goals))
                 matrix.extend(blobs)
         return items, matrix.done()
 
@@ -227,8 +228,8 @@ class ServingQueries:
         )
 
 
-def _stored_guidance(entry_id: int, text: str) -> EntryGuidance:
-    return EntryGuidance(entry_id, stored=text)
+def _stored_guidance(entry_id: int, text: str, goal: str | None) -> EntryGuidance:
+    return EntryGuidance(entry_id, stored=text, goal=goal or "")
 
 
 def _key(statuses: Sequence[str] | None) -> tuple[str, ...] | None:
