@@ -12,7 +12,14 @@ import pytest
 
 from playbook.config import RetrievalConfig
 from playbook.embed import HashEmbedder
-from playbook.retrieve import Hit, Index, Retriever, build_index, compose_guidance
+from playbook.retrieve import (
+    GuidanceMap,
+    Hit,
+    Index,
+    Retriever,
+    build_index,
+    compose_guidance,
+)
 from playbook.store.core import Store
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.vectors import EmbedderMismatch
@@ -242,6 +249,21 @@ async def test_guidance_match_keeps_to_the_goal_of_the_nearest_conversation() ->
     # An upset customer whose bag is late gets the voucher.
     late_bag = [Turn("customer", f"My bag is late after Paris in May. {UPSET}")]
     assert (await guided.retrieve(late_bag)).guidance == (voucher,)
+
+
+async def test_entries_newer_than_the_guidance_map_keep_to_the_goal_too() -> None:
+    """Between a reload and the map's refit, the nearest entries may all be newer than the map:
+    they are then taken as they are, but still only those of the nearest one's goal."""
+    embedder = HashEmbedder()
+    known = [make_entry("I want a refund."), make_entry("My bag is late.", goal="baggage")]
+    vectors = await embedder.embed([e.scenario.text() for e in known])
+    guidance_map = await GuidanceMap.fit(Index(known, np.asarray(vectors), False), embedder)
+    newer_refund = make_entry("I want my money back, please.")
+    nearest = [Hit(newer_refund, 0.9), Hit(known[1], 0.8)]
+
+    ranked = guidance_map.rank(np.asarray(vectors[0]), nearest, k=2)
+
+    assert [hit.entry for hit in ranked] == [newer_refund]
 
 
 async def test_served_entries_carry_their_goal(store: Store) -> None:

@@ -287,9 +287,10 @@ class GuidanceMap(Generic[G]):
     def rank(self, unit_query: np.ndarray, nearest: list[Hit[G]], k: int) -> list[Hit[G]]:
         """The k of the candidates (`candidates`) whose guidance is nearest the query's
         predicted guidance, the nearer conversation first between equals."""
-        hits = [hit for hit in candidates(nearest) if id(hit.entry) in self.rows]
+        chosen = candidates(nearest)
+        hits = [hit for hit in chosen if id(hit.entry) in self.rows]
         if not hits:  # only entries added since the fit (a reload refits it at once)
-            return nearest[:k]
+            return chosen[:k]
         rows = np.asarray([self.rows[id(hit.entry)] for hit in hits], dtype=np.intp)
         predicted = unit_rows((unit_query @ self.weights)[np.newaxis, :])[0]
         scores = np.einsum("nd,d->n", self.targets[rows], predicted)

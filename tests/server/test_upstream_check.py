@@ -69,6 +69,17 @@ def test_a_refused_key_names_the_setting_not_the_key() -> None:
     assert key not in line
 
 
+@pytest.mark.parametrize("body", [{"data": 5}, {"data": [1, "x"]}, [], "text"])
+def test_a_model_list_of_another_shape_still_counts_as_an_answer(body: object) -> None:
+    def odd(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    answers, line = asyncio.run(
+        upstream_problem("http://gpu:9000/v1", None, None, httpx.MockTransport(odd))
+    )
+    assert answers and line == "upstream http://gpu:9000/v1 answers (0 models)"
+
+
 def test_the_default_port_is_not_vllms() -> None:
     assert ServeConfig().port not in (8000, 8765, 8766)  # vLLM; simulate; local's llama.cpp
 

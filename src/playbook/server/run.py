@@ -4,6 +4,7 @@ and run the app with uvicorn until interrupted."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,7 +83,7 @@ async def serve(
             await server.serve()
         finally:
             if server.started:
-                await checking  # its line is said even when the server stops at once
+                await checking  # its line is said when the server stops at once (not on Ctrl-C)
             else:
                 checking.cancel()  # it never answered (e.g. its port was taken)
     finally:
@@ -99,11 +100,15 @@ async def _check_upstream_once_started(server: uvicorn.Server, settings: ServeSe
 
 async def _check_upstream(settings: ServeSettings) -> None:
     """One line on the upstream; a failure is a warning, since it may start after the proxy."""
-    from playbook.server.upstream_check import upstream_problem
-
-    answers, line = await upstream_problem(
-        settings.upstream_url, settings.upstream_key, settings.upstream_model
-    )
+    # Imported in a thread: httpx takes tenths of a second, and the server answers already.
+    check = await asyncio.to_thread(importlib.import_module, "playbook.server.upstream_check")
+    try:
+        answers, line = await check.upstream_problem(
+            settings.upstream_url, settings.upstream_key, settings.upstream_model
+        )
+    except Exception:  # the check must not bring down a proxy that serves
+        log.exception("the upstream check of %s failed", settings.upstream_url)
+        return
     if answers:
         log.info(line)
     else:

@@ -56,5 +56,5 @@ def _model_names(answer: httpx.Response) -> list[str]:
     try:
         data = answer.json().get("data", [])
         return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):  # not JSON, not an object, no list of models
         return []

@@ -127,6 +127,6 @@ def call_row(call: CallRecord) -> dict[str, Any]:
         cost=call.cost,
         cached=call.cached,
         error=call.error,
-        extras=call.extras or None,
+        extras=call.extras or sa.null(),  # SQL NULL, not JSON null
         created_at=datetime.now(UTC),
     )
