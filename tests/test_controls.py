@@ -1,9 +1,9 @@
 """The demo with fake learners as controls (issue 11): what the simulated world can tell apart.
 
 Measured on the held-out personas of the learned goal, paired with the real playbook on the same
-personas and seeds. F1 (one constant list) is not yet told apart from the real loop, and F7
-(k = all) scores below it but with an interval that excluded 0 in some runs and not in others
-(see the README); the tests assert what the world shows.
+personas and seeds, with the demo's learn seed. Every fake loses with an interval excluding 0.
+What this seed shows is not what every seed shows: the lead over the best fake is 0.30 here and
+0.21 and 0.18 with learn seeds 1 and 2 (README, The demo), below the issue's 0.3.
 """
 
 import asyncio
@@ -22,17 +22,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return asyncio.run(run_demo(Path(out), QuietReporter(), with_controls=True))
 
 
-@pytest.mark.parametrize("control", ["F2", "F3", "F4", "F5", "F6", "F8"])
-def test_fakes_that_ignore_the_situation_lose_to_the_real_loop(
-    demo: dict[str, Any], control: str
-) -> None:
+@pytest.mark.parametrize("control", ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8"])
+def test_every_fake_learner_loses_to_the_real_loop(demo: dict[str, Any], control: str) -> None:
     advantage = demo["controls"][control]["real_minus_control"]
     assert advantage["ci_low"] > 0, (control, advantage)
 
 
-def test_dumping_every_entry_scores_below_precise_retrieval(demo: dict[str, Any]) -> None:
-    advantage = demo["controls"]["F7"]["real_minus_control"]
-    assert advantage["mean"] > 0, advantage
+def test_documented_emergencies_need_the_learned_playbook_not_a_never_promise_list(
+    demo: dict[str, Any],
+) -> None:
+    # F1's constant list ends "Never promise a full refund": wrong for a documented emergency
+    emergency = demo["controls"]["F1"]["by_situation"]["documented_emergency"]
+    assert emergency["real"] > emergency["control"], emergency
+
+
+def test_more_rounds_improve_the_real_loop_more_than_a_constant_list(
+    demo: dict[str, Any],
+) -> None:
+    # F1 is not flat: pruning keeps, per scenario, the lines of its list that verify, so its
+    # later rounds gain too (0.30 (0.03, 0.59) with this seed); less than the real loop's.
+    real = demo["controls"]["real"]["gain_from_round_1"]
+    constant = demo["controls"]["F1"]["gain_from_round_1"]
+    assert real["ci_low"] > 0, real
+    assert real["mean"] > constant["mean"], (real, constant)
 
 
 def test_guidance_granting_the_forbidden_breaks_compliance_below_the_student_alone(

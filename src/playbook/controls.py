@@ -121,6 +121,12 @@ def compare(
     }
 
 
+def gain(later: Sequence[Rated], earlier: Sequence[Rated]) -> dict[str, Any]:
+    """How much `later` (e.g. the playbook after the last round) is rated above `earlier` (after
+    round 1) on the same personas and seeds: the mean paired difference, with its interval."""
+    return dataclasses.asdict(mean_interval([a - b for a, b in _pairs(later, earlier)]))
+
+
 def by_situation(
     real: Sequence[Rated], control: Sequence[Rated], name_of: Callable[[Persona], str]
 ) -> dict[str, dict[str, float | int | None]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from playbook import controls as fake
 from playbook.config import Config, load_config
-from playbook.controls import by_situation, compare, retriever_over, stored
+from playbook.controls import by_situation, compare, gain, retriever_over, stored
 from playbook.domain import example_domain, situation_of
 from playbook.evaluate import Condition, rate_condition
 from playbook.report import write_report
@@ -104,9 +104,10 @@ async def _rate_controls(
     conditions = await _control_conditions(workspace, roles, real, folder, reporter)
     out: dict[str, Any] = {"personas": len(personas), "real": {"mean": _mean(real_rows)}}
     out["real"]["gap_closed"] = gap_closed(means["student"], _mean(real_rows), means["teacher"])
+    rows_of = {"real": real_rows}
     for condition in conditions:
         # the evaluation's own seeds, so that rows pair with the real playbook's
-        rows = await rate_condition(
+        rows = rows_of[condition.name] = await rate_condition(
             roles,
             condition,
             personas,
@@ -118,6 +119,9 @@ async def _rate_controls(
             **compare(real_rows, rows, means["student"], means["teacher"]),
             "by_situation": by_situation(real_rows, rows, situation),
         }
+    # What more rounds bring the real loop, and F1 (whose list never changes)
+    for name in ("real", "F1"):
+        out[name]["gain_from_round_1"] = gain(rows_of[name], rows_of[f"{name}_round_1"])
     return out
 
 
