@@ -130,6 +130,7 @@ def entry_row(
         "round": 1,
         "scenario": _SCENARIO.dump_python(scenario, mode="json"),
         "scenario_text": scenario.text(),
+        "goal": scenario.persona.goal,
         "guidance": guidance,
         "provenance": _PROVENANCE,
         "embedding": embedder.vector(scenario.text()).astype("<f4").tobytes(),

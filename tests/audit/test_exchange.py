@@ -9,12 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from playbook.cli.main import app as cli
+from playbook.embed import HashEmbedder
 from playbook.exchange import import_jsonl, to_jsonl, to_markdown
 from playbook.files import ImportFileError
 from playbook.store.core import Store
+from playbook.store.migrations import schema as db
 
 
 @pytest.fixture
@@ -49,6 +52,28 @@ def test_a_jsonl_round_trip_keeps_ids_history_and_vectors(playbook: Any, other: 
     assert (again.added, again.updated, again.unchanged) == (0, 0, len(store.entries()))
     model = store.entry_dumps()[0].embedding_model
     assert other.entry_vectors(model)[1].shape == store.entry_vectors(model)[1].shape
+
+
+def test_learned_copied_and_imported_entries_are_served_with_their_goal(
+    playbook: Any, other: Store
+) -> None:
+    # Migration 0011: serving reads an entry's goal from its own column, so every way an entry
+    # is written must fill it: learning (the learned file), `db copy` (on PostgreSQL), an import.
+    store: Store = playbook.store
+    import_jsonl(other, to_jsonl(store.entry_dumps()), "export.jsonl")
+    for kept in (store, other):
+        goals = {e.id: e.scenario.persona.goal for e in kept.entries()}
+        assert {goals[i] for i in playbook.learned} == {"refund_restricted_ticket"}
+        assert goals[playbook.baggage] == "lost_bag"
+        assert goal_column(kept) == goals
+        served = kept.entry_guidance_vectors(HashEmbedder().id)[0]
+        assert {item.id: item.goal for item in served} == goals
+
+
+def goal_column(store: Store) -> dict[int | None, str | None]:
+    e = db.entries.c
+    with store._engine.connect() as conn:
+        return {row.id: row.goal for row in conn.execute(sa.select(e.id, e.goal))}
 
 
 def test_a_later_export_continues_the_history_of_an_earlier_import(

@@ -304,6 +304,7 @@ class Store(
             round=entry.provenance.round,
             scenario=scenario,
             scenario_text=entry.scenario.text(),
+            goal=entry.scenario.persona.goal,
             guidance=guidance,
             provenance=_PROVENANCE.dump_python(entry.provenance, mode="json"),
             embedding=vector.tobytes(),

@@ -52,8 +52,9 @@ class ServingQueries:
     ) -> GuidanceVectors:
         """Ids, guidance and the (n, dim) matrix of the entries `embedding_model` embedded.
 
-        One query of three columns: serving never needs scenarios or provenance, and skipping
-        them makes loading 10,000 entries take milliseconds rather than seconds.
+        One query of four columns (id, guidance, goal, vector): serving never needs scenarios
+        or provenance, and skipping them makes loading 10,000 entries take milliseconds rather
+        than seconds.
         """
         prefetched = self._take_prefetched(embedding_model, statuses)
         if prefetched is not None:
@@ -124,8 +125,7 @@ class ServingQueries:
             where = sa.and_(where, e.status.in_(list(statuses)))
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
-        goal = self.dialect.json_value(e.scenario, "persona", "goal")
-        query = sa.select(e.id, guidance, goal, e.embedding).where(where).order_by(e.id)
+        query = sa.select(e.id, guidance, e.goal, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)

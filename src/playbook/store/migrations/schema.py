@@ -77,6 +77,7 @@ entries = sa.Table(
     sa.Column("status", sa.String),
     sa.Column("content_key", sa.String, unique=True),
     sa.Column("created_at", UTCDateTime),
+    sa.Column("goal", sa.Text),  # the scenario's persona's goal, read without the JSON (0011)
 )
 
 reviews = sa.Table(
