@@ -6,7 +6,8 @@
 in blocks that alternate between the variants (so drifts in machine load hit them alike):
 
 - bare: `AsyncOpenAI.chat.completions.create` with the messages the student task would send;
-- two floors for comparison: the SDK's generic `client.post(...)` (no request-type transform)
+- two floors for comparison: the SDK's generic `client.post(...)` (no request-type transform;
+  the way OpenAIChat sends the same request, so the recorded variants can cost less than bare)
   and a plain `httpx` POST;
 - recorded: the same request through the recorder (cache lookup, call log written to SQLite);
 - role task: `Roles.student_reply`, i.e. also prompt rendering and output parsing;

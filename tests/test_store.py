@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from playbook.chat.base import ChatRequest, Message
 from playbook.store.core import Store, StoreError
@@ -218,6 +219,19 @@ def test_cached_completion_is_the_latest_successful_call(store: Store) -> None:
     assert store.calls(run_id)[0].request == call(run_id).request
 
 
+def test_an_answers_extras_come_back_and_none_is_sql_null(store: Store) -> None:
+    """The call log binds each row to one statement built once; `extras` must still be SQL NULL
+    when an answer has none (not the JSON text null), and come back when it has some."""
+    run_id = store.start_run("learn", {}, {})
+    store.record_call(call(run_id, key="plain"))
+    store.record_call(call(run_id, key="cut", extras={"finish_reason": "length"}))
+    cut = store.cached_completion("cut")
+    assert cut is not None and cut.finish_reason == "length"
+    with store._engine.connect() as conn:
+        query = sa.text("SELECT cache_key FROM calls WHERE extras IS NULL")
+        assert [row[0] for row in conn.execute(query)] == ["plain"]
+
+
 def test_call_stats_per_role_and_run(store: Store) -> None:
     first = store.start_run("learn", {}, {})
     second = store.start_run("eval", {}, {})
@@ -268,8 +282,6 @@ def test_writes_from_many_threads_all_land(store: Store) -> None:
 def test_postgres_schema_matches_the_mirror_with_jsonb_and_unlimited_text(
     postgres_url: str,
 ) -> None:
-    import sqlalchemy as sa
-
     Store.open(postgres_url).close()
     engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
     try:

@@ -14,6 +14,7 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 
 from playbook.chat.base import ChatRequest, Completion, ModelError
 from playbook.chat.connection import UNREACHABLE, connection_reason
@@ -54,7 +55,7 @@ def _api_key(cfg: ModelConfig | EmbedderConfig, env: Mapping[str, str], where: s
 
 
 class OpenAIChat:
-    """A ChatModel answering through `client.chat.completions.create` for one model name."""
+    """A ChatModel answering through the SDK's chat completions endpoint for one model name."""
 
     def __init__(
         self,
@@ -99,14 +100,17 @@ class OpenAIChat:
         raise AssertionError("unreachable")
 
     async def _create(self, request: ChatRequest) -> ChatCompletion:
+        # What `client.chat.completions.create` sends, through the client method it calls:
+        # `create` first walks the body against the SDK's parameter types (every message against
+        # each of its six message types), which changes nothing in plain text messages and cost
+        # 0.7 ms of CPU a call, more than the HTTP round trip. A test checks that the two send
+        # the same request.
         try:
-            return await self._client.chat.completions.create(
-                model=self._model,
-                messages=_wire_messages(request),
-                temperature=_given(_first(request.temperature, self._temperature)),
-                max_tokens=_given(_first(request.max_tokens, self._max_tokens)),
-                seed=_given(request.seed),
-                extra_headers=_idempotency(request),
+            return await self._client.post(
+                "/chat/completions",
+                body=self._body(request),
+                options=_options(request),
+                cast_to=ChatCompletion,
             )
         except openai.OpenAIError as exc:
             problem, cause, fatal = self._problem(exc)
@@ -114,6 +118,23 @@ class OpenAIChat:
         except ValueError as exc:  # the SDK lets a body that is not JSON through as-is
             problem = f"the answer is not JSON ({exc}); check base_url"
             raise ModelError(self._describe(problem), cause="bad answer") from exc
+
+    def _body(self, request: ChatRequest) -> CompletionCreateParamsNonStreaming:
+        """The request body, its fields in the order `create` puts them; unset ones left out
+        (not sent as null)."""
+        body: CompletionCreateParamsNonStreaming = {
+            "model": self._model,
+            "messages": _wire_messages(request),
+        }
+        max_tokens = _first(request.max_tokens, self._max_tokens)
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if request.seed is not None:
+            body["seed"] = request.seed
+        temperature = _first(request.temperature, self._temperature)
+        if temperature is not None:
+            body["temperature"] = temperature
+        return body
 
     async def aclose(self) -> None:
         """Close the SDK client's connection pool."""
@@ -219,20 +240,17 @@ def _wire_messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
     ]
 
 
-def _idempotency(request: ChatRequest) -> dict[str, str] | None:
-    # The SDK sends the same headers on its own retries, so they are idempotent too.
-    if request.idempotency_key is None:
-        return None
-    return {"Idempotency-Key": request.idempotency_key}
+def _options(request: ChatRequest) -> openai.RequestOptions:
+    """The options `create` gives: bearer auth, and the idempotency key if there is one (the
+    SDK sends the same headers on its own retries, so they are idempotent too)."""
+    options: openai.RequestOptions = {"security": {"bearer_auth": True}}
+    if request.idempotency_key is not None:
+        options["headers"] = {"Idempotency-Key": request.idempotency_key}
+    return options
 
 
 def _first(value: T | None, default: T | None) -> T | None:
     return value if value is not None else default
-
-
-def _given(value: T | None) -> T | openai.Omit:
-    """None means "not set": the field is left out of the request, not sent as null."""
-    return openai.omit if value is None else value
 
 
 def _timeout_seconds(client: AsyncOpenAI) -> float:

@@ -55,6 +55,15 @@ _PROVENANCE = TypeAdapter(Provenance)
 _REQUEST = TypeAdapter(ChatRequest)
 
 
+# The latest successful answer to a cache key. Asked before every model call, so it is built
+# once: building the statement cost three times what running it does.
+_CACHED_ANSWER = (
+    sa.select(*(db.calls.c[name] for name in ("output", "input_tokens", "output_tokens", "extras")))
+    .where(db.calls.c.cache_key == sa.bindparam("key"), db.calls.c.error.is_(None))
+    .order_by(db.calls.c.id.desc())
+    .limit(1)
+)
+
 # Everything an Entry is made of; the embedding blob is read only when vectors are wanted.
 _ENTRY_COLUMNS = [
     db.entries.c[name] for name in ("id", "scenario", "guidance", "provenance", "status")
@@ -244,15 +253,8 @@ class Store(
 
     def cached_completion(self, cache_key: str) -> Completion | None:
         """The latest successful call with this key, marked cached, with its original usage."""
-        c = db.calls.c
-        query = (
-            sa.select(c.output, c.input_tokens, c.output_tokens, c.extras)
-            .where(c.cache_key == cache_key, c.error.is_(None))
-            .order_by(c.id.desc())
-            .limit(1)
-        )
         with self._engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_CACHED_ANSWER, {"key": cache_key}).first()
         if row is None:
             return None
         return Completion.restored(

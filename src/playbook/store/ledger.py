@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ from playbook.store.migrations import schema as db
 from playbook.store.records import CallRecord
 
 _REQUEST = TypeAdapter(ChatRequest)
+# The statements of every paid call, built once (their rows are bound when they run): building
+# them per call cost more CPU than the writes themselves.
+_LOG_CALL = db.calls.insert()
+_SETTLE = db.calls_in_flight.delete().where(
+    db.calls_in_flight.c.run_id == sa.bindparam("run"),
+    db.calls_in_flight.c.cache_key == sa.bindparam("key"),
+)
 
 
 @dataclass(frozen=True)
@@ -63,23 +71,24 @@ class LedgerQueries:
             idempotency_key=idempotency,
             created_at=datetime.now(UTC),
         )
-        insert = self.dialect.insert_ignoring_conflicts(db.calls_in_flight).values(row)
         with self._write() as conn:
-            conn.execute(insert)
+            conn.execute(self._write_ahead, row)
+
+    @cached_property
+    def _write_ahead(self) -> sa.Insert:
+        """The write-ahead row's insert, in this database's words; built once, like the other
+        statements of every call."""
+        return self.dialect.insert_ignoring_conflicts(db.calls_in_flight)
 
     def record_call(self, call: CallRecord) -> None:
         """Log a call, settling its write-ahead row (if any) in the same transaction."""
-        f = db.calls_in_flight.c
-        settled = db.calls_in_flight.delete().where(
-            f.run_id == call.run_id, f.cache_key == call.cache_key
-        )
         with self._write() as conn:
             try:
-                conn.execute(db.calls.insert().values(call_row(call)))
+                conn.execute(_LOG_CALL, call_row(call))
             except sa.exc.IntegrityError:
                 raise self._no_run(call.run_id) from None
             if not call.cached:
-                conn.execute(settled)
+                conn.execute(_SETTLE, {"run": call.run_id, "key": call.cache_key})
 
     def calls_in_flight(self, run_id: str) -> list[InFlight]:
         """The paid calls of `run_id` sent and never answered (its process was interrupted)."""
