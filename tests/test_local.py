@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionChunk
 
 from playbook.config import EmbedderConfig
 from playbook.embed import build_embedder
@@ -46,6 +48,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def source_path() -> dict[str, str]:
+    """The PYTHONPATH this test runs with (a worktree's src), so the command runs that code."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 
 
 def require_local() -> None:
@@ -121,6 +128,10 @@ def add_entry(path: Path) -> int:
 def test_playbook_serve_streams_smollm2_with_the_playbook_guidance(
     smollm2: str, tmp_path: Path
 ) -> None:
+    """Regression: llama.cpp's server ended a streaming reply early, as if whole, when another
+    request reached it mid-stream. `playbook serve`'s start-up model list did when a loaded
+    machine delayed it, leaving only the role-only first chunk. Here a second client lists the
+    models while the reply streams, every time, and the reply must still end whole."""
     entry = add_entry(tmp_path / "playbook.db")
     port = free_port()
     config = tmp_path / "serve.toml"
@@ -130,32 +141,55 @@ def test_playbook_serve_streams_smollm2_with_the_playbook_guidance(
         + f'[models.student]\nspec = "openai:{ALIAS}"\n'
         + f'[serve]\nupstream_base_url = "{smollm2}"\nport = {port}\nrecord_content = true\n'
     )
-    env = {"PLAYBOOK_API_KEYS": KEY, "PATH": ""}
+    env = {"PLAYBOOK_API_KEYS": KEY, "PATH": "", **source_path()}
     command = [PLAYBOOK, "serve", "--config", str(config)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(process, url)
-        with openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0) as client:
-            stream = client.chat.completions.with_raw_response.create(
-                model=ALIAS,
-                messages=[{"role": "user", "content": DEMAND}],
-                stream=True,
-                max_tokens=40,
-                temperature=0,
-            )
-            assert stream.headers["x-playbook-entries"] == str(entry)
-            pieces = [c.choices[0].delta.content or "" for c in stream.parse() if c.choices]
+        entries, chunks, listing = stream_while_listing_models(url)
     finally:
         process.send_signal(signal.SIGINT)
         _, log = process.communicate(timeout=20)
+    assert entries == str(entry)
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
     assert len([p for p in pieces if p]) > 1, log  # relayed piece by piece, not in one block
     assert "".join(pieces).strip()
+    ends = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert ends in (["length"], ["stop"]), f"the reply was cut short: {''.join(pieces)!r}"
+    assert listing.status_code == 200 and ALIAS in listing.text, listing.text
     with Store.open(tmp_path / "playbook.db") as store:
         (served,) = store.served()
     assert served.stream and served.entry_ids == (entry,) and served.upstream_status == 200
     sent = json.dumps(served.request)
     assert "Dear traveller" in sent  # the guidance reached llama.cpp in the request
+
+
+def stream_while_listing_models(url: str) -> tuple[str, list[ChatCompletionChunk], httpx.Response]:
+    """A reply streamed through the proxy at `url` (its entries header and its chunks), and the
+    model list another client asked for once the reply's first words had come."""
+    with (
+        openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0) as client,
+        ThreadPoolExecutor(1) as other_client,
+    ):
+        stream = client.chat.completions.with_raw_response.create(
+            model=ALIAS,
+            messages=[{"role": "user", "content": DEMAND}],
+            stream=True,
+            max_tokens=40,
+            temperature=0,
+        )
+        chunks: list[ChatCompletionChunk] = []
+        listing = None
+        for chunk in stream.parse():
+            chunks.append(chunk)
+            if listing is None and chunk.choices and chunk.choices[0].delta.content:
+                auth = {"Authorization": f"Bearer {KEY}"}
+                listing = other_client.submit(
+                    httpx.get, f"{url}/v1/models", headers=auth, timeout=60
+                )
+        assert listing is not None, f"no content piece streamed: {chunks}"
+        return stream.headers["x-playbook-entries"], chunks, listing.result(timeout=60)
 
 
 def wait_healthy(process: subprocess.Popen[str], url: str) -> None:

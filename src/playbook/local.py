@@ -111,10 +111,13 @@ def llama_server(
     """llama.cpp's server for `model` on 127.0.0.1:`port`, ready; its base URL. Stopped on exit,
     also on Ctrl-C and errors; its own output goes to `log`."""
     require_server()
+    # Without --interrupt_requests false, llama.cpp's server ends a streaming reply early as soon
+    # as any other request arrives, even a model list (as `playbook serve` asks at start-up), and
+    # ends it as if it were whole: "data: [DONE]" without a finish_reason. Requests wait instead.
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
         "--n_ctx", "4096", "--n_threads", str(threads), "--n_threads_batch", str(threads),
-        "--host", "127.0.0.1", "--port", str(port),
+        "--interrupt_requests", "false", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     size = model.stat().st_size / 1e6
     say(f"Starting llama.cpp's server: {model.name} ({size:.0f} MB) on 127.0.0.1:{port}")
