@@ -69,6 +69,18 @@ def test_a_refused_key_names_the_setting_not_the_key() -> None:
     assert key not in line
 
 
+def test_a_busy_upstream_is_not_called_down() -> None:
+    # Regression: llama.cpp answers one request at a time, so the model list can wait behind a
+    # long reply; the warning said chat requests get 502 while they were being answered.
+    def busy(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("busy", request=request)
+
+    answers, line = asyncio.run(
+        upstream_problem("http://gpu:9000/v1", None, None, httpx.MockTransport(busy))
+    )
+    assert not answers and "may be busy" in line and "502" not in line
+
+
 @pytest.mark.parametrize("body", [{"data": 5}, {"data": [1, "x"]}, [], "text"])
 def test_a_model_list_of_another_shape_still_counts_as_an_answer(body: object) -> None:
     def odd(request: httpx.Request) -> httpx.Response:
@@ -117,4 +129,4 @@ def test_serve_warns_at_start_when_its_upstream_is_down(tmp_path: Path) -> None:
         _, log = process.communicate(timeout=20)
     warnings = [line for line in log.splitlines() if upstream in line]
     assert len(warnings) == 1 and "connection refused" in warnings[0], log
-    assert warnings[0].startswith("WARNING")
+    assert warnings[0].startswith("WARNING") and "chat requests get 502" in warnings[0]

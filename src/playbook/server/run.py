@@ -112,7 +112,7 @@ async def _check_upstream(settings: ServeSettings) -> None:
     if answers:
         log.info(line)
     else:
-        log.warning("%s; until it answers, chat requests get 502", line)
+        log.warning(line)
 
 
 def _audit(settings: ServeSettings, store: Store, checker: EditChecker | None) -> list[APIRouter]:

@@ -25,9 +25,16 @@ async def upstream_problem(
             answer = await client.get(url, headers=headers)
     except httpx.ConnectError as exc:
         reason = connection_reason(exc)
-        return False, f"upstream {base_url} cannot be reached ({reason}); is it running?"
+        return False, (
+            f"upstream {base_url} cannot be reached ({reason}); is it running? "
+            "Until it is, chat requests get 502"
+        )
     except httpx.TimeoutException:
-        return False, f"upstream {base_url} did not answer within {CHECK_TIMEOUT_S:g} s"
+        # Not necessarily down: a one-at-a-time server (llama.cpp) answers after its current reply
+        return False, (
+            f"upstream {base_url} did not list its models within {CHECK_TIMEOUT_S:g} s; "
+            "it may be busy, or slow to answer chat requests too"
+        )
     except httpx.HTTPError as exc:
         return False, f"upstream {base_url} failed: {type(exc).__name__}"
     return _judge_answer(base_url, answer, model)
