@@ -39,10 +39,9 @@ class ChatRoute:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
-        headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
         try:
             server: Services = self.app.state.services
-            response = await answer_chat(server, headers, receive, time.perf_counter())
+            response = await answer_chat(server, scope, receive, time.perf_counter())
         except ApiError as exc:
             response = exc.response()
         except Exception:
@@ -51,11 +50,10 @@ class ChatRoute:
         await response(scope, receive, send)
 
 
-async def answer_chat(
-    server: Services, headers: dict[bytes, bytes], receive: Receive, started: float
-) -> Any:
+async def answer_chat(server: Services, scope: Scope, receive: Receive, started: float) -> Any:
     """The proxy's answer to a chat completion: key checked, body read and parsed, then proxied.
-    `headers` are the request's raw ones, lower-case names; errors are raised as ApiError."""
+    Errors are raised as ApiError."""
+    headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
     server.keys.require(headers.get(b"authorization", b"").decode("latin-1") or None)
     limit = server.settings.max_request_bytes
     body = await read_body(receive, headers.get(b"content-length", b"").decode("latin-1"), limit)

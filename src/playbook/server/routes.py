@@ -59,9 +59,8 @@ ops = APIRouter()
 async def chat_completions(request: Request) -> Response:
     # Requests reach chat_route.ChatRoute first, which answers them the same way; this route is
     # what the published schema describes.
-    headers = dict(reversed(request.scope["headers"]))
     answer: Response = await answer_chat(
-        services(request), headers, request.receive, time.perf_counter()
+        services(request), request.scope, request.receive, time.perf_counter()
     )
     return answer
 
