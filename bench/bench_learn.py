@@ -72,9 +72,17 @@ class TracedCall:
     task: object  # the asyncio task that made the call (a conversation or a scenario)
     role: str
     key: ConversationKey  # the conversation the request shows (all but the system message)
-    request: str  # the recorder's cache key: equal requests have equal keys
+    model: str  # the model's spec
+    chat_request: ChatRequest
     cached: bool
     seconds: float  # from the call to its answer, as the learner waited for it
+
+    @property
+    def request(self) -> str:
+        """The recorder's cache key: equal requests have equal keys. Computed when asked, after
+        the timed run, so that the tracker's own work is not counted as the learner's CPU. By
+        spec, not identity: the identity names the server's port, another in each delay."""
+        return cache_key(self.model, self.chat_request)
 
 
 class ChainTracker:
@@ -98,11 +106,9 @@ class _Tracked(Wrapper):
         completion = await self._model.complete(request)
         seconds = time.perf_counter() - started
         key = tuple((m.role, m.content) for m in request.messages[1:])
-        task, stage = asyncio.current_task(), self._tracker.stage
-        # By spec, not identity: the identity names the server's port, another in each delay.
-        request_key = cache_key(self._model.name, request)
+        task, stage, name = asyncio.current_task(), self._tracker.stage, self._model.name
         self._tracker.calls.append(
-            TracedCall(stage, task, self._role, key, request_key, completion.cached, seconds)
+            TracedCall(stage, task, self._role, key, name, request, completion.cached, seconds)
         )
         return completion
 
