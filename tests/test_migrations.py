@@ -56,6 +56,18 @@ def test_entries_of_a_playbook_from_before_0011_are_served_with_their_goals(
     assert served == {1: "refund_restricted_ticket", 2: "", 3: ""}
 
 
+def test_an_entry_an_older_release_adds_after_the_upgrade_is_served_with_its_goal(
+    playbook_location: Path | str,
+) -> None:
+    # A learn run of the release before 0011, still running while a new `serve` upgraded the
+    # database, writes entries without the column; their goal is read from the scenario.
+    with Store.open(playbook_location) as store:
+        with store._engine.begin() as conn:
+            conn.execute(schema.entries.insert(), [old_entry(7, {"goal": "refund"})])
+        served = {item.id: item.goal for item in store.entry_guidance_vectors("m")[0]}
+    assert served == {7: "refund"}
+
+
 def old_entry(entry_id: int, persona: dict[str, str]) -> dict[str, Any]:
     """An entries row as revision 0010 held it: the goal only inside the scenario."""
     return {

@@ -110,13 +110,11 @@ def compare(
     """A control's numbers, and the real playbook's paired advantage over it."""
     mean = float(np.mean([r.score for r in control]))
     pairs = _pairs(real, control)
-    diffs = [a - b for a, b in pairs]
-    interval = mean_interval(diffs)
     return {
         "mean": round(mean, 4),
         "compliance": round(float(np.mean([r.verdict.compliance.rating for r in control])), 4),
         "gap_closed": gap_closed(student, mean, teacher),
-        "real_minus_control": dataclasses.asdict(interval),
+        "real_minus_control": gain(real, control),
         "vs_real": paired_comparison([b for _, b in pairs], [a for a, _ in pairs]),
     }
 

@@ -81,6 +81,17 @@ def test_a_busy_upstream_is_not_called_down() -> None:
     assert not answers and "may be busy" in line and "502" not in line
 
 
+def test_a_host_that_never_accepts_the_connection_is_unreachable_not_busy() -> None:
+    def blackholed(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    answers, line = asyncio.run(
+        upstream_problem("http://gpu:9000/v1", None, None, httpx.MockTransport(blackholed))
+    )
+    assert not answers and "cannot be reached (the connection timed out)" in line
+    assert "chat requests get 502" in line
+
+
 @pytest.mark.parametrize("body", [{"data": 5}, {"data": [1, "x"]}, [], "text"])
 def test_a_model_list_of_another_shape_still_counts_as_an_answer(body: object) -> None:
     def odd(request: httpx.Request) -> httpx.Response:

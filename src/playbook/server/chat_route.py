@@ -53,7 +53,8 @@ class ChatRoute:
 async def answer_chat(server: Services, scope: Scope, receive: Receive, started: float) -> Any:
     """The proxy's answer to a chat completion: key checked, body read and parsed, then proxied.
     Errors are raised as ApiError."""
-    headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
+    # The raw headers (names lower-case), the first of repeated ones, as Starlette reads them
+    headers = dict(reversed(scope["headers"]))
     server.keys.require(headers.get(b"authorization", b"").decode("latin-1") or None)
     limit = server.settings.max_request_bytes
     body = await read_body(receive, headers.get(b"content-length", b"").decode("latin-1"), limit)

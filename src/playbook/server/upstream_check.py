@@ -23,8 +23,9 @@ async def upstream_problem(
     try:
         async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_S, transport=transport) as client:
             answer = await client.get(url, headers=headers)
-    except httpx.ConnectError as exc:
-        reason = connection_reason(exc)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # refused, unknown, blackholed
+        timed_out = isinstance(exc, httpx.ConnectTimeout)
+        reason = "the connection timed out" if timed_out else connection_reason(exc)
         return False, (
             f"upstream {base_url} cannot be reached ({reason}); is it running? "
             "Until it is, chat requests get 502"

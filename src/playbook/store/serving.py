@@ -125,7 +125,10 @@ class ServingQueries:
             where = sa.and_(where, e.status.in_(list(statuses)))
         # The guidance as its JSON text: decoded only for the entries retrieval returns.
         guidance = self.dialect.json_text(e.guidance)
-        query = sa.select(e.id, guidance, e.goal, e.embedding).where(where).order_by(e.id)
+        # An entry written by a process of the release before 0011, still running while another
+        # upgraded the database, has no goal column value: read it from its scenario then.
+        goal = sa.func.coalesce(e.goal, self.dialect.json_value(e.scenario, "persona", "goal"))
+        query = sa.select(e.id, guidance, goal, e.embedding).where(where).order_by(e.id)
         with self._engine.connect() as conn, self.dialect.bulk_read(conn, whole):
             count = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             rows = conn.execute(query)
