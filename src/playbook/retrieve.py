@@ -327,7 +327,7 @@ class Retriever(Generic[G]):
     are not comparable, so an unset floor is resolved here, once, to the embedder's calibrated
     one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
     floor) gets the entries whose guidance it is predicted to need (see GuidanceMap), among the
-    entries of the nearest entry's goal (see GuidanceMap.candidate_rows).
+    entries of the nearest entry's goal (see candidates).
     """
 
     def __init__(

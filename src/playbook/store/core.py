@@ -306,7 +306,7 @@ class Store(
             round=entry.provenance.round,
             scenario=scenario,
             scenario_text=entry.scenario.text(),
-            goal=entry.scenario.persona.goal,
+            goal=entry.goal,
             guidance=guidance,
             provenance=_PROVENANCE.dump_python(entry.provenance, mode="json"),
             embedding=vector.tobytes(),

@@ -131,7 +131,7 @@ def _insert(conn: sa.Connection, dump: EntryDump, where: str) -> None:
             round=provenance.round,
             scenario=scenario,
             scenario_text=dump.entry.scenario.text(),
-            goal=dump.entry.scenario.persona.goal,
+            goal=dump.entry.goal,
             guidance=list(dump.entry.guidance),
             provenance=_PROVENANCE.dump_python(provenance, mode="json"),
             embedding=dump.embedding,
