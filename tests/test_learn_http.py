@@ -39,7 +39,7 @@ async def test_learn_through_the_openai_sdk_over_loopback_http(
             entries = workspace.store.entries()
             stats = workspace.store.call_stats(result.run_id)
         finally:
-            workspace.close()
+            await workspace.aclose()
     assert result.kept > 0 and entries
     assert entries[0].provenance.models["teacher"] == "openai:teacher"
     assert stats["judge"].calls > 0 and stats["judge"].input_tokens > 0

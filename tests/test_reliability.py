@@ -44,7 +44,7 @@ async def learned_entries(config: Path) -> tuple[set[tuple[str, tuple[str, ...]]
         failures = workspace.store.failures(result.run_id)
         return entries, {"failures": failures, "calls": workspace.store.call_stats(result.run_id)}
     finally:
-        workspace.close()
+        await workspace.aclose()
 
 
 async def test_learning_through_a_faulty_endpoint_gives_the_same_playbook(
@@ -129,7 +129,7 @@ async def test_guidelines_that_break_the_policy_are_rejected_with_the_reason(
             for e in space.store.entries(statuses=["proposed"])
         )
     finally:
-        space.close()
+        await space.aclose()
 
 
 async def test_customer_text_cannot_open_or_close_prompt_sections(sim_roles: Roles) -> None:

@@ -57,10 +57,11 @@ class Workspace:
             self._store = None
 
     async def aclose(self) -> None:
-        """Close the model clients this workspace opened, then the store."""
+        """Close the model clients this workspace opened and its embedder's, then the store."""
         for model in self.opened:
             await model.aclose()
         self.opened.clear()
+        await self.embedder.aclose()
         self.close()
 
     def models(self) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -201,6 +202,52 @@ async def test_timeout_names_the_seconds_and_the_config_field(connect: Connect) 
     message = str(caught.value)
     assert message.startswith(f"openai:echo at {url}/v1: no answer within 0.1 s")
     assert "`timeout`" in message
+
+
+@pytest.fixture
+def hanging_up_server() -> Iterator[tuple[str, list[bytes]]]:
+    """A TCP server that reads each request (kept in the list) and hangs up without an answer."""
+    received: list[bytes] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        stop = threading.Event()
+
+        def hang_up() -> None:
+            while not stop.is_set():
+                connection, _ = listener.accept()
+                with connection:
+                    received.append(connection.recv(65536))
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", received
+        stop.set()
+        socket.create_connection(listener.getsockname()).close()
+
+
+async def test_a_dropped_connection_is_reported_as_lost_not_as_a_timeout(
+    connect: Connect, hanging_up_server: tuple[str, list[bytes]]
+) -> None:
+    url, _ = hanging_up_server
+    with pytest.raises(ModelError) as caught:
+        await connect(url, timeout=30).complete(HELLO)
+
+    assert str(caught.value).startswith(f"openai:echo at {url}/v1: connection lost (")
+    assert caught.value.cause == "connection" and not caught.value.fatal
+
+
+async def test_https_goes_through_the_proxy_the_environment_names(
+    connect: Connect, hanging_up_server: tuple[str, list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy, received = hanging_up_server
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    with pytest.raises(ModelError):
+        await connect("https://model.invalid").complete(HELLO)
+
+    assert received[0].startswith(b"CONNECT model.invalid:443 HTTP/1.1\r\n")
 
 
 def test_api_key_env_that_is_not_set_is_a_config_error() -> None:

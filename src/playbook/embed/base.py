@@ -30,6 +30,10 @@ class Embedder(Protocol):
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    async def aclose(self) -> None:
+        """Close the connections it holds (an endpoint's client); local ones hold none."""
+        ...
+
 
 async def embed_nonempty(
     texts: Sequence[str], embed: Callable[[list[str]], Awaitable[np.ndarray]]

@@ -45,6 +45,9 @@ class HashEmbedder:
     def endpoint(self) -> str:
         return LOCAL
 
+    async def aclose(self) -> None:
+        """Nothing to close: it computes in this process."""
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):

@@ -32,6 +32,9 @@ class MiniLMEmbedder:
     def endpoint(self) -> str:
         return LOCAL
 
+    async def aclose(self) -> None:
+        """Nothing to close: it computes in this process."""
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await embed_nonempty(texts, self._encode_in_thread)
 

@@ -33,6 +33,10 @@ class OpenAIEmbedder:
     def endpoint(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pool."""
+        await self._client.close()
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return await embed_nonempty(texts, self._embed_all)
 

@@ -57,37 +57,47 @@ async def serve(
     store = open_playbook(settings.playbook)
     try:
         embedder = build_embedder(settings.embedder, env)
-        check_servable(store, embedder)
-        # The playbook loads (seconds at 100,000 entries) while the web stack is imported here.
-        store.prefetch_guidance_vectors(embedder.id, statuses=settings.statuses)
-        import uvicorn
-
-        from playbook.server.app import create_app
-
-        _configure_logging()
-        log.info(serving_line(store.status_counts(), settings.approved_only))
-        if not settings.api_keys:
-            log.warning(
-                "no API keys configured: anyone on this machine can use the proxy; "
-                "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
-            )
-        app = create_app(settings, store, embedder, routers=_audit(settings, store, checker))
-        # No access log: a line per request cost the proxy about a twentieth of its CPU per
-        # request; every chat completion is in the served log and /metrics counts them all.
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False
-        )
-        server = uvicorn.Server(config)
-        checking = asyncio.create_task(_check_upstream_once_started(server, settings))
         try:
-            await server.serve()
+            await _serve(settings, store, embedder, checker)
         finally:
-            if server.started:
-                await checking  # its line is said when the server stops at once (not on Ctrl-C)
-            else:
-                checking.cancel()  # it never answered (e.g. its port was taken)
+            await embedder.aclose()
     finally:
         store.close()
+
+
+async def _serve(
+    settings: ServeSettings, store: Store, embedder: Embedder, checker: EditChecker | None
+) -> None:
+    """Serve `store` until the server stops."""
+    check_servable(store, embedder)
+    # The playbook loads (seconds at 100,000 entries) while the web stack is imported here.
+    store.prefetch_guidance_vectors(embedder.id, statuses=settings.statuses)
+    import uvicorn
+
+    from playbook.server.app import create_app
+
+    _configure_logging()
+    log.info(serving_line(store.status_counts(), settings.approved_only))
+    if not settings.api_keys:
+        log.warning(
+            "no API keys configured: anyone on this machine can use the proxy; "
+            "set PLAYBOOK_API_KEYS (comma-separated) or serve.api_keys"
+        )
+    app = create_app(settings, store, embedder, routers=_audit(settings, store, checker))
+    # No access log: a line per request cost the proxy about a twentieth of its CPU per
+    # request; every chat completion is in the served log and /metrics counts them all.
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
+    checking = asyncio.create_task(_check_upstream_once_started(server, settings))
+    try:
+        await server.serve()
+    finally:
+        if server.started:
+            await checking  # its line is said when the server stops at once (not on Ctrl-C)
+        else:
+            checking.cancel()  # it never answered (e.g. its port was taken)
 
 
 async def _check_upstream_once_started(server: uvicorn.Server, settings: ServeSettings) -> None:
