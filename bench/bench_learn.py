@@ -265,7 +265,7 @@ async def timed_learn(
         wall = time.perf_counter() - started
         cpu, server_cpu = time.process_time() - cpu, server.cpu_seconds() - server_cpu
     finally:
-        workspace.close()
+        await workspace.aclose()
     calls = workspace.tracker.calls
     figures = _figures(delay, wall, cpu, server_cpu, chain_bounds(calls, main), concurrency)
     return figures | _call_figures(calls, delay) | {"kept": result.kept}

@@ -5,7 +5,8 @@
 (time.process_time) is the client's alone. The same student request is sent, one call at a time,
 in blocks that alternate between the variants (so drifts in machine load hit them alike):
 
-- bare: `AsyncOpenAI.chat.completions.create` with the messages the student task would send;
+- bare: `AsyncOpenAI.chat.completions.create` with the messages the student task would send,
+  over the SDK's default transport (httpx; OpenAIChat sends through the SDK's aiohttp one);
 - two floors for comparison: the SDK's generic `client.post(...)` (no request-type transform;
   the way OpenAIChat sends the same request, so the recorded variants can cost less than bare)
   and a plain `httpx` POST;
@@ -164,7 +165,7 @@ async def run(blocks: int = BLOCKS, block_calls: int = BLOCK_CALLS) -> dict[str,
         finally:
             await http.aclose()
             await client.close()
-            workspace.close()
+            await workspace.aclose()
         await settle()
     return _figures(costs | hits, parts)
 
