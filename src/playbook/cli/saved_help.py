@@ -3,7 +3,9 @@
 After adding a command or changing the first line of one's docstring, save it again with
 `python -m playbook.cli.saved_help` (tests/test_cli_help.py fails until then). The text is what
 typer prints on a terminal of 80 columns or more (click wraps help to the terminal, at most 78
-columns); on a narrower terminal, or whenever the saved text might differ, typer answers.
+columns); on a narrower terminal, or whenever the saved text might differ, typer answers. That
+includes other releases of typer or rich than the ones it was saved with (named on its first
+line, which the Makefile installs), since they may format help otherwise.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from collections.abc import Sequence
 HELP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "help.txt")
 SAVED_PROG = "playbook"  # the program name the saved text was made with
 FULL_WIDTH = 80  # click's max_width: from this many columns on, its help text is the same
+FORMATTERS = ("typer", "rich")  # the libraries whose releases decide how the help looks
 
 
-def print_saved_help(args: Sequence[str]) -> bool:
+def print_saved_help(args: Sequence[str], help_file: str = HELP_FILE) -> bool:
     """Print typer's top-level help if `args` asks for it and the saved text is exactly what
     typer would print here; False, having printed nothing, otherwise."""
     prog = _program_name()
     if list(args) != ["--help"] or prog is None or _completing() or _columns() < FULL_WIDTH:
         return False
-    with open(HELP_FILE, encoding="utf-8", newline="") as file:
-        usage, _, rest = file.read().partition("\n")
+    with open(help_file, encoding="utf-8", newline="") as file:
+        made_with, _, text = file.read().partition("\n")
+    if not all(_installed(pin) for pin in made_with.split()):
+        return False
+    usage, _, rest = text.partition("\n")
     usage = usage.replace(f"Usage: {SAVED_PROG} ", f"Usage: {prog} ", 1)
     if len(usage) > FULL_WIDTH - 2:  # click would wrap the usage line
         return False
@@ -45,6 +51,27 @@ def typer_help(prog: str = SAVED_PROG, columns: int = FULL_WIDTH) -> str:
         [sys.executable, "-c", code, "--help"], env=env, capture_output=True, text=True, check=True
     )
     return done.stdout
+
+
+def saved_text(help_file: str = HELP_FILE) -> str:
+    """The saved help, without the line naming the releases it was made with."""
+    with open(help_file, encoding="utf-8", newline="") as file:
+        return file.read().partition("\n")[2]
+
+
+def _installed(pin: str) -> bool:
+    """True when `name==version` is the installed release: its dist-info folder is on the path
+    (importlib.metadata would take longer than everything else `--help` does)."""
+    name, _, version = pin.partition("==")
+    folder = f"{name}-{version}.dist-info"
+    return any(os.path.isdir(os.path.join(path or ".", folder)) for path in sys.path)
+
+
+def _releases() -> str:
+    """The installed releases of the libraries that format the help: `typer==0.29.2 rich==...`."""
+    from importlib.metadata import version
+
+    return " ".join(f"{name}=={version(name)}" for name in FORMATTERS)
 
 
 def _program_name() -> str | None:
@@ -84,5 +111,5 @@ def _columns() -> int:
 
 if __name__ == "__main__":
     with open(HELP_FILE, "w", encoding="utf-8", newline="") as saved:
-        saved.write(typer_help())
+        saved.write(f"{_releases()}\n{typer_help()}")
     print(f"saved typer's `playbook --help` in {HELP_FILE}")
