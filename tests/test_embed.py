@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -131,6 +133,30 @@ async def test_openai_embedder_errors_name_the_model_and_server() -> None:
     message = str(raised.value)
     assert f"embedder openai:huge-embed at {base_url}/v1" in message
     assert "404" in message and "\n" not in message
+
+
+async def test_an_endpoint_embedder_tells_a_refused_connection_from_a_timeout() -> None:
+    """Built from the config, as `learn` and `serve` build it: the SDK's transport reports a
+    refused connection as a timeout, which must not reach the user as one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    app = embeddings_app([])
+
+    @app.middleware("http")
+    async def slow(request: Request, call_next: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await call_next(request)
+
+    with serve_app(app) as base_url:
+        for url, expected in ((closed, "cannot connect"), (f"{base_url}/v1", "no answer in time")):
+            cfg = EmbedderConfig(spec="openai:tiny-embed", base_url=url, timeout=0.2)
+            embedder = build_embedder(cfg, {})
+            try:
+                with pytest.raises(ModelError, match=expected):
+                    await embedder.embed(["hello"])
+            finally:
+                await embedder.aclose()
 
 
 def test_minilm_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

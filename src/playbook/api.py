@@ -113,6 +113,7 @@ class Coach:
             await retriever.prepare()
         except BaseException:
             store.close()
+            await workspace.aclose()
             raise
         return cls(workspace, store, retriever)
 

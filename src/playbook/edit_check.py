@@ -78,6 +78,11 @@ class EditChecker:
     def models(self) -> dict[str, str]:
         return {role: getattr(self.roles, role).name for role in ("student", "judge")}
 
+    async def aclose(self) -> None:
+        """Close the student's and the judge's clients."""
+        await self.roles.student.aclose()
+        await self.roles.judge.aclose()
+
     def recorded(self, store: Store, run_id: str) -> EditChecker:
         """The same checker with every call logged, cached and costed in the run `run_id`."""
         recorder = Recorder(store, run_id, prices=self.prices)

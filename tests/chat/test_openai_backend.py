@@ -241,7 +241,7 @@ async def test_https_goes_through_the_proxy_the_environment_names(
 ) -> None:
     proxy, received = hanging_up_server
     monkeypatch.setenv("HTTPS_PROXY", proxy)
-    for name in ("NO_PROXY", "no_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
 
     with pytest.raises(ModelError):

@@ -11,7 +11,8 @@ UNREACHABLE = ("connection refused", "host name not found", "TLS handshake faile
 
 
 def connection_reason(exc: BaseException) -> str:
-    """The root cause in a few words, from the chain SDK -> httpx -> httpcore -> socket error."""
+    """The root cause in a few words, from the chain of causes (SDK -> its transport -> socket
+    error)."""
     innermost = "connection error"
     cause: BaseException | None = exc.__cause__ or exc.__context__
     while cause is not None:
@@ -24,3 +25,14 @@ def connection_reason(exc: BaseException) -> str:
         innermost = str(cause) or innermost
         cause = cause.__cause__ or cause.__context__
     return innermost
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True when a timeout is what ended the request: one in its chain of causes. (The SDK's
+    aiohttp transport reports every connection failure, refused or dropped, as a timeout.)"""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -17,7 +17,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 
 from playbook.chat.base import ChatRequest, Completion, ModelError
-from playbook.chat.connection import UNREACHABLE, connection_reason
+from playbook.chat.connection import UNREACHABLE, connection_reason, timed_out
 from playbook.config import ConfigError, EmbedderConfig, ModelConfig
 from playbook.types import Usage
 
@@ -177,14 +177,14 @@ class OpenAIChat:
 
     def _problem(self, exc: openai.OpenAIError) -> tuple[str, str, bool]:
         """What went wrong, its kind, and whether it is a misconfiguration (fatal)."""
-        # APITimeoutError subclasses APIConnectionError. The aiohttp transport reports every
-        # connection failure (refused, dropped) as a timeout, so the cause decides.
+        # APITimeoutError subclasses APIConnectionError, and the transport reports every
+        # connection failure as a timeout: the cause decides.
         if isinstance(exc, openai.APIConnectionError):
             reason = connection_reason(exc)
             if reason in UNREACHABLE:
                 text = f"cannot connect ({reason}); check base_url and that the server is running"
                 return text, "connection", True
-            if _timed_out(exc):
+            if timed_out(exc):
                 text = (
                     f"no answer within {_timeout_seconds(self._client):g} s "
                     f"(max_retries={self._client.max_retries}); "
@@ -231,16 +231,6 @@ class OpenAIChat:
         if self._api_key_env is None:
             return "no key is configured; set `api_key_env` to the environment variable holding it"
         return f"check the key in the environment variable {self._api_key_env}"
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """True when a timeout is what ended the request: one in its chain of causes."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, TimeoutError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def _has_version_path(base_url: str) -> bool:

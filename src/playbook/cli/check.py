@@ -46,7 +46,11 @@ def check(
         from playbook.check import check as run_check
         from playbook.workspace import Workspace
 
-        return await run_check(Workspace.open(loaded), limit)
+        workspace = Workspace.open(loaded)
+        try:
+            return await run_check(workspace, limit)
+        finally:
+            await workspace.aclose()
 
     report = run(work)
     if as_json:

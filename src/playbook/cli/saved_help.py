@@ -17,7 +17,8 @@ from collections.abc import Sequence
 HELP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "help.txt")
 SAVED_PROG = "playbook"  # the program name the saved text was made with
 FULL_WIDTH = 80  # click's max_width: from this many columns on, its help text is the same
-FORMATTERS = ("typer", "rich")  # the libraries whose releases decide how the help looks
+# The libraries whose releases decide how the help looks (typer carries its own copy of click).
+FORMATTERS = ("typer", "rich")
 
 
 def print_saved_help(args: Sequence[str], help_file: str = HELP_FILE) -> bool:
@@ -60,11 +61,14 @@ def saved_text(help_file: str = HELP_FILE) -> str:
 
 
 def _installed(pin: str) -> bool:
-    """True when `name==version` is the installed release: its dist-info folder is on the path
-    (importlib.metadata would take longer than everything else `--help` does)."""
+    """True when `name==version` is the release Python would import: its dist-info folder is
+    beside the first copy of the package on the path (importlib.metadata would take longer
+    than everything else `--help` does)."""
     name, _, version = pin.partition("==")
-    folder = f"{name}-{version}.dist-info"
-    return any(os.path.isdir(os.path.join(path or ".", folder)) for path in sys.path)
+    for path in sys.path:
+        if os.path.isdir(os.path.join(path or ".", name)):
+            return os.path.isdir(os.path.join(path or ".", f"{name}-{version}.dist-info"))
+    return False
 
 
 def _releases() -> str:

@@ -9,6 +9,7 @@ import openai
 from openai import AsyncOpenAI
 
 from playbook.chat.base import ModelError
+from playbook.chat.connection import timed_out
 from playbook.embed.base import embed_nonempty
 
 OPENAI_BATCH = 256  # inputs per /v1/embeddings request; servers cap it (OpenAI at 2048)
@@ -66,7 +67,7 @@ class OpenAIEmbedder:
 
 def _problem(exc: openai.OpenAIError) -> str:
     # Only status codes and fixed words: a server's error text may echo the API key back.
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APIConnectionError) and timed_out(exc):
         return "no answer in time; raise embedder.timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "cannot connect; check embedder.base_url and that the server is running"

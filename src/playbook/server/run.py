@@ -36,7 +36,11 @@ async def serve_command(
     config = with_database_url(config, env) if config is not None else None
     settings = resolve_settings(config, overrides, env)
     checker = edit_checker(config, env) if settings.reviewer_key is not None else None
-    await serve(settings, env, checker)
+    try:
+        await serve(settings, env, checker)
+    finally:
+        if checker is not None:
+            await checker.aclose()
 
 
 def edit_checker(config: Config | None, env: Mapping[str, str]) -> EditChecker | None:

@@ -47,6 +47,10 @@ async def audit_command(
         checker = edit_checker(config, env)
         app = create_audit_app(store, settings, checker)
         server = uvicorn.Config(app, host=host, port=port or serve.port, log_config=None)
-        await uvicorn.Server(server).serve()
+        try:
+            await uvicorn.Server(server).serve()
+        finally:
+            if checker is not None:
+                await checker.aclose()
     finally:
         store.close()
