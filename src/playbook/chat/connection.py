@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterator
 
 # Connection failures that mean "wrong address or server down", not a passing fault.
 UNREACHABLE = ("connection refused", "host name not found", "TLS handshake failed")
@@ -14,8 +15,7 @@ def connection_reason(exc: BaseException) -> str:
     """The root cause in a few words, from the chain of causes (SDK -> its transport -> socket
     error)."""
     innermost = "connection error"
-    cause: BaseException | None = exc.__cause__ or exc.__context__
-    while cause is not None:
+    for cause in _causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.gaierror):
@@ -23,16 +23,18 @@ def connection_reason(exc: BaseException) -> str:
         if isinstance(cause, ssl.SSLError):
             return "TLS handshake failed"
         innermost = str(cause) or innermost
-        cause = cause.__cause__ or cause.__context__
     return innermost
 
 
 def timed_out(exc: BaseException) -> bool:
     """True when a timeout is what ended the request: one in its chain of causes. (The SDK's
     aiohttp transport reports every connection failure, refused or dropped, as a timeout.)"""
-    cause: BaseException | None = exc
+    return isinstance(exc, TimeoutError) or any(isinstance(c, TimeoutError) for c in _causes(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """What raised `exc`, what raised that, and so on."""
+    cause = exc.__cause__ or exc.__context__
     while cause is not None:
-        if isinstance(cause, TimeoutError):
-            return True
+        yield cause
         cause = cause.__cause__ or cause.__context__
-    return False
