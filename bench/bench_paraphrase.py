@@ -38,7 +38,9 @@ import numpy as np
 from common import emit, progress
 
 from playbook.config import EmbedderConfig, Match, RetrievalConfig, load_config
+from playbook.domain import load_domain
 from playbook.embed import Embedder, build_embedder, default_floor
+from playbook.goal_gate import GoalGate, customer_words
 from playbook.retrieve import Index, Retriever
 from playbook.runner import QuietReporter
 from playbook.runs import learn
@@ -152,6 +154,24 @@ def figures(ranked: list[Ranked], floor: float) -> dict[str, Any]:
     }
 
 
+async def gate_accuracy(embedder: Embedder, messages: list[Message]) -> dict[str, Any]:
+    """How often the goal gate reads a message's goal right from the customer's words (of the
+    goals of its own domain, for each domain of two or more goals): a goal it misreads loses its
+    guidance, or gets another goal's, when a playbook covers one of them only."""
+    accuracy: dict[str, Any] = {}
+    for name in DOMAINS:
+        goals = load_domain(example_domain(name)).goals
+        names = {goal.name for goal in goals}
+        mine = [m for m in messages if m.goal in names]
+        if len(goals) < 2 or not mine:
+            continue
+        gate = await GoalGate.fit(goals, embedder)
+        said = await embedder.embed([customer_words(m.turns) for m in mine])
+        right = [gate.goal_of(v) == m.goal for m, v in zip(mine, said, strict=True)]
+        accuracy[name] = {"messages": len(mine), "right": _share(right)}
+    return accuracy
+
+
 def calibrated_floor(best_scores: list[float]) -> float:
     """The highest floor (0.01 steps) that leaves at most MAX_UNGUIDED of messages unguided."""
     scores = np.asarray(best_scores)
@@ -203,6 +223,7 @@ async def run(playbook: Path | None, specs: Sequence[str]) -> dict[str, Any]:
             results[spec][key] = figures(await rank(embedder, entries, messages, key), floor)
         ranked = await rank(embedder, entries, messages, "whole", "guidance")
         results[spec]["whole_guidance_match"] = figures(ranked, floor)
+        results[spec]["goal_gate"] = await gate_accuracy(embedder, messages)
         progress(f"paraphrase: {spec}: {results[spec]['whole']}")
     return results
 

@@ -73,6 +73,14 @@ def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, An
     assert all(0 < demo["eval"]["compliance"][c] <= 5 for c in ("student", "playbook"))
 
 
+def test_the_playbook_does_not_coach_the_goal_it_never_learned(demo: dict[str, Any]) -> None:
+    # Without the goal gate the refund playbook offered baggage customers refund remedies
+    # (invented compensation): compliance 2.69 and gap closed -0.05 to -0.17.
+    unseen = demo["eval"]["sets"]["unseen_goals"]
+    assert unseen["playbook"] == unseen["student"], unseen
+    assert unseen["compliance"]["playbook"] == unseen["compliance"]["student"], unseen
+
+
 def test_the_report_has_the_sets_and_the_controls(demo: dict[str, Any]) -> None:
     html = Path(demo["report"]).read_text()
     assert 'data-set="held_out_situations"' in html

@@ -101,7 +101,8 @@ def retriever_over(
     index = Index(entries, matrix, like.embedder.sparse)
     if k is None:
         return like.with_index(index)
-    return Retriever(index, like.embedder, like.settings.model_copy(update={"k": k, "floor": -1.0}))
+    settings = like.settings.model_copy(update={"k": k, "floor": -1.0})
+    return Retriever(index, like.embedder, settings, like.goals)
 
 
 def compare(

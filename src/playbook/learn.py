@@ -193,7 +193,7 @@ class Learner:
     def _playbook(self, entries: list[Entry], vectors: list[np.ndarray]) -> Retriever:
         matrix = np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)
         index = Index(entries, matrix, self.embedder.sparse)
-        return Retriever(index, self.embedder, self.settings.retrieval)
+        return Retriever(index, self.embedder, self.settings.retrieval, self.roles.domain.goals)
 
     async def _round(
         self,

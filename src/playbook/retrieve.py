@@ -16,6 +16,7 @@ from typing_extensions import TypeVar
 
 from playbook.config import RetrievalConfig
 from playbook.embed.base import Embedder, default_floor, unit_rows
+from playbook.goal_gate import GoalGate, customer_words
 from playbook.neighbours import (
     APPROXIMATE_FROM,
     RETRAIN_GROWTH,
@@ -25,7 +26,7 @@ from playbook.neighbours import (
 )
 from playbook.parse import normalise_guideline
 from playbook.store.core import Store
-from playbook.types import Entry, Turn, conversation_text
+from playbook.types import Entry, Goal, Turn, conversation_text
 from playbook.vectors import check_embedder
 
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
@@ -284,10 +285,9 @@ class GuidanceMap(Generic[G]):
         weights = np.linalg.solve(gram, x.T @ targets).astype(np.float32)
         return cls(weights, entries, targets.astype(np.float32))
 
-    def rank(self, unit_query: np.ndarray, nearest: list[Hit[G]], k: int) -> list[Hit[G]]:
+    def rank(self, unit_query: np.ndarray, chosen: list[Hit[G]], k: int) -> list[Hit[G]]:
         """The k of the candidates (`candidates`) whose guidance is nearest the query's
         predicted guidance, the nearer conversation first between equals."""
-        chosen = candidates(nearest)
         hits = [hit for hit in chosen if id(hit.entry) in self.rows]
         if not hits:  # only entries added since the fit (a reload refits it at once)
             return chosen[:k]
@@ -299,9 +299,11 @@ class GuidanceMap(Generic[G]):
         return [Hit(hits[i].entry, float(scores[i])) for i in best]
 
 
-def candidates(nearest: list[Hit[G]]) -> list[Hit[G]]:
+def candidates(nearest: list[Hit[G]], gate: GoalGate | None, goal: str) -> list[Hit[G]]:
     """The entries a conversation's guidance is chosen from, of its nearest ones above the floor:
-    those of the nearest entry's goal (the goal of the persona it was learned from).
+    those of the conversation's `goal` as the domain's goals tell it (see GoalGate), none if the
+    playbook has no entries for it; without a gate, those of the nearest entry's goal (the goal
+    of the persona it was learned from).
 
     Two steps, because words tell goals apart easily and situations hardly. The whole
     conversation finds what the customer asks for: the nearest entry's goal (a refund, a delayed
@@ -312,6 +314,8 @@ def candidates(nearest: list[Hit[G]]) -> list[Hit[G]]:
     guidance names remedies this customer is not owed. A nearest entry of no stated goal (an
     imported transcript's) leaves the NO_GOAL_CANDIDATES nearest conversations.
     """
+    if gate is not None:
+        return [hit for hit in nearest if gate.keeps(hit.entry.goal, goal)]
     goal = nearest[0].entry.goal
     if not goal:
         return nearest[:NO_GOAL_CANDIDATES]
@@ -327,27 +331,46 @@ class Retriever(Generic[G]):
     are not comparable, so an unset floor is resolved here, once, to the embedder's calibrated
     one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
     floor) gets the entries whose guidance it is predicted to need (see GuidanceMap), among the
-    entries of the nearest entry's goal (see candidates).
+    entries of the conversation's goal (see candidates). Given the domain's `goals` (two or
+    more), a conversation about a goal the playbook has no entries for gets no guidance, with
+    either match (see GoalGate).
     """
 
     def __init__(
-        self, index: Index[G], embedder: Embedder, settings: RetrievalConfig | None = None
+        self,
+        index: Index[G],
+        embedder: Embedder,
+        settings: RetrievalConfig | None = None,
+        goals: Sequence[Goal] = (),
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalConfig()
+        self.goals = tuple(goals) if len(goals) > 1 else ()  # one goal: nothing to tell apart
         self.k = self.settings.k
         self.floor = (
             default_floor(embedder.id) if self.settings.floor is None else self.settings.floor
         )
         self.match = self.settings.match
         self._map: GuidanceMap[G] | None = None
+        self._gate: GoalGate | None = None
         self._fitting = asyncio.Lock()
 
     async def prepare(self) -> None:
-        """Fit what the match needs now rather than at the first conversation."""
-        if self.match == "guidance" and len(self.index):
+        """Fit what retrieval needs now rather than at the first conversation."""
+        if not len(self.index):
+            return
+        await self._goal_gate()
+        if self.match == "guidance":
             await self._guidance_map()
+
+    async def _goal_gate(self) -> GoalGate | None:
+        if not self.goals or self._gate is not None:
+            return self._gate
+        async with self._fitting:  # conversations arriving together share one fit
+            if self._gate is None:
+                self._gate = await GoalGate.fit(self.goals, self.embedder)
+            return self._gate
 
     async def _guidance_map(self) -> GuidanceMap[G]:
         async with self._fitting:  # conversations arriving together share one fit
@@ -359,19 +382,33 @@ class Retriever(Generic[G]):
         text = conversation_text(list(turns))
         if not len(self.index) or not text.strip():
             return Retrieval(hits=[], guidance=())
-        hits = await self.hits_for((await self.embedder.embed([text]))[0])
+        said = customer_words(turns)
+        if not self.goals or not said:  # no goals to tell apart: the conversation's vector alone
+            hits = await self.hits_for((await self.embedder.embed([text]))[0])
+        else:
+            query, request = await self.embedder.embed([text, said])
+            hits = await self.hits_for(query, request)
         return Retrieval(hits, compose_guidance(hit.entry.guidance for hit in hits))
 
-    async def hits_for(self, query: np.ndarray) -> list[Hit[G]]:
-        """The entries for an embedded conversation; none if even the nearest is under the floor."""
-        if self.match == "conversation":
+    async def hits_for(self, query: np.ndarray, said: np.ndarray | None = None) -> list[Hit[G]]:
+        """The entries for an embedded conversation; none if even the nearest is under the floor
+        or the playbook has no entries for the conversation's goal, which the gate reads from
+        `said`, the customer's messages embedded (the agent's replies may talk of anything)."""
+        gate = await self._goal_gate()
+        if self.match == "conversation" and gate is None:
             return self.index.search(query, self.k, self.floor)
         nearest = self.index.search(query, max(self.k, CANDIDATES), self.floor)
         if not nearest:
             return []
+        goal = gate.goal_of(query if said is None else said) if gate else ""
+        chosen = candidates(nearest, gate, goal)
+        if self.match == "conversation" or not chosen:
+            return chosen[: self.k]
         guidance_map = await self._guidance_map()
-        return guidance_map.rank(self.index.unit_query(query), nearest, self.k)
+        return guidance_map.rank(self.index.unit_query(query), chosen, self.k)
 
     def with_index(self, index: Index[G]) -> Retriever[G]:
         """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
-        return Retriever(index, self.embedder, self.settings)
+        retriever = Retriever(index, self.embedder, self.settings, self.goals)
+        retriever._gate = self._gate  # the domain's goals are the same: no refit
+        return retriever

@@ -260,7 +260,7 @@ async def _rate_all(
 
 def retriever_for(index: Index[Entry], workspace: Workspace) -> Retriever:
     """A retriever over `index` as the workspace's config sets retrieval up."""
-    return Retriever(index, workspace.embedder, workspace.config.retrieval)
+    return Retriever(index, workspace.embedder, workspace.config.retrieval, workspace.domain.goals)
 
 
 def report_context(workspace: Workspace, rated: Sequence[Rated]) -> ReportContext:

@@ -9,11 +9,13 @@ import httpx
 import openai
 import pytest
 
+from playbook.domain import example_domain, load_domain
 from playbook.roles import prompt_environment
 
 KEY = "sk-proxy-test-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 REFUND_TEXT = "I demand a full refund for my restricted ticket, this is outrageous!"
+LATE_BAG = "My bag arrived a day late and I had to buy clothes."
 REFUND_GUIDANCE = [
     "Acknowledge the customer's frustration before anything else.",
     "Offer travel credit or one paid rebooking; never promise a refund.",
@@ -44,6 +46,19 @@ def test_guidance_for_an_uncovered_conversation_is_empty(proxy: str) -> None:
     body = {"messages": [{"role": "user", "content": "Hello there"}]}
     found = httpx.post(f"{proxy}/v1/guidance", json=body, headers=AUTH).json()
     assert found == {"guidance": [], "entries": [], "system_prompt_block": ""}
+
+
+def test_a_served_playbook_coaches_only_the_goals_it_has_entries_for(start_proxy: Any) -> None:
+    """Given the domain's goals (`serve --config`), a lost-bag conversation gets nothing from a
+    playbook whose entries were all learned for refunds, the nearest one included."""
+    goals = load_domain(example_domain("airline")).goals
+    bag = {"messages": [{"role": "user", "content": LATE_BAG}]}
+    refund = {"messages": [{"role": "user", "content": REFUND_TEXT}]}
+    for url, served in ((start_proxy(), True), (start_proxy(goals=goals), False)):
+        found = httpx.post(f"{url}/v1/guidance", json=bag, headers=AUTH).json()
+        assert bool(found["guidance"]) is served, found
+        found = httpx.post(f"{url}/v1/guidance", json=refund, headers=AUTH).json()
+        assert found["guidance"] == REFUND_GUIDANCE
 
 
 def test_the_system_block_is_worded_as_in_learning(proxy: str) -> None:

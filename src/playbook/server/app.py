@@ -68,7 +68,9 @@ def _services(
         metrics.entries_loaded.set(entries)
         metrics.reloads.inc()
 
-    playbook = LivePlaybook(store, embedder, settings.statuses, settings.retrieval, reloaded)
+    playbook = LivePlaybook(
+        store, embedder, settings.statuses, settings.retrieval, reloaded, goals=settings.goals
+    )
     served = ServedLog(store)
     writer = GuidanceWriter(prompt_environment(), settings.inject)
     proxy = ChatProxy(settings, playbook, writer, upstream, served, metrics)

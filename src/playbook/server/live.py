@@ -16,7 +16,7 @@ from playbook.retrieve import Index, Retrieval, Retriever
 from playbook.store.core import Store
 from playbook.store.records import EntryGuidance
 from playbook.store.serving import PlaybookVersion
-from playbook.types import Turn
+from playbook.types import Goal, Turn
 
 log = logging.getLogger("playbook.server")
 
@@ -36,6 +36,7 @@ class LivePlaybook:
         retrieval: RetrievalConfig | None = None,
         on_reload: Callable[[int], None] | None = None,
         approximate_from: int = APPROXIMATE_FROM,
+        goals: Sequence[Goal] = (),
     ) -> None:
         self._store = store
         self._approximate_from = approximate_from
@@ -43,7 +44,7 @@ class LivePlaybook:
         self._embedder = embedder
         self._statuses = tuple(statuses)
         empty: Index[EntryGuidance] = Index([], np.zeros((0, 0), np.float32), embedder.sparse)
-        self.retriever = Retriever(empty, embedder, retrieval)
+        self.retriever = Retriever(empty, embedder, retrieval, goals)
         self.version: PlaybookVersion | None = None
         self._lock = asyncio.Lock()
 
@@ -70,11 +71,12 @@ class LivePlaybook:
                 self.retriever = self.retriever.with_index(index)
                 if settle:
                     await asyncio.to_thread(index.settle)
-            if self.retriever.match == "guidance":
+            retriever = self.retriever
+            if retriever.match == "guidance":
                 # The map learns from every entry: refitted after any change, before it serves.
-                retriever = self.retriever.with_index(self.retriever.index)
-                await retriever.prepare()
-                self.retriever = retriever
+                retriever = retriever.with_index(retriever.index)
+            await retriever.prepare()
+            self.retriever = retriever
             self.version = version
         entries = len(self.retriever.index)
         log.info("playbook loaded: %d servable entries", entries)

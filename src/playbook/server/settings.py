@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from playbook.config import Config, ConfigError, EmbedderConfig, RetrievalConfig, ServeConfig
+from playbook.domain import DomainError, load_domain
 from playbook.location import DATABASE_URL_ENV, Location, parse_location
 from playbook.server.audit.settings import reviewer_key
 from playbook.server.messages import Inject
+from playbook.types import Goal
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class ServeSettings:
     reload_interval: float = _SERVE.reload_interval
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     reviewer_key: str | None = field(default=None, repr=False)  # None: no audit UI
+    goals: tuple[Goal, ...] = ()  # the config's domain's: conversations of others get no guidance
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -87,9 +90,20 @@ def resolve_settings(
         reload_interval=serve.reload_interval,
         embedder=config.embedder if config is not None else EmbedderConfig(),
         reviewer_key=reviewer_key(serve, env),
+        goals=_domain_goals(config),
     )
     _refuse_open_network_access(settings, serve)
     return settings
+
+
+def _domain_goals(config: Config | None) -> tuple[Goal, ...]:
+    """The goals of the config's domain, which retrieval tells conversations apart by."""
+    if config is None:
+        return ()
+    try:
+        return load_domain(config.domain).goals
+    except DomainError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _upstream(
