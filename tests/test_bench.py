@@ -103,6 +103,17 @@ async def test_situations_compares_retrieval_with_chance_and_the_twins_there_are
     assert 0 <= result["twin_available"] <= 1
 
 
+async def test_entries_rates_learned_guidance_between_the_student_and_the_worlds_own(
+    bench: Any,
+) -> None:
+    result = await bench("bench_entries").run(personas=2, rounds=1)
+    for level in ("very good", "excellent"):
+        figures = result[level]
+        assert figures["entries"] > 0 and figures["learning_calls"]["teacher"] > 0
+        assert figures["student_alone"] < figures["learned_guidance"]
+        assert figures["student_alone"] < figures["written_from_the_world"]
+
+
 def test_startup_compares_the_cli_and_servers_with_bare_python(bench: Any) -> None:
     result = bench("bench_startup").run(repeats=1, server_repeats=1, libraries=("json",))
     assert result["help_ratio_to_python"] > 0

@@ -1,0 +1,120 @@
+"""How good is the guidance the loop learns, on the scenario it was learned for? Measured on the
+simulated world, whose hidden model rates a reply truly (no judge noise).
+
+It learns the airline example on its learning personas (as `playbook demo` does) once per
+acceptance level (`[learn] accept`: the loop stops refining a scenario's guidance at that
+rating), then replies to every kept entry's own scenario several times with the student alone,
+with the entry's guidance, and with guidance written from the hidden model (one line per move the
+scenario needs, in wordings the simulated student understands: a reference point, not a proven
+best). Also: the share of entries kept while the judge still rated the student below the teacher
+(their best attempt's mean under "excellent"), and the calls learning made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_cost import FewPersonas, example_config
+from common import emit, progress
+
+from playbook.roles import Roles
+from playbook.runner import QuietReporter
+from playbook.runs import learn
+from playbook.sim import coach, world
+from playbook.types import Entry, Turn
+
+LEVELS = ("very good", "excellent")
+SAMPLES = 8
+_SUBSTANCE_FIRST = ("grant", "documentation", "escalate", "alternatives", *world.TONE, "policy")
+
+
+def written_from_the_world(read: world.Situation) -> tuple[str, ...]:
+    """Guidance naming what the hidden model says the scenario needs: keep it short for a
+    driver, each needed move, no repeated policy when it is not needed, firmness when the
+    customer demands what is forbidden."""
+    goal, needs = read.goal, world.needs(read)
+    remedies = " or ".join(world.right_remedies(read))
+    lines = [coach.PHRASINGS["brevity"][0]] if world.wants_brevity(read) else []
+    for move in _SUBSTANCE_FIRST:
+        if move in needs:
+            lines.append(
+                coach.PHRASINGS[move][0].format(remedies=remedies, forbidden=goal.forbidden)
+            )
+    if "policy" not in needs:
+        lines.append(coach.PHRASINGS["no_policy"][0])
+    if read.demanding and not read.case.exception:
+        lines.append(coach.PHRASINGS["firm"][0].format(forbidden=goal.forbidden))
+    return tuple(lines)
+
+
+async def true_rating(
+    roles: Roles, read: world.Situation, turns: tuple[Turn, ...], guidance: Sequence[str]
+) -> float:
+    replies = [await roles.student_reply(turns, guidance, 1000 + s) for s in range(SAMPLES)]
+    return float(np.mean([world.assess(read, reply).rating for reply in replies]))
+
+
+async def measure(roles: Roles, entries: Sequence[Entry]) -> dict[str, Any]:
+    rows = []
+    for entry in entries:
+        turns = tuple(entry.scenario.turns)
+        read = world.read_situation(roles.domain, list(turns))
+        rows.append(
+            [
+                await true_rating(roles, read, turns, ()),
+                await true_rating(roles, read, turns, entry.guidance),
+                await true_rating(roles, read, turns, written_from_the_world(read)),
+            ]
+        )
+    alone, learned, reference = np.mean(rows, axis=0) if rows else (0.0, 0.0, 0.0)
+    below = [max(a.mean for a in e.provenance.attempts) < 5 for e in entries]
+    return {
+        "entries": len(entries),
+        "student_alone": round(float(alone), 3),
+        "learned_guidance": round(float(learned), 3),
+        "written_from_the_world": round(float(reference), 3),
+        "share_kept_below_excellent": round(float(np.mean(below)), 3) if below else 0.0,
+    }
+
+
+async def learned_at(accept: str, personas: int | None, rounds: int | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = example_config(Path(tmp) / "playbook.db", rounds)
+        config = config.model_copy(
+            update={"learn": config.learn.model_copy(update={"accept": accept})}
+        )
+        workspace = FewPersonas.open(config)
+        workspace.limit = personas
+        try:
+            progress(f"entries: learning at accept = {accept!r}")
+            result = await learn(workspace, QuietReporter())
+            calls = workspace.store.call_stats(result.run_id)
+            entries = workspace.store.entries(run_id=result.run_id, statuses=("proposed",))
+            run_id = workspace.store.start_run("eval", {"bench": "entries"}, workspace.models())
+            figures = await measure(workspace.roles(workspace.recorder(run_id)), entries)
+            figures["learning_calls"] = {role: s.calls for role, s in sorted(calls.items())}
+            return figures
+        finally:
+            workspace.close()
+
+
+async def run(personas: int | None = None, rounds: int | None = None) -> dict[str, Any]:
+    return {level: await learned_at(level, personas, rounds) for level in LEVELS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--personas", type=int, default=None, help="only the first few")
+    parser.add_argument("--rounds", type=int, default=None, help="instead of the example's")
+    args = parser.parse_args()
+    emit(asyncio.run(run(args.personas, args.rounds)))
+
+
+if __name__ == "__main__":
+    main()
