@@ -130,14 +130,13 @@ async def _control_conditions(
 ) -> list[Condition]:
     entries, matrix = stored(workspace.store, workspace.embedder.id)
     goal = workspace.config.learn.goals[0]
-    learned = {
-        name: await _learned(fake.fake_teacher_config(workspace.config, name, folder), reporter)
+    other = next(g.name for g in workspace.domain.goals if g.name != goal)
+    configs = {
+        name: fake.fake_teacher_config(workspace.config, name, folder)
         for name in fake.FAKE_TEACHERS
     }
-    other = next(g.name for g in workspace.domain.goals if g.name != goal)
-    learned["F6"] = await _learned(
-        fake.other_goal_config(workspace.config, other, folder), reporter
-    )
+    configs["F6"] = fake.other_goal_config(workspace.config, other, folder)
+    learned = {name: await _learned(config, real, reporter) for name, config in configs.items()}
     conditions = [fake.retrieving(name, roles, r) for name, r in learned.items()]
     conditions += [
         fake.fixed("F4", roles, fake.union_of_guidelines(entries)),
@@ -160,14 +159,16 @@ async def _control_conditions(
     return sorted(conditions, key=lambda c: c.name)
 
 
-async def _learned(config: Config, reporter: Reporter) -> Retriever:
-    """Learn with `config` (a control), and the retriever over what it learned."""
+async def _learned(config: Config, like: Retriever, reporter: Reporter) -> Retriever:
+    """Learn with `config` (a control), and `like` over what it learned: the control's own
+    workspace, embedder included, is closed here."""
     control = Workspace.open(config)
     try:
         await learn(control, reporter)
-        return await _retriever(control)
+        entries, matrix = stored(control.store, like.embedder.id)
     finally:
         await control.aclose()
+    return retriever_over(entries, matrix, like)
 
 
 async def _retriever(workspace: Workspace) -> Retriever:
