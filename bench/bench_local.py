@@ -138,9 +138,8 @@ async def levers(
             alone_at[temperature] = await rate(
                 roles, "student", alone(roles), session, samples, settings.max_turns
             )
-        retriever = Retriever(
-            index, embedder, session.workspace.config.retrieval.model_copy(update={"k": k})
-        )
+        retrieval = session.workspace.config.retrieval.model_copy(update={"k": k})
+        retriever = Retriever(index, embedder, retrieval, session.workspace.domain.goals)
         rated = await rate(
             roles, "playbook", coached(roles, retriever, shape), session, samples,
             settings.max_turns,
@@ -168,8 +167,9 @@ async def transfer(
     store = session.workspace.store
     recorder = session.workspace.recorder(store.start_run("eval", {"bench": "transfer"}, {}))
     roles = session.workspace.roles(recorder)
+    retrieval = RetrievalConfig(k=settings.k, floor=0.2)
     retriever = Retriever(
-        index, session.workspace.embedder, RetrievalConfig(k=settings.k, floor=0.2)
+        index, session.workspace.embedder, retrieval, session.workspace.domain.goals
     )
     rated = await rate(
         roles, "playbook", coached(roles, retriever, as_is), session, settings.samples,

@@ -2,8 +2,8 @@
 
 Measured on the held-out personas of the learned goal, paired with the real playbook on the same
 personas and seeds, with the demo's learn seed. Every fake loses with an interval excluding 0.
-What this seed shows is not what every seed shows: the lead over the best fake is 0.37 here and
-0.29 and 0.23 with learn seeds 1 and 2 (README, The demo), below the issue's 0.3.
+What this seed shows is not what every seed shows: the lead over the best fake is 0.37 here, but
+0.29 and 0.23 with learn seeds 1 and 2 (README, The demo), which is below the issue's 0.3.
 """
 
 import asyncio
@@ -86,7 +86,7 @@ def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, An
 
 def test_the_playbook_does_not_coach_the_goal_it_never_learned(demo: dict[str, Any]) -> None:
     # Without the goal gate the refund playbook offered baggage customers refund remedies
-    # (invented compensation): compliance 2.69 and gap closed -0.05 to -0.17.
+    # (invented compensation): compliance 2.69 and gap closed -0.13, -0.07, -0.17 (seeds 0-2).
     unseen = demo["eval"]["sets"]["unseen_goals"]
     assert unseen["playbook"] == unseen["student"], unseen
     assert unseen["compliance"]["playbook"] == unseen["compliance"]["student"], unseen

@@ -8,14 +8,16 @@ names every goal; the gate reads the conversation's goal from the customer's own
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from playbook.config import ConfigError, Match, RetrievalConfig, load_config
+from playbook.config import Match, RetrievalConfig, load_config
 from playbook.domain import example_domain, load_domain
+from playbook.embed import HashEmbedder
 from playbook.embed.static import StaticEmbedder
 from playbook.goal_gate import GoalGate
 from playbook.retrieve import Index, Retriever
@@ -133,10 +135,53 @@ def test_serving_tells_goals_apart_by_the_configs_domain(make_config: Any, tmp_p
     assert resolve_settings(None, without, {}).goals == ()  # no config, no domain: no gate
 
 
-def test_a_broken_domain_file_is_named_when_serving(make_config: Any, tmp_path: Path) -> None:
+def test_serving_goes_on_without_the_gate_when_the_domain_file_is_unreadable(
+    make_config: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The proxy never needed the domain file: it serves on, as without a config, and says so."""
     config = load_config(make_config(tmp_path))
     broken = tmp_path / "broken.toml"
     broken.write_text('name = "airline"\n')
     config = config.model_copy(update={"domain": broken})
-    with pytest.raises(ConfigError, match=r"broken\.toml"):
-        resolve_settings(config, Overrides(upstream="http://localhost:8000/v1"), {})
+    settings = resolve_settings(config, Overrides(upstream="http://localhost:8000/v1"), {})
+    assert settings.goals == ()
+    assert "goals are not told apart" in caplog.text and "broken.toml" in caplog.text
+
+
+async def test_words_the_embedder_cannot_read_leave_the_goal_unread(
+    goals: tuple[Goal, ...],
+) -> None:
+    """A customer who wrote only "?" (a zero vector to a word-counting embedder) is kept to
+    the nearest entry's goal, as without a gate, not sent to whichever goal comes first."""
+    embedder = HashEmbedder()
+    gate = await GoalGate.fit(goals, embedder)
+    assert gate.goal_of((await embedder.embed(["?"]))[0]) is None
+    bag = entry("Hello, my bag?", BAGGAGE, ("Ask for the bag tag.",))
+    index = Index([bag], np.asarray(await embedder.embed(["Hello, my bag?"])), embedder.sparse)
+    gated = Retriever(index, embedder, RetrievalConfig(k=1, floor=-1.0), goals)
+    found = await gated.retrieve([Turn("agent", "Hello, my bag?"), Turn("customer", "?")])
+    assert found.guidance == ("Ask for the bag tag.",)
+
+
+async def test_a_reloaded_index_keeps_the_fitted_gate(
+    embedder: StaticEmbedder, goals: tuple[Goal, ...]
+) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        id, sparse, endpoint = embedder.id, embedder.sparse, embedder.endpoint
+
+        async def embed(self, texts: Sequence[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return await embedder.embed(texts)
+
+        async def aclose(self) -> None:
+            return None
+
+    index = await refund_playbook(embedder)
+    first = Retriever(index, Counting(), RetrievalConfig(k=1, floor=0.0), goals)
+    await first.prepare()
+    fitted = len(calls)
+    reloaded = first.with_index(await refund_playbook(embedder))
+    await reloaded.retrieve([Turn("customer", LATE_BAG)])
+    assert calls[fitted:] == [2]  # the conversation and the customer's words, nothing refitted

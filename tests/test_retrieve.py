@@ -262,7 +262,7 @@ async def test_entries_newer_than_the_guidance_map_keep_to_the_goal_too() -> Non
     newer_refund = make_entry("I want my money back, please.")
     nearest = [Hit(newer_refund, 0.9), Hit(known[1], 0.8)]
 
-    ranked = guidance_map.rank(np.asarray(vectors[0]), candidates(nearest, None, ""), k=2)
+    ranked = guidance_map.rank(np.asarray(vectors[0]), candidates(nearest), k=2)
 
     assert [hit.entry for hit in ranked] == [newer_refund]
 

@@ -101,8 +101,7 @@ def retriever_over(
     index = Index(entries, matrix, like.embedder.sparse)
     if k is None:
         return like.with_index(index)
-    settings = like.settings.model_copy(update={"k": k, "floor": -1.0})
-    return Retriever(index, like.embedder, settings, like.goals)
+    return like.with_index(index, like.settings.model_copy(update={"k": k, "floor": -1.0}))
 
 
 def compare(

@@ -18,6 +18,7 @@ from playbook.runner import Reporter
 from playbook.runs import EvalPlan, evaluate, learn, report_context, retriever_for, run_life
 from playbook.split import SETS
 from playbook.stats import gap_closed
+from playbook.store.core import Store
 from playbook.types import ROLES, Persona, Rated
 from playbook.workspace import Workspace
 
@@ -148,11 +149,8 @@ async def _control_conditions(
     conditions.append(
         fake.retrieving("real_round_1", roles, retriever_over(first, first_matrix, real))
     )
-    f1 = Workspace.open(fake.fake_teacher_config(workspace.config, "F1", folder))
-    try:
-        f1_first, f1_matrix = stored(f1.store, f1.embedder.id, max_round=1)
-    finally:
-        f1.close()
+    with Store.open(configs["F1"].playbook) as f1:
+        f1_first, f1_matrix = stored(f1, real.embedder.id, max_round=1)
     conditions.append(
         fake.retrieving("F1_round_1", roles, retriever_over(f1_first, f1_matrix, real))
     )
@@ -172,9 +170,11 @@ async def _learned(config: Config, like: Retriever, reporter: Reporter) -> Retri
 
 
 async def _retriever(workspace: Workspace) -> Retriever:
+    """The retriever over the workspace's playbook, fitted (the controls' copies share its fits)."""
     entries, matrix = stored(workspace.store, workspace.embedder.id)
-    index = Index(entries, matrix, workspace.embedder.sparse)
-    return retriever_for(index, workspace)
+    retriever = retriever_for(Index(entries, matrix, workspace.embedder.sparse), workspace)
+    await retriever.prepare()
+    return retriever
 
 
 def _mean(rows: list[Rated]) -> float:

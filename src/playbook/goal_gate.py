@@ -1,14 +1,5 @@
-"""Which of the domain's goals a conversation is about, so that a playbook coaches only the goals
-it has entries for.
-
-A playbook learned for one goal (refunds) has nothing to say about another (a delayed bag), but
-the nearest entry of a conversation about the other goal is still one of its own, similar in
-every word the two share (the airline, the booking, the customer's mood), and its guidance names
-remedies this customer is not owed. The domain file describes every goal, learned or not: its
-description and the openings customers use. A conversation is about the goal whose texts, averaged
-into one vector, are nearest it. There is no threshold: every conversation gets the nearest goal,
-and a goal without entries gets no guidance.
-"""
+"""Which of the domain's goals a conversation is about, read from the customer's words, so that
+a playbook coaches only the goals it has entries for (README, Retrieval quality: the goal gate)."""
 
 from __future__ import annotations
 
@@ -21,7 +12,12 @@ from playbook.types import Goal, Turn
 
 
 class GoalGate:
-    """The domain's goals as one unit vector each (the mean of their texts' vectors)."""
+    """The domain's goals as one unit vector each: the mean of the vectors of the goal's
+    description and openings. A conversation is about the nearest goal; there is no threshold.
+
+    A playbook learned for one goal (refunds) has nothing to say about another (a delayed bag),
+    but its nearest entry for such a conversation is still one of its own, similar in every word
+    the two share, and its guidance names remedies this customer is not owed."""
 
     def __init__(self, names: Sequence[str], centroids: np.ndarray) -> None:
         if len(names) != len(centroids):
@@ -38,9 +34,13 @@ class GoalGate:
         means = [group.mean(axis=0) for group in groups]
         return cls([goal.name for goal in goals], unit_rows(np.stack(means)))
 
-    def goal_of(self, vector: np.ndarray) -> str:
-        """The goal nearest an embedded text (as the embedder gives it, not IDF-weighted)."""
-        return self.names[int(np.argmax(self.centroids @ np.asarray(vector, dtype=np.float32)))]
+    def goal_of(self, vector: np.ndarray) -> str | None:
+        """The goal nearest an embedded text (as the embedder gives it, not IDF-weighted); None
+        for a text with nothing to read (a zero vector: "?" to a word-counting embedder)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if not vector.any():
+            return None
+        return self.names[int(np.argmax(self.centroids @ vector))]
 
     def keeps(self, entry_goal: str, goal: str) -> bool:
         """Whether an entry may coach a conversation about `goal`: one learned for it, or one of

@@ -1,6 +1,6 @@
 """Find the playbook entries for a conversation (cosine similarity, exact for small playbooks and
-approximate for large ones: the nearest conversations, or among the entries of the nearest one's
-goal those whose guidance the conversation is predicted to need) and compose their guidelines
+approximate for large ones: the nearest conversations, or among the entries of the
+conversation's goal those whose guidance it is predicted to need) and compose their guidelines
 into one guidance list."""
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from playbook.vectors import check_embedder
 
 # The guidance map's ridge penalty on unit-length rows; its results were flat from 0.003 to 0.1.
 RIDGE = 0.01
-# Matching by guidance ranks the entries of the nearest conversation's goal among this many
-# nearest conversations: all of a goal's entries in playbooks like the demo's (about 220), and a
-# fixed cost per query however large the playbook (the index finds them, approximately at scale).
+# Matching by guidance ranks the entries of the conversation's goal among this many nearest
+# conversations (the goal gate's goal, or the nearest one's): all of a goal's entries in
+# playbooks like the demo's (about 220), and a fixed cost per query however large the playbook
+# (the index finds them, approximately at scale). Matching by conversation with a goal gate looks
+# this far for the goal's nearest entries when the k nearest are not all of it.
 CANDIDATES = 256
 # A nearest conversation of no stated goal (an imported transcript's) has no goal to keep to:
 # this many nearest conversations are ranked instead.
@@ -299,11 +301,10 @@ class GuidanceMap(Generic[G]):
         return [Hit(hits[i].entry, float(scores[i])) for i in best]
 
 
-def candidates(nearest: list[Hit[G]], gate: GoalGate | None, goal: str) -> list[Hit[G]]:
-    """The entries a conversation's guidance is chosen from, of its nearest ones above the floor:
-    those of the conversation's `goal` as the domain's goals tell it (see GoalGate), none if the
-    playbook has no entries for it; without a gate, those of the nearest entry's goal (the goal
-    of the persona it was learned from).
+def candidates(nearest: list[Hit[G]]) -> list[Hit[G]]:
+    """The entries a conversation's guidance is chosen from, of its nearest ones above the floor,
+    when no goal gate has read its goal: those of the nearest entry's goal (the goal of the
+    persona it was learned from).
 
     Two steps, because words tell goals apart easily and situations hardly. The whole
     conversation finds what the customer asks for: the nearest entry's goal (a refund, a delayed
@@ -314,8 +315,6 @@ def candidates(nearest: list[Hit[G]], gate: GoalGate | None, goal: str) -> list[
     guidance names remedies this customer is not owed. A nearest entry of no stated goal (an
     imported transcript's) leaves the NO_GOAL_CANDIDATES nearest conversations.
     """
-    if gate is not None:
-        return [hit for hit in nearest if gate.keeps(hit.entry.goal, goal)]
     goal = nearest[0].entry.goal
     if not goal:
         return nearest[:NO_GOAL_CANDIDATES]
@@ -332,8 +331,9 @@ class Retriever(Generic[G]):
     one. With match="guidance", a conversation the playbook covers (its nearest entry passes the
     floor) gets the entries whose guidance it is predicted to need (see GuidanceMap), among the
     entries of the conversation's goal (see candidates). Given the domain's `goals` (two or
-    more), a conversation about a goal the playbook has no entries for gets no guidance, with
-    either match (see GoalGate).
+    more), the goal is read from the customer's words and only its entries (and those of no goal
+    the domain names) are used, with either match: a conversation about a goal the playbook has
+    no entries for gets no guidance (see GoalGate).
     """
 
     def __init__(
@@ -367,7 +367,9 @@ class Retriever(Generic[G]):
     async def _goal_gate(self) -> GoalGate | None:
         if not self.goals or self._gate is not None:
             return self._gate
-        async with self._fitting:  # conversations arriving together share one fit
+        # One lock for both fits, never held across the other's: conversations arriving
+        # together share one fit of each.
+        async with self._fitting:
             if self._gate is None:
                 self._gate = await GoalGate.fit(self.goals, self.embedder)
             return self._gate
@@ -382,33 +384,44 @@ class Retriever(Generic[G]):
         text = conversation_text(list(turns))
         if not len(self.index) or not text.strip():
             return Retrieval(hits=[], guidance=())
-        said = customer_words(turns)
-        if not self.goals or not said:  # no goals to tell apart: the conversation's vector alone
-            hits = await self.hits_for((await self.embedder.embed([text]))[0])
-        else:
-            query, request = await self.embedder.embed([text, said])
-            hits = await self.hits_for(query, request)
+        customer_text = customer_words(turns) if self.goals else ""
+        # One call embeds both (an endpoint embedder is asked once, for more tokens).
+        vectors = await self.embedder.embed([text, customer_text] if customer_text else [text])
+        goal = await self.goal_of(vectors[1]) if customer_text else None
+        hits = await self.hits_for(vectors[0], goal)
         return Retrieval(hits, compose_guidance(hit.entry.guidance for hit in hits))
 
-    async def hits_for(self, query: np.ndarray, said: np.ndarray | None = None) -> list[Hit[G]]:
-        """The entries for an embedded conversation; none if even the nearest is under the floor
-        or the playbook has no entries for the conversation's goal, which the gate reads from
-        `said`, the customer's messages embedded (the agent's replies may talk of anything)."""
+    async def goal_of(self, customer_vector: np.ndarray) -> str | None:
+        """The goal of the domain the customer's words (embedded) are about; None without goals
+        to tell apart or words to read (see GoalGate)."""
         gate = await self._goal_gate()
-        if self.match == "conversation" and gate is None:
-            return self.index.search(query, self.k, self.floor)
+        return gate.goal_of(customer_vector) if gate is not None else None
+
+    async def hits_for(self, query: np.ndarray, goal: str | None = None) -> list[Hit[G]]:
+        """The entries for an embedded conversation; none if even the nearest is under the floor.
+        Given its `goal` (from `goal_of`), only that goal's entries: none if it has none."""
+        if self.match == "conversation":
+            hits = self.index.search(query, self.k, self.floor)
+            if len(self._of_goal(hits, goal)) == len(hits):
+                return hits  # the usual case: the k nearest are all of the goal
         nearest = self.index.search(query, max(self.k, CANDIDATES), self.floor)
         if not nearest:
             return []
-        goal = gate.goal_of(query if said is None else said) if gate else ""
-        chosen = candidates(nearest, gate, goal)
+        chosen = candidates(nearest) if goal is None else self._of_goal(nearest, goal)
         if self.match == "conversation" or not chosen:
             return chosen[: self.k]
         guidance_map = await self._guidance_map()
         return guidance_map.rank(self.index.unit_query(query), chosen, self.k)
 
-    def with_index(self, index: Index[G]) -> Retriever[G]:
-        """The same retriever over a rebuilt index (e.g. after entries were added or approved)."""
-        retriever = Retriever(index, self.embedder, self.settings, self.goals)
+    def _of_goal(self, hits: list[Hit[G]], goal: str | None) -> list[Hit[G]]:
+        """The hits the conversation's goal keeps: all of them when no goal was read."""
+        if goal is None or self._gate is None:
+            return hits
+        return [hit for hit in hits if self._gate.keeps(hit.entry.goal, goal)]
+
+    def with_index(self, index: Index[G], settings: RetrievalConfig | None = None) -> Retriever[G]:
+        """The same retriever over a rebuilt index (e.g. after entries were added or approved),
+        with other settings if given."""
+        retriever = Retriever(index, self.embedder, settings or self.settings, self.goals)
         retriever._gate = self._gate  # the domain's goals are the same: no refit
         return retriever

@@ -4,6 +4,7 @@ resolved once against the environment (upstream key, client keys) at the edge.""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ class Overrides:
     host: str | None = None
     port: int | None = None
 
+
+log = logging.getLogger("playbook.server")
 
 _SERVE = ServeConfig()  # the defaults, written once in config.py
 _RETRIEVAL = RetrievalConfig()
@@ -97,13 +100,15 @@ def resolve_settings(
 
 
 def _domain_goals(config: Config | None) -> tuple[Goal, ...]:
-    """The goals of the config's domain, which retrieval tells conversations apart by."""
+    """The goals of the config's domain, which retrieval tells conversations apart by. The proxy
+    serves without them (as without a config) when the domain file cannot be read."""
     if config is None:
         return ()
     try:
         return load_domain(config.domain).goals
     except DomainError as exc:
-        raise ConfigError(str(exc)) from None
+        log.warning("serve: conversations' goals are not told apart (%s)", exc)
+        return ()
 
 
 def _upstream(
