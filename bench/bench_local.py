@@ -33,9 +33,10 @@ from rich.console import Console
 from playbook.cli.progress import LineReporter
 from playbook.config import RetrievalConfig, load_config
 from playbook.evaluate import Condition, rate_condition
+from playbook.index import build_index
 from playbook.local import LocalSession, LocalSettings, headline, learn_and_evaluate, local_session
 from playbook.recorder import Recorder
-from playbook.retrieve import Retriever, build_index
+from playbook.retrieve import Retriever
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
 from playbook.runs import learn

@@ -41,7 +41,8 @@ from playbook.config import EmbedderConfig, Match, RetrievalConfig, load_config
 from playbook.domain import load_domain
 from playbook.embed import Embedder, build_embedder, default_floor
 from playbook.goal_gate import GoalGate, customer_words
-from playbook.retrieve import Index, Retriever
+from playbook.index import Index
+from playbook.retrieve import Retriever
 from playbook.runner import QuietReporter
 from playbook.runs import learn
 from playbook.store.core import Store

@@ -1,4 +1,4 @@
-"""Retrieval at scale: top-5 latency and recall of `playbook.retrieve.Index` (exact below 10,000
+"""Retrieval at scale: top-5 latency and recall of `playbook.index.Index` (exact below 10,000
 entries, faiss IVF-Flat from there), against exact brute force (`einsum` over every row, then a
 partial sort) timed on the same data in the same run, query by query in turn.
 
@@ -30,8 +30,8 @@ from bench_proxy import PERSONA, synthetic_turns
 from common import available_bytes, emit, median, progress
 
 from playbook.embed.static import StaticEmbedder
+from playbook.index import Index
 from playbook.neighbours import ExactScan
-from playbook.retrieve import Index
 from playbook.store.records import EntryGuidance
 from playbook.types import Persona, Scenario, Turn
 

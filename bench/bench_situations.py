@@ -28,7 +28,8 @@ from common import emit, progress, settle
 from playbook.config import EmbedderConfig, Match, RetrievalConfig
 from playbook.domain import load_domain
 from playbook.embed import Embedder, build_embedder
-from playbook.retrieve import Index, Retriever
+from playbook.index import Index
+from playbook.retrieve import Retriever
 from playbook.runner import QuietReporter
 from playbook.runs import learn
 from playbook.sim import world

@@ -42,7 +42,7 @@ def test_retrieval_reports_latency_and_recall_against_exact_search(
 
 
 def small_threshold_index(approximate_from: int) -> Any:
-    from playbook.retrieve import Index
+    from playbook.index import Index
 
     def make(entries: Any, matrix: Any, sparse: bool) -> Any:
         return Index(entries, matrix, sparse, approximate_from=approximate_from)

@@ -15,7 +15,8 @@ from playbook.config import EmbedderConfig, RetrievalConfig
 from playbook.embed import Embedder, HashEmbedder, build_embedder, default_floor
 from playbook.embed.static import StaticEmbedder
 from playbook.embed.wordpiece import WordPiece
-from playbook.retrieve import Index, Retriever
+from playbook.index import Index
+from playbook.retrieve import Retriever
 
 PLAYBOOK = str(Path(sys.executable).with_name("playbook"))
 BENCH_DATA = Path(__file__).resolve().parents[1] / "bench" / "data" / "paraphrases.jsonl"

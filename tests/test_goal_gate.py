@@ -20,7 +20,8 @@ from playbook.domain import example_domain, load_domain
 from playbook.embed import HashEmbedder
 from playbook.embed.static import StaticEmbedder
 from playbook.goal_gate import GoalGate
-from playbook.retrieve import Index, Retriever
+from playbook.index import Index
+from playbook.retrieve import Retriever
 from playbook.server import Overrides, resolve_settings
 from playbook.types import Attempt, Entry, Goal, Persona, Provenance, Scenario, Turn, Verdict
 

@@ -29,7 +29,20 @@ LAYERS = (
         ),
     ),
     ("parts", ("parse", "chat", "recorder", "embed", "store", "domain")),
-    ("method", ("dialogue", "roles", "learn", "evaluate", "retrieve", "neighbours", "generate")),
+    (
+        "method",
+        (
+            "dialogue",
+            "roles",
+            "learn",
+            "evaluate",
+            "retrieve",
+            "index",
+            "neighbours",
+            "goal_gate",
+            "generate",
+        ),
+    ),
     ("commands", ("workspace", "runs", "demo", "local", "api", "check", "server", "cli")),
 )
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import playbook.retrieve as retrieve
+import playbook.index as index_module
+from playbook.index import Index
 from playbook.neighbours import ExactScan, InvertedFile
-from playbook.retrieve import Index
 from playbook.store.records import EntryGuidance
 
 DIM = 32
@@ -69,7 +69,7 @@ class CountingInvertedFile(InvertedFile):
 def test_an_added_entry_is_found_without_rebuilding_the_index(
     approximate_from: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retrieve, "InvertedFile", CountingInvertedFile)
+    monkeypatch.setattr(index_module, "InvertedFile", CountingInvertedFile)
     CountingInvertedFile.built = 0
     rng = np.random.default_rng(3)
     index = Index(
@@ -139,7 +139,7 @@ def test_a_deferred_index_searches_exactly_until_it_is_settled() -> None:
 def test_lists_are_retrained_when_the_playbook_has_grown_fourfold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(retrieve, "InvertedFile", CountingInvertedFile)
+    monkeypatch.setattr(index_module, "InvertedFile", CountingInvertedFile)
     rng = np.random.default_rng(8)
     matrix = clustered(rng, 600)
     index = Index(entries(0, 120), matrix[:120], sparse=False, approximate_from=100)

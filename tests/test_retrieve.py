@@ -12,15 +12,8 @@ import pytest
 
 from playbook.config import RetrievalConfig
 from playbook.embed import HashEmbedder
-from playbook.retrieve import (
-    GuidanceMap,
-    Hit,
-    Index,
-    Retriever,
-    build_index,
-    candidates,
-    compose_guidance,
-)
+from playbook.index import Hit, Index, build_index
+from playbook.retrieve import GuidanceMap, Retriever, candidates, compose_guidance
 from playbook.store.core import Store
 from playbook.types import Attempt, Entry, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.vectors import EmbedderMismatch

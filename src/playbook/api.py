@@ -102,7 +102,7 @@ class Coach:
     ) -> Coach:
         """The playbook of `config`, searched with its embedder; a mistyped path creates
         nothing. `approved_only`: only reviewed and approved entries coach."""
-        from playbook.retrieve import build_index
+        from playbook.index import build_index
 
         workspace = Workspace.open(read_config(config), env)
         store = Store.open(workspace.config.playbook, create=False)

@@ -21,7 +21,8 @@ import numpy as np
 
 from playbook.config import Config
 from playbook.evaluate import Condition
-from playbook.retrieve import Index, Retriever
+from playbook.index import Index
+from playbook.retrieve import Retriever
 from playbook.roles import Roles
 from playbook.stats import gap_closed, mean_interval, paired_comparison
 from playbook.store.core import Store

@@ -11,8 +11,9 @@ from playbook.config import Config, load_config
 from playbook.controls import by_situation, compare, gain, retriever_over, stored
 from playbook.domain import example_domain, situation_of
 from playbook.evaluate import Condition, rate_condition
+from playbook.index import Index
 from playbook.report import write_report
-from playbook.retrieve import Index, Retriever
+from playbook.retrieve import Retriever
 from playbook.roles import Roles
 from playbook.runner import Reporter
 from playbook.runs import EvalPlan, evaluate, learn, report_context, retriever_for, run_life

@@ -34,6 +34,7 @@ from playbook.dialogue import rollout, stable_seed
 from playbook.embed import Embedder
 from playbook.evaluate import conditions, rate_condition
 from playbook.generate import aimed_personas
+from playbook.index import Index
 from playbook.learn_outcomes import (
     Failure,
     Improved,
@@ -48,7 +49,7 @@ from playbook.learn_outcomes import (
 )
 from playbook.parse import normalise_guideline
 from playbook.recorder import BudgetExceeded
-from playbook.retrieve import Index, Retriever
+from playbook.retrieve import Retriever
 from playbook.roles import RoleOutputError, Roles
 from playbook.runner import QuietReporter, Reporter, Tally, gather_limited
 from playbook.screen import screen

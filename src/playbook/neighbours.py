@@ -3,7 +3,7 @@ playbooks, an inverted-file index (faiss IVF-Flat) for large ones. Both grow one
 and can drop rows, so that a reload after a few new or reviewed entries rebuilds nothing.
 
 Rows are addressed by position (0, 1, 2... in the order they were added); what a position
-stands for is the caller's business (`retrieve.Index` maps positions to entries).
+stands for is the caller's business (`index.Index` maps positions to entries).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ RETRAIN_GROWTH = 4
 
 
 class Neighbours(Protocol):
-    """What `retrieve.Index` needs of a search structure."""
+    """What `index.Index` needs of a search structure."""
 
     def __len__(self) -> int: ...
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from playbook.domain import example_domain as example_domain  # where many callers look for it
 from playbook.evaluate import conditions, rate_condition
+from playbook.index import Index, build_index
 from playbook.learn import Learner, LearnResult, RoundReport
 from playbook.locks import holding, run_lock, writer_lock
 from playbook.recorder import Recorder
 from playbook.report import ReportContext
 from playbook.resume import resumable_run
-from playbook.retrieve import Index, Retriever, build_index
+from playbook.retrieve import Retriever
 from playbook.runner import Reporter
 from playbook.split import HELD_OUT
 from playbook.stats import summarize

@@ -11,8 +11,9 @@ import numpy as np
 
 from playbook.config import RetrievalConfig
 from playbook.embed import Embedder
+from playbook.index import Index
 from playbook.neighbours import APPROXIMATE_FROM
-from playbook.retrieve import Index, Retrieval, Retriever
+from playbook.retrieve import Retrieval, Retriever
 from playbook.store.core import Store
 from playbook.store.records import EntryGuidance
 from playbook.store.serving import PlaybookVersion
