@@ -7,6 +7,11 @@ prompt (system prompt with the policy, a three-turn conversation) to both, inter
 warm-up. Added latency is the proxy's percentile minus the direct one; the throughput ratio is
 requests per second through the proxy over direct, with several requests in flight.
 
+With --gate, a second `playbook serve` with a config naming the airline example's domain (two
+goals, so its goal gate reads each conversation's goal; retrieval otherwise as without a config)
+is measured afterwards beside direct calls and the first proxy, interleaved: `gate_added_p50_ms`.
+The synthetic entries are of either goal, by their topic.
+
 With --litellm, the LiteLLM proxy (installed into build/litellm once, no database) then stands
 in front of the same upstream too, and the three paths are measured again, interleaved:
 `added_ratio_to_litellm` is playbook serve's added p50 over LiteLLM's in that second round.
@@ -15,7 +20,7 @@ takes about 10 ms) spills into the other paths' latencies, and the direct p50 th
 about 0.9 to 1.3-1.9 ms.
 
     .venv/bin/python bench/bench_proxy.py [--entries 10000] [--requests 500] [--concurrency 8]
-                                          [--litellm]
+                                          [--litellm] [--gate]
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from playbook.roles import Roles, prompt_environment
 from playbook.sim.models import SimWorld
 from playbook.store.core import Store
 from playbook.store.migrations import schema
-from playbook.types import Attempt, Persona, Provenance, Scenario, Turn, Verdict
+from playbook.types import ROLES, Attempt, Persona, Provenance, Scenario, Turn, Verdict
 from playbook.workspace import example_domain
 
 KEY = "sk-bench-proxy-000000001"
@@ -91,7 +96,8 @@ GUIDELINES = (
     "Never promise a full refund; hold the policy politely.",
 )
 
-PERSONA = Persona("bench", "refund_restricted_ticket", "driver", "frustrated", True)
+REFUND = Persona("bench", "refund_restricted_ticket", "driver", "frustrated", True)
+BAGGAGE = Persona("bench", "delayed_baggage_compensation", "driver", "frustrated", True)
 _SCENARIO = TypeAdapter(Scenario)
 _PROVENANCE = TypeAdapter(Provenance).dump_python(
     Provenance("bench", 1, "", Attempt((), "", Verdict(1, "")), ()), mode="json"
@@ -127,7 +133,7 @@ def entry_row(
     i: int, turns: tuple[Turn, ...], guidance: list[str], embedder: StaticEmbedder
 ) -> dict[str, Any]:
     """The row `Store.add_entry` would write for this scenario and guidance."""
-    scenario = Scenario(PERSONA, turns)
+    scenario = Scenario(BAGGAGE if "suitcase" in turns[0].text else REFUND, turns)
     return {
         "run_id": "bench",
         "round": 1,
@@ -269,9 +275,9 @@ def summary(
 def print_table(entries: int, result: dict[str, Any], found: dict[str, list[float]]) -> None:
     requests = len(found["direct"])
     print(f"chat completion latency, {entries} entries, {requests} requests per path (ms)")
-    print(f"{'path':<8}{'p50':>9}{'p90':>9}{'p99':>9}")
+    print(f"{'path':<11}{'p50':>9}{'p90':>9}{'p99':>9}")
     for name, values in found.items():
-        print(f"{name:<8}" + "".join(f"{percentile(values, q):>9.2f}" for q in (50, 90, 99)))
+        print(f"{name:<11}" + "".join(f"{percentile(values, q):>9.2f}" for q in (50, 90, 99)))
     print(
         f"added p50 {result['added_p50_ms']:.2f} ms, p99 {result['added_p99_ms']:.2f} ms; "
         f"ratio p50 {result['ratio_p50']:.2f}; throughput ratio {result['throughput_ratio']:.2f}"
@@ -283,8 +289,31 @@ def print_table(entries: int, result: dict[str, Any], found: dict[str, list[floa
             f"{result['added_p50_beside_litellm_ms']:.2f} ms, "
             f"{result['added_ratio_to_litellm']:.2f}x"
         )
-    elif "litellm" in result:
+    if "gate_added_p50_ms" in result:
+        print(
+            f"with the goal gate (a second round) added p50 {result['gate_added_p50_ms']:.2f} ms; "
+            f"without, beside it {result['added_p50_beside_gate_ms']:.2f} ms"
+        )
+    if "litellm" in result and "litellm_added_p50_ms" not in result:
         print(f"LiteLLM not measured: {result['litellm']['skipped']}")
+
+
+def gate_config(folder: Path, playbook: Path) -> Path:
+    """A config whose domain has two goals (the goal gate on), retrieval as without a config."""
+    path = folder / "gate.toml"
+    models = "".join(f'[models.{role}]\nspec = "sim:{role}"\n' for role in ROLES)
+    domain = example_domain("airline")
+    path.write_text(f'domain = "{domain}"\nplaybook = "{playbook}"\n{models}')
+    return path
+
+
+def gate_figures(alone: list[float], through: list[float], gated: list[float]) -> dict[str, float]:
+    """What the goal gate adds: the gated proxy's added p50 beside the ungated one's."""
+    direct = percentile(alone, 50)
+    return {
+        "added_p50_beside_gate_ms": round(percentile(through, 50) - direct, 3),
+        "gate_added_p50_ms": round(percentile(gated, 50) - direct, 3),
+    }
 
 
 def litellm_figures(
@@ -327,7 +356,11 @@ def answering(server: LiteLLM) -> LiteLLM | Unavailable:
 
 
 def run(
-    entries: int, requests: int, concurrency: int = CONCURRENCY, litellm: bool = False
+    entries: int,
+    requests: int,
+    concurrency: int = CONCURRENCY,
+    litellm: bool = False,
+    gate: bool = False,
 ) -> dict[str, Any]:
     """Measure and print the table; the figures, keyed as run_all.py reads them."""
     needed = entries * BYTES_PER_ENTRY
@@ -353,6 +386,17 @@ def run(
             "proxy_rps": round(rates[1], 1),
             "served_entries": served.entries(),
         }
+        if gate:
+            config = gate_config(Path(folder), playbook)
+            gated = stack.enter_context(
+                serve_process(playbook, upstream.base_url, "--config", str(config))
+            )
+            if entries >= APPROXIMATE_FROM:
+                gated.wait_until_settled()
+            progress("measuring direct, proxy and proxy with the goal gate, interleaved")
+            three = latencies({**paths, "proxy_gate": f"{gated.base}/v1"}, requests)
+            result.update(gate_figures(three["direct"], three["proxy"], three["proxy_gate"]))
+            found |= {"proxy_gate": three["proxy_gate"]}
         other = stack.enter_context(rival(litellm, Path(folder), upstream.base_url))
         if isinstance(other, Unavailable):
             result["litellm"] = {"skipped": other.reason}
@@ -373,8 +417,11 @@ def main() -> None:
     parser.add_argument(
         "--litellm", action="store_true", help="the LiteLLM proxy too (installed once)"
     )
+    parser.add_argument(
+        "--gate", action="store_true", help="a proxy with two goals to tell apart too"
+    )
     args = parser.parse_args()
-    emit(run(args.entries, args.requests, args.concurrency, args.litellm))
+    emit(run(args.entries, args.requests, args.concurrency, args.litellm, args.gate))
 
 
 if __name__ == "__main__":

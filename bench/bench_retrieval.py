@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from bench_proxy import PERSONA, synthetic_turns
+from bench_proxy import REFUND, synthetic_turns
 from common import available_bytes, emit, median, progress
 
 from playbook.embed.static import StaticEmbedder
@@ -159,7 +159,7 @@ def embedded_recall(n: int = EMBEDDED_ENTRIES, queries: int = 200) -> dict[str, 
     rng, embedder = random.Random(3), StaticEmbedder.bundled()
 
     def conversation() -> np.ndarray:
-        return embedder.vector(Scenario(PERSONA, synthetic_turns(rng)).text())
+        return embedder.vector(Scenario(REFUND, synthetic_turns(rng)).text())
 
     matrix = np.stack([conversation() for _ in range(n)])
     index = Index([EntryGuidance(i, (GUIDELINE,)) for i in range(n)], matrix, sparse=False)

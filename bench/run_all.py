@@ -66,6 +66,7 @@ SHOWN = {
         "entries_*.*p99*",
         "entries_*.*throughput*",
         "entries_*.added_ratio_to_litellm",
+        "entries_*.gate_added_p50_ms",
         "entries_*.litellm.skipped",
         "todo",
     ],
@@ -152,7 +153,7 @@ def run_proxy(sizes: Sequence[int], timeout: float = TIMEOUT_S) -> dict[str, Any
         args = ["--entries", str(size)]
         budget = timeout * max(1.0, size / PROXY_ENTRIES_PER_BUDGET)
         if size == LITELLM_AT:
-            args.append("--litellm")
+            args += ["--litellm", "--gate"]
             budget += INSTALL_TIMEOUT_S
         try:
             found = run_script(script.name, *args, timeout=budget)

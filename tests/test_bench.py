@@ -219,3 +219,15 @@ def test_proxy_added_latency_is_compared_with_litellms(bench: Any) -> None:
     figures = bench("bench_proxy").litellm_figures([2.0] * 5, [3.0] * 5, [6.0] * 5)
     assert figures["litellm_added_p50_ms"] == 4.0
     assert figures["added_ratio_to_litellm"] == 0.25
+
+
+def test_proxy_gate_round_serves_a_config_with_two_goals(bench: Any, tmp_path: Path) -> None:
+    from playbook.config import load_config
+    from playbook.domain import load_domain
+
+    proxy = bench("bench_proxy")
+    config = load_config(proxy.gate_config(tmp_path, tmp_path / "playbook.db"))
+    assert len(load_domain(config.domain).goals) == 2
+    assert config.retrieval.match == "conversation"  # as without a config: only the gate differs
+    figures = proxy.gate_figures([2.0] * 5, [3.0] * 5, [3.5] * 5)
+    assert figures == {"added_p50_beside_gate_ms": 1.0, "gate_added_p50_ms": 1.5}
