@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 from playbook.errors import UserError
 
@@ -23,3 +26,16 @@ def content_key(scenario: object, guidance: object) -> str:
     """The same scenario with the same guidance is the same entry, whatever its id."""
     canonical = json.dumps([scenario, guidance], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def require(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise StoreError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+
+
+def missing(path: Path | str, what: str, key: object) -> StoreError:
+    return StoreError(f"no {what} {key} in {path}")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

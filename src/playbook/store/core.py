@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -17,13 +15,19 @@ from typing import Any, Self
 import numpy as np
 import sqlalchemy as sa
 from pydantic import TypeAdapter
-from pydantic_core import to_jsonable_python
 
-from playbook.chat.base import ChatRequest, Completion
 from playbook.location import Location, is_url, parse_location
 from playbook.store import migrations
 from playbook.store.audit import AuditQueries
-from playbook.store.base import ENTRY_STATUSES, StoreError, StoreUnwritable, content_key
+from playbook.store.base import (
+    ENTRY_STATUSES,
+    StoreError,
+    StoreUnwritable,
+    content_key,
+    missing,
+    now,
+    require,
+)
 from playbook.store.calls import CallLogQueries
 from playbook.store.dialect import ChangeListener, Dialect, display, make_engine
 from playbook.store.evals import EvaluationQueries
@@ -34,8 +38,9 @@ from playbook.store.locks import LockQueries
 from playbook.store.migrations import schema as db
 from playbook.store.records import CallRecord, FailureRecord, ReviewRecord, RoleStats, RunRecord
 from playbook.store.reviews import ReviewQueries, review_row
+from playbook.store.runs import RunQueries
 from playbook.store.serving import ServingQueries, stack_embeddings
-from playbook.types import Entry, Guidance, Provenance, Scenario, Usage
+from playbook.types import Entry, Guidance, Provenance, Scenario
 
 __all__ = [
     "CallRecord",
@@ -47,22 +52,10 @@ __all__ = [
     "StoreError",
 ]
 
-RUN_KINDS = ("learn", "eval", "import", "review")  # review: the checks of reviewers' edits
-RUN_END_STATUSES = ("finished", "stopped", "failed")
 _SCENARIO = TypeAdapter(Scenario)
 _GUIDANCE = TypeAdapter(Guidance)
 _PROVENANCE = TypeAdapter(Provenance)
-_REQUEST = TypeAdapter(ChatRequest)
 
-
-# The latest successful answer to a cache key. Asked before every model call, so it is built
-# once: building the statement cost three times what running it does.
-_CACHED_ANSWER = (
-    sa.select(*(db.calls.c[name] for name in ("output", "input_tokens", "output_tokens", "extras")))
-    .where(db.calls.c.cache_key == sa.bindparam("key"), db.calls.c.error.is_(None))
-    .order_by(db.calls.c.id.desc())
-    .limit(1)
-)
 
 # Everything an Entry is made of; the embedding blob is read only when vectors are wanted.
 _ENTRY_COLUMNS = [
@@ -80,6 +73,7 @@ class Store(
     LedgerQueries,
     LockQueries,
     CallLogQueries,
+    RunQueries,
 ):
     """A playbook; get one with `Store.open(path or URL)`.
 
@@ -192,97 +186,6 @@ class Store(
         except sa.exc.OperationalError as exc:
             raise unwritable(self.path, exc.orig) from None
 
-    # runs
-
-    def start_run(self, kind: str, config: dict[str, Any], models: dict[str, str]) -> str:
-        _require(kind, RUN_KINDS, "run kind")
-        run_id = uuid.uuid4().hex[:12]
-        row = dict(
-            id=run_id,
-            kind=kind,
-            status="running",
-            config=to_jsonable_python(config),
-            models=dict(models),
-            summary={},
-            started_at=_now(),
-            finished_at=None,
-        )
-        with self._write() as conn:
-            conn.execute(db.runs.insert().values(row))
-        return run_id
-
-    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
-        _require(status, RUN_END_STATUSES, "run status")
-        values = dict(status=status, summary=to_jsonable_python(summary), finished_at=_now())
-        with self._write() as conn:
-            done = conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(values))
-        if done.rowcount == 0:
-            raise self._missing("run", run_id)
-
-    def reopen_run(self, run_id: str, config: dict[str, Any] | None = None) -> None:
-        """Mark an interrupted run as running again (it is being resumed), with `config` if
-        given (a resume may raise the run's budgets)."""
-        values: dict[str, Any] = dict(status="running", finished_at=None)
-        if config is not None:
-            values["config"] = to_jsonable_python(config)
-        with self._write() as conn:
-            done = conn.execute(db.runs.update().where(db.runs.c.id == run_id).values(values))
-        if done.rowcount == 0:
-            raise self._missing("run", run_id)
-
-    def run(self, run_id: str) -> RunRecord:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(db.runs).where(db.runs.c.id == run_id)).first()
-        if row is None:
-            raise self._missing("run", run_id)
-        return RunRecord(**row._asdict())
-
-    def runs(self) -> list[RunRecord]:
-        """Every run, oldest first."""
-        query = sa.select(db.runs).order_by(db.runs.c.started_at, db.runs.c.id)
-        with self._engine.connect() as conn:
-            return [RunRecord(**row._asdict()) for row in conn.execute(query)]
-
-    # calls
-
-    def calls(self, run_id: str) -> list[CallRecord]:
-        """The calls of a run in the order they were made."""
-        query = sa.select(db.calls).where(db.calls.c.run_id == run_id).order_by(db.calls.c.id)
-        with self._engine.connect() as conn:
-            return [_call_record(row) for row in conn.execute(query)]
-
-    def cached_completion(self, cache_key: str) -> Completion | None:
-        """The latest successful call with this key, marked cached, with its original usage."""
-        with self._engine.connect() as conn:
-            row = conn.execute(_CACHED_ANSWER, {"key": cache_key}).first()
-        if row is None:
-            return None
-        return Completion.restored(
-            row.output, Usage(row.input_tokens, row.output_tokens), row.extras
-        )
-
-    def call_stats(self, run_id: str | None = None) -> dict[str, RoleStats]:
-        """Totals per role, for one run or for the whole playbook."""
-        served = sa.not_(db.calls.c.cached)
-
-        def served_sum(column: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
-            return sa.func.sum(sa.case((served, column), else_=0))
-
-        query = sa.select(
-            db.calls.c.role,
-            sa.func.count(),
-            sa.func.sum(sa.case((db.calls.c.cached, 1), else_=0)),
-            sa.func.sum(sa.case((db.calls.c.error.is_not(None), 1), else_=0)),
-            served_sum(db.calls.c.input_tokens),
-            served_sum(db.calls.c.output_tokens),
-            sa.func.sum(db.calls.c.cost),
-            sa.func.sum(db.calls.c.latency_ms),
-        ).group_by(db.calls.c.role)
-        if run_id is not None:
-            query = query.where(db.calls.c.run_id == run_id)
-        with self._engine.connect() as conn:
-            return {row[0]: RoleStats(*row[1:]) for row in conn.execute(query)}
-
     # entries
 
     def add_entry(
@@ -296,7 +199,7 @@ class Store(
         """Store an entry; adding the same scenario and guidance again returns the existing id.
 
         Its first review row records who set its initial status, and why."""
-        _require(entry.status, ENTRY_STATUSES, "entry status")
+        require(entry.status, ENTRY_STATUSES, "entry status")
         scenario = _SCENARIO.dump_python(entry.scenario, mode="json")
         guidance = _GUIDANCE.dump_python(entry.guidance, mode="json")
         key = content_key(scenario, guidance)
@@ -313,7 +216,7 @@ class Store(
             embedding_model=embedding_model,
             status=entry.status,
             content_key=key,
-            created_at=_now(),
+            created_at=now(),
         )
         insert = self.dialect.insert_ignoring_conflicts(db.entries).values(row)
         with self._write() as conn:
@@ -360,7 +263,7 @@ class Store(
 
     def set_status(self, entry_id: int, status: str, reviewer: str, reason: str = "") -> None:
         """Approve, reject or re-propose an entry; the change is kept in its review history."""
-        _require(status, ENTRY_STATUSES, "entry status")
+        require(status, ENTRY_STATUSES, "entry status")
         self.set_statuses([entry_id], status, reviewer, reason)
 
     def reviews(self, entry_id: int) -> list[ReviewRecord]:
@@ -390,7 +293,7 @@ class Store(
             reason=reason,
             cause=cause,
             scenario_text=scenario_text,
-            created_at=_now(),
+            created_at=now(),
         )
         self._insert_for_run(db.failures, row)
 
@@ -404,6 +307,9 @@ class Store(
 
     # helpers
 
+    def _missing(self, what: str, key: object) -> StoreError:
+        return missing(self.path, what, key)
+
     def _insert_for_run(self, table: sa.Table, row: dict[str, Any]) -> None:
         try:
             with self._write() as conn:
@@ -413,9 +319,6 @@ class Store(
                 f"playbook {self.path}: no run {row['run_id']}; start the run before recording "
                 f"{table.name}"
             ) from None
-
-    def _missing(self, what: str, key: object) -> StoreError:
-        return StoreError(f"no {what} {key} in {self.path}")
 
 
 def unwritable(path: Path | str, problem: BaseException | None) -> StoreUnwritable:
@@ -464,31 +367,5 @@ def _entry_from_row(row: sa.Row[*tuple[Any, ...]]) -> Entry:
     )
 
 
-def _call_record(row: sa.Row[*tuple[Any, ...]]) -> CallRecord:
-    return CallRecord(
-        run_id=row.run_id,
-        role=row.role,
-        model=row.model,
-        cache_key=row.cache_key,
-        request=_REQUEST.validate_python(row.request),
-        output=row.output,
-        usage=Usage(row.input_tokens, row.output_tokens),
-        latency_ms=row.latency_ms,
-        cost=row.cost,
-        cached=row.cached,
-        error=row.error,
-        extras=row.extras or {},
-    )
-
-
 def _review_row(entry_id: int, status: str, reviewer: str, reason: str) -> sa.Insert:
-    return review_row(entry_id, status, reviewer, reason, "status", _now())
-
-
-def _require(value: str, allowed: Sequence[str], what: str) -> None:
-    if value not in allowed:
-        raise StoreError(f"{what} {value!r} is not one of {', '.join(allowed)}")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    return review_row(entry_id, status, reviewer, reason, "status", now())
