@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,17 @@ class FewPersonas(Workspace):
 
     def personas(self) -> list[Persona]:
         return super().personas()[: self.limit]
+
+
+def learning_main(
+    doc: str | None, run: Callable[[int | None, int | None], Coroutine[Any, Any, dict[str, Any]]]
+) -> None:
+    """The command line of a benchmark that learns the example: --personas, --rounds."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--personas", type=int, default=None, help="only the first few")
+    parser.add_argument("--rounds", type=int, default=None, help="instead of the example's")
+    args = parser.parse_args()
+    emit(asyncio.run(run(args.personas, args.rounds)))
 
 
 async def counted_learn(
@@ -90,11 +102,7 @@ async def run(personas: int | None = None, rounds: int | None = None) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--personas", type=int, default=None, help="only the first few")
-    parser.add_argument("--rounds", type=int, default=None, help="instead of the example's")
-    args = parser.parse_args()
-    emit(asyncio.run(run(args.personas, args.rounds)))
+    learning_main(__doc__, run)
 
 
 if __name__ == "__main__":

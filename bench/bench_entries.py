@@ -12,16 +12,14 @@ best). Also: the share of entries kept while the judge still rated the student b
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_cost import FewPersonas, example_config
-from common import emit, progress
+from bench_cost import FewPersonas, example_config, learning_main
+from common import progress
 
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
@@ -109,11 +107,7 @@ async def run(personas: int | None = None, rounds: int | None = None) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--personas", type=int, default=None, help="only the first few")
-    parser.add_argument("--rounds", type=int, default=None, help="instead of the example's")
-    args = parser.parse_args()
-    emit(asyncio.run(run(args.personas, args.rounds)))
+    learning_main(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ predicted guidance of `[retrieval] match = "guidance"`) is measured on the same 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_cost import FewPersonas, example_config
-from common import emit, progress, settle
+from bench_cost import FewPersonas, example_config, learning_main
+from common import progress, settle
 
 from playbook.config import EmbedderConfig, Match, RetrievalConfig
 from playbook.domain import load_domain
@@ -167,11 +165,7 @@ async def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--personas", type=int, default=None, help="only the first few")
-    parser.add_argument("--rounds", type=int, default=None, help="instead of the example's")
-    args = parser.parse_args()
-    emit(asyncio.run(run(args.personas, args.rounds)))
+    learning_main(__doc__, run)
 
 
 if __name__ == "__main__":
