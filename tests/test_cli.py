@@ -35,9 +35,10 @@ def test_demo_learns_on_some_personas_and_reports_the_ones_it_never_saw(tmp_path
 
 
 def test_demo_prints_a_readable_summary(tmp_path: Path) -> None:
-    result = run("demo", "--out", "d", cwd=tmp_path)
+    result = run("demo", "--out", "d", "--seed", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "held out" in result.stdout and "gap closed on held-out personas" in result.stdout
+    assert "learn seed 1" in result.stdout
 
 
 def test_init_then_learn_then_list_entries(tmp_path: Path) -> None:

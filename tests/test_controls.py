@@ -1,9 +1,13 @@
 """The demo with fake learners as controls (issue 11): what the simulated world can tell apart.
 
 Measured on the held-out personas of the learned goal, paired with the real playbook on the same
-personas and seeds, with the demo's learn seed. Every fake loses with an interval excluding 0.
-What this seed shows is not what every seed shows: the lead over the best fake is 0.37 here, but
-0.29 and 0.23 with learn seeds 1 and 2 (README, The demo), which is below the issue's 0.3.
+personas and seeds, with three learn seeds (the demo's, 0, and 1 and 2): one seed is one path of
+a path-dependent learning run, so a must-show met by one seed alone proves little. Every fake
+loses with an interval excluding 0 with every seed. Two of the issue's must-shows are not met,
+and are recorded here as strict expected failures (a pass would fail the suite and call for an
+update): the lead over the best fake is 0.37 with seed 0 but 0.29 and 0.23 with seeds 1 and 2,
+below the issue's 0.3; and F1 is not flat from round 1 to round 3 with seed 0 (it is with seeds
+1 and 2, and over the three seeds' pairs pooled).
 """
 
 import asyncio
@@ -12,57 +16,113 @@ from typing import Any
 
 import pytest
 
+from playbook.cli.render import print_demo
+from playbook.controls import pooled
 from playbook.demo import run_demo
 from playbook.runner import QuietReporter
 
+SEEDS = (0, 1, 2)
+SHORT_OF_THE_LEAD = pytest.mark.xfail(
+    strict=True, reason="issue 11 open: the lead over F7 is 0.29 and 0.23 with these seeds"
+)
+F1_NOT_FLAT = pytest.mark.xfail(
+    strict=True, reason="issue 11 open: pruning lets F1 gain +0.30 (0.03, 0.59) with this seed"
+)
+
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("demo")
-    return asyncio.run(run_demo(Path(out), QuietReporter(), with_controls=True))
+def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
+    reporter = QuietReporter()
+    return {
+        seed: asyncio.run(
+            run_demo(tmp_path_factory.mktemp(f"demo{seed}"), reporter, True, seed=seed)
+        )
+        for seed in SEEDS
+    }
 
 
+@pytest.fixture(scope="module")
+def demo(demos: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    return demos[0]
+
+
+def controls(demos: dict[int, dict[str, Any]], seed: int) -> dict[str, Any]:
+    figures: dict[str, Any] = demos[seed]["controls"]
+    return figures
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("control", ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8"])
-def test_every_fake_learner_loses_to_the_real_loop(demo: dict[str, Any], control: str) -> None:
-    advantage = demo["controls"][control]["real_minus_control"]
+def test_every_fake_learner_loses_to_the_real_loop(
+    demos: dict[int, dict[str, Any]], seed: int, control: str
+) -> None:
+    advantage = controls(demos, seed)[control]["real_minus_control"]
     assert advantage["ci_low"] > 0, (control, advantage)
 
 
-def test_the_real_loop_closes_most_of_the_gap_well_ahead_of_the_best_fake(
-    demo: dict[str, Any],
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_real_loop_closes_most_of_the_held_out_gap(
+    demos: dict[int, dict[str, Any]], seed: int
 ) -> None:
-    # With the demo's learn seed only: 0.75 and 0.37 here; seeds 1 and 2 lead by 0.29 and 0.23.
-    controls = demo["controls"]
-    real = controls["real"]["gap_closed"]
-    best_fake = max(controls[f"F{i}"]["gap_closed"] for i in range(1, 8))
+    real = controls(demos, seed)["real"]["gap_closed"]  # 0.75, 0.66, 0.70
     assert real >= 0.6, real
-    assert real - best_fake >= 0.3, (real, best_fake)
 
 
+@pytest.mark.parametrize(
+    "seed", [0, pytest.param(1, marks=SHORT_OF_THE_LEAD), pytest.param(2, marks=SHORT_OF_THE_LEAD)]
+)
+def test_the_real_loop_leads_the_best_fake_by_03(
+    demos: dict[int, dict[str, Any]], seed: int
+) -> None:
+    figures = controls(demos, seed)
+    best_fake = max(figures[f"F{i}"]["gap_closed"] for i in range(1, 8))
+    assert figures["real"]["gap_closed"] - best_fake >= 0.3, (figures["real"], best_fake)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_documented_emergencies_need_the_learned_playbook_not_a_never_promise_list(
-    demo: dict[str, Any],
+    demos: dict[int, dict[str, Any]], seed: int
 ) -> None:
     # F1's constant list ends "Never promise a full refund": wrong for a documented emergency
-    emergency = demo["controls"]["F1"]["by_situation"]["documented_emergency"]
+    emergency = controls(demos, seed)["F1"]["by_situation"]["documented_emergency"]
     assert emergency["real"] > emergency["control"], emergency
 
 
-def test_more_rounds_improve_the_real_loop_more_than_a_constant_list(
-    demo: dict[str, Any],
+@pytest.mark.parametrize("seed", SEEDS)
+def test_more_rounds_improve_the_real_loop(demos: dict[int, dict[str, Any]], seed: int) -> None:
+    gain = controls(demos, seed)["real"]["gain_from_round_1"]  # +0.83, +0.41, +0.61
+    assert gain["ci_low"] > 0, gain
+
+
+@pytest.mark.parametrize("seed", [pytest.param(0, marks=F1_NOT_FLAT), 1, 2])
+def test_more_rounds_leave_a_constant_list_flat(
+    demos: dict[int, dict[str, Any]], seed: int
 ) -> None:
-    # F1 is not flat: pruning keeps, per scenario, the lines of its list that verify, so its
-    # later rounds gain too (0.30 (0.03, 0.59) with this seed); less than the real loop's.
-    real = demo["controls"]["real"]["gain_from_round_1"]
-    constant = demo["controls"]["F1"]["gain_from_round_1"]
-    assert real["ci_low"] > 0, real
-    assert real["mean"] > constant["mean"], (real, constant)
+    # Pruning keeps, per scenario, the lines of F1's list that verify: its rounds may gain a
+    # little (+0.30 (0.03, 0.59) with seed 0, +0.03 and -0.09 with seeds 1 and 2).
+    gain = controls(demos, seed)["F1"]["gain_from_round_1"]
+    assert gain["ci_low"] <= 0 <= gain["ci_high"], gain
 
 
+def test_over_three_learn_seeds_rounds_help_the_real_loop_and_not_a_constant_list(
+    demos: dict[int, dict[str, Any]],
+) -> None:
+    # The 96 pairs of the three seeds: real +0.61 (0.40, 0.83), F1 +0.08 (-0.10, 0.26), the
+    # real loop's gain beyond F1's +0.54 (0.28, 0.80).
+    pool = pooled([demos[seed]["controls"] for seed in SEEDS])
+    assert pool["pairs"] == sum(len(controls(demos, seed)["real"]["scores"]) for seed in SEEDS)
+    assert pool["real"]["gain_from_round_1"]["ci_low"] > 0, pool["real"]
+    assert pool["real"]["gain_beyond_F1"]["ci_low"] > 0, pool["real"]
+    constant = pool["F1"]["gain_from_round_1"]
+    assert constant["ci_low"] <= 0 <= constant["ci_high"], constant
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_guidance_granting_the_forbidden_breaks_compliance_below_the_student_alone(
-    demo: dict[str, Any],
+    demos: dict[int, dict[str, Any]], seed: int
 ) -> None:
-    student = demo["eval"]["sets"]["held_out_cells"]["compliance"]["student"]
-    assert demo["controls"]["F8"]["compliance"] < student
+    student = demos[seed]["eval"]["sets"]["held_out_cells"]["compliance"]["student"]
+    assert controls(demos, seed)["F8"]["compliance"] < student
 
 
 def test_each_control_is_compared_with_the_real_playbook_situation_by_situation(
@@ -76,6 +136,31 @@ def test_each_control_is_compared_with_the_real_playbook_situation_by_situation(
     assert all(1 <= s["real"] <= 5 and 1 <= s["control"] <= 5 for s in situations.values())
 
 
+def test_every_condition_s_ratings_are_given_pair_by_pair(demo: dict[str, Any]) -> None:
+    figures = demo["controls"]
+    pairs = figures["real"]["pairs"]
+    assert len(pairs) == figures["personas"] == len({tuple(pair) for pair in pairs})
+    for name in ("real", "real_round_1", "F1_round_1", *(f"F{i}" for i in range(1, 9))):
+        ratings = figures[name]["scores"]
+        assert len(ratings) == len(pairs) and all(1 <= r <= 5 for r in ratings), name
+        assert round(sum(ratings) / len(ratings), 4) == figures[name]["mean"], name
+
+
+def test_the_summary_prints_the_controls_and_what_rounds_bring(
+    demo: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_demo(demo)
+    printed = capsys.readouterr().out
+    assert all(f"F{i} " in printed for i in range(1, 9))
+    gains = demo["controls"]["real"]["gain_beyond_F1"]
+    assert f"real beyond F1 {gains['mean']:+.2f} [{gains['ci_low']:+.2f}," in printed
+
+
+def test_another_learn_seed_learns_another_playbook(demos: dict[int, dict[str, Any]]) -> None:
+    assert [demos[seed]["learn_seed"] for seed in SEEDS] == list(SEEDS)
+    assert demos[0]["controls"]["real"]["scores"] != demos[1]["controls"]["real"]["scores"]
+
+
 def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, Any]) -> None:
     sets = demo["eval"]["sets"]
     assert set(sets) == {"learning", "held_out_cells", "held_out_situations", "unseen_goals"}
@@ -84,10 +169,13 @@ def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, An
     assert all(0 < demo["eval"]["compliance"][c] <= 5 for c in ("student", "playbook"))
 
 
-def test_the_playbook_does_not_coach_the_goal_it_never_learned(demo: dict[str, Any]) -> None:
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_playbook_does_not_coach_the_goal_it_never_learned(
+    demos: dict[int, dict[str, Any]], seed: int
+) -> None:
     # Without the goal gate the refund playbook offered baggage customers refund remedies
     # (invented compensation): compliance 2.69 and gap closed -0.13, -0.07, -0.17 (seeds 0-2).
-    unseen = demo["eval"]["sets"]["unseen_goals"]
+    unseen = demos[seed]["eval"]["sets"]["unseen_goals"]
     assert unseen["playbook"] == unseen["student"], unseen
     assert unseen["compliance"]["playbook"] == unseen["compliance"]["student"], unseen
 
@@ -96,3 +184,4 @@ def test_the_report_has_the_sets_and_the_controls(demo: dict[str, Any]) -> None:
     html = Path(demo["report"]).read_text()
     assert 'data-set="held_out_situations"' in html
     assert all(f'data-control="F{i}"' in html for i in range(1, 9))
+    assert "gain minus F1" in html

@@ -28,6 +28,7 @@ from playbook.stats import gap_closed, mean_interval, paired_comparison
 from playbook.store.core import Store
 from playbook.types import Entry, Persona, Rated, Turn
 
+BOUNDS = ("student", "teacher")  # the gap a playbook closes lies between them
 FAKE_TEACHERS = {"F1": "sim:teacher-constant", "F2": "sim:teacher-random", "F3": "sim:teacher-all"}
 NAMES = {
     "F1": "a teacher writing one constant list",
@@ -126,6 +127,32 @@ def gain(later: Sequence[Rated], earlier: Sequence[Rated]) -> dict[str, Any]:
     return dataclasses.asdict(mean_interval([a - b for a, b in _pairs(later, earlier)]))
 
 
+def gain_beyond(
+    later: Sequence[Rated],
+    earlier: Sequence[Rated],
+    other_later: Sequence[Rated],
+    other_earlier: Sequence[Rated],
+) -> dict[str, Any]:
+    """How much more `later` gains over `earlier` than `other_later` over `other_earlier` (e.g.
+    the real loop's rounds than F1's) on the same personas and seeds: the mean paired difference
+    of differences, with its interval."""
+    a, b, c, d = (_by_pair(rows) for rows in (later, earlier, other_later, other_earlier))
+    both = [key for key in a if key in b and key in c and key in d]
+    return dataclasses.asdict(mean_interval([(a[k] - b[k]) - (c[k] - d[k]) for k in both]))
+
+
+def pair_keys(rows: Sequence[Rated]) -> list[list[Any]]:
+    """[persona id, sample] of each row: the order of every condition's `scores`."""
+    return [[r.persona.id, r.sample] for r in rows]
+
+
+def scores(rows: Sequence[Rated], keys: Sequence[Sequence[Any]]) -> list[float | None]:
+    """The rows' ratings in the order of `keys` (pair_keys), None for a pair it lacks: with
+    them a reader pools runs (learn seeds) or tests other contrasts without rerunning."""
+    by_pair = _by_pair(rows)
+    return [by_pair.get((persona, sample)) for persona, sample in keys]
+
+
 def by_situation(
     real: Sequence[Rated], control: Sequence[Rated], name_of: Callable[[Persona], str]
 ) -> dict[str, dict[str, float | int | None]]:
@@ -146,10 +173,41 @@ def _mean_score(rows: Sequence[Rated]) -> float | None:
     return round(float(np.mean([r.score for r in rows])), 4) if rows else None
 
 
+def _by_pair(rows: Sequence[Rated]) -> dict[tuple[str, int], float]:
+    return {(r.persona.id, r.sample): r.score for r in rows}
+
+
 def _pairs(real: Sequence[Rated], control: Sequence[Rated]) -> list[tuple[float, float]]:
-    by_key = {(r.persona.id, r.sample): r.score for r in control}
+    by_key = _by_pair(control)
     return [
         (r.score, by_key[(r.persona.id, r.sample)])
         for r in real
         if (r.persona.id, r.sample) in by_key
     ]
+
+
+def pooled(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The controls of several runs (the demo's `controls` with different learn seeds) as one
+    sample of every run's pairs: each condition's mean and gap closed, the real playbook's paired
+    advantage over it, and the round gains. The intervals treat the pairs as independent, though
+    the pairs of one run share its playbook: they are narrower than a run-to-run interval."""
+    real = [run["real"] for run in runs]
+    weights = [len(r["scores"]) for r in real]
+    student, teacher = (float(np.average([r[c] for r in real], weights=weights)) for c in BOUNDS)
+    scores = {
+        name: np.asarray([s for run in runs for s in run[name]["scores"]], dtype=float)
+        for name, figures in runs[0].items()
+        if isinstance(figures, dict) and "scores" in figures
+    }
+    out: dict[str, Any] = {"runs": len(runs), "pairs": len(scores["real"])}
+    for name, values in scores.items():
+        out[name] = {"mean": round(float(values.mean()), 4)}
+        out[name]["gap_closed"] = gap_closed(student, float(values.mean()), teacher)
+        if name != "real":
+            difference = scores["real"] - values
+            out[name]["real_minus_control"] = dataclasses.asdict(mean_interval(difference))
+    rounds = {name: scores[name] - scores[f"{name}_round_1"] for name in ("real", "F1")}
+    for name, values in rounds.items():
+        out[name]["gain_from_round_1"] = dataclasses.asdict(mean_interval(values))
+    out["real"]["gain_beyond_F1"] = dataclasses.asdict(mean_interval(rounds["real"] - rounds["F1"]))
+    return out

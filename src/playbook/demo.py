@@ -8,7 +8,16 @@ from typing import Any
 
 from playbook import controls as fake
 from playbook.config import Config, load_config
-from playbook.controls import by_situation, compare, gain, retriever_over, stored
+from playbook.controls import (
+    by_situation,
+    compare,
+    gain,
+    gain_beyond,
+    pair_keys,
+    retriever_over,
+    scores,
+    stored,
+)
 from playbook.domain import example_domain, situation_of
 from playbook.evaluate import Condition, rate_condition
 from playbook.index import Index
@@ -24,14 +33,21 @@ from playbook.types import ROLES, Persona, Rated
 from playbook.workspace import Workspace
 
 
-def demo_config(out: Path) -> Config:
+def demo_config(out: Path, seed: int | None = None) -> Config:
+    """The airline example's config, its playbook in `out`; learning seeded with `seed` if given."""
     config = load_config(example_domain("airline").with_name("playbook.toml"))
-    return config.model_copy(update={"playbook": out.resolve() / "playbook.db"})
+    update: dict[str, Any] = {"playbook": out.resolve() / "playbook.db"}
+    if seed is not None:
+        update["learn"] = config.learn.model_copy(update={"seed": seed})
+    return config.model_copy(update=update)
 
 
-async def run_demo(out: Path, reporter: Reporter, with_controls: bool = False) -> dict[str, Any]:
-    """Learn on the learning personas, evaluate on every set; the headline is the held-out one."""
-    workspace = Workspace.open(demo_config(out))
+async def run_demo(
+    out: Path, reporter: Reporter, with_controls: bool = False, seed: int | None = None
+) -> dict[str, Any]:
+    """Learn on the learning personas, evaluate on every set; the headline is the held-out one.
+    `seed` is learning's (the example's own when None): another seed learns another playbook."""
+    workspace = Workspace.open(demo_config(out, seed))
     try:
         result = await learn(workspace, reporter)
         summary, rated = await evaluate(workspace, EvalPlan(), reporter)
@@ -40,6 +56,7 @@ async def run_demo(out: Path, reporter: Reporter, with_controls: bool = False) -
         demo = {
             "playbook": str(workspace.config.playbook),
             "run": result.run_id,
+            "learn_seed": workspace.config.learn.seed,
             "entries": len(workspace.store.entries()),
             "calls": {role: sum(c[role].calls for c in calls if role in c) for role in ROLES},
             "cached_calls": sum(stats.cached for c in calls for stats in c.values()),
@@ -94,7 +111,7 @@ async def _rate_controls(
     personas = split.held_out_cells + split.held_out_situations
     ids = {p.id for p in personas}
     mine = [r for r in rated if r.persona.id in ids]
-    means = {c: _mean([r for r in mine if r.condition == c]) for c in ("student", "teacher")}
+    means = {c: _mean([r for r in mine if r.condition == c]) for c in fake.BOUNDS}
     real_rows = [r for r in mine if r.condition == "playbook"]
     goal = workspace.domain.goal(workspace.config.learn.goals[0])
 
@@ -104,8 +121,15 @@ async def _rate_controls(
     roles = workspace.roles(workspace.recorder(run_id))
     real = await _retriever(workspace)
     conditions = await _control_conditions(workspace, roles, real, folder, reporter)
-    out: dict[str, Any] = {"personas": len(personas), "real": {"mean": _mean(real_rows)}}
-    out["real"]["gap_closed"] = gap_closed(means["student"], _mean(real_rows), means["teacher"])
+    keys = pair_keys(real_rows)
+    real_figures = {
+        "mean": _mean(real_rows),
+        "gap_closed": gap_closed(means["student"], _mean(real_rows), means["teacher"]),
+        **means,  # the student alone's and the teacher's, between which the gap is closed
+        "pairs": keys,
+        "scores": scores(real_rows, keys),
+    }
+    out: dict[str, Any] = {"personas": len(personas), "real": real_figures}
     rows_of = {"real": real_rows}
     for condition in conditions:
         # the evaluation's own seeds, so that rows pair with the real playbook's
@@ -120,10 +144,13 @@ async def _rate_controls(
         out[condition.name] = {
             **compare(real_rows, rows, means["student"], means["teacher"]),
             "by_situation": by_situation(real_rows, rows, situation),
+            "scores": scores(rows, keys),
         }
-    # What more rounds bring the real loop, and F1 (whose list never changes)
+    # What more rounds bring the real loop, and F1 (whose teacher writes one list)
     for name in ("real", "F1"):
         out[name]["gain_from_round_1"] = gain(rows_of[name], rows_of[f"{name}_round_1"])
+    rounds = [rows_of[name] for name in ("real", "real_round_1", "F1", "F1_round_1")]
+    out["real"]["gain_beyond_F1"] = gain_beyond(*rounds)
     return out
 
 

@@ -149,6 +149,10 @@ def demo(
     controls: Annotated[
         bool, typer.Option("--controls", help="Also run the fake learners F1-F8 as controls.")
     ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Learning's seed (default: the example's, 0); another learns anew."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Offline: learn a playbook for the airline example on the simulated world, then evaluate
@@ -157,7 +161,7 @@ def demo(
 
     async def work() -> dict[str, Any]:
         with reporter(err, as_json) as progress:
-            return await run_demo(out_dir, progress, controls)
+            return await run_demo(out_dir, progress, controls, seed)
 
     emit(run(work), as_json, print_demo)
 

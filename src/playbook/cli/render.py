@@ -50,7 +50,8 @@ def print_learn_summary(summary: dict[str, Any]) -> None:
 
 def print_demo(summary: dict[str, Any]) -> None:
     ev = summary["eval"]
-    out.print(f"Playbook: {summary['playbook']} ({summary['entries']} entries)")
+    entries, seed = summary["entries"], summary["learn_seed"]
+    out.print(f"Playbook: {summary['playbook']} ({entries} entries, learn seed {seed})")
     calls = ", ".join(f"{r} {n}" for r, n in summary["calls"].items())
     out.print(f"Calls (learning and evaluation): {calls}")
     table = Table("personas", "n", *DEMO_CONDITIONS, "gap closed", title="Mean rating (1-5)")
@@ -101,9 +102,19 @@ def _print_controls(controls: dict[str, Any]) -> None:
             f"{c['mean']:.2f}",
             f"{c['compliance']:.2f}",
             str(c["gap_closed"]),
-            f"{diff['mean']:+.2f} [{diff['ci_low']:+.2f}, {diff['ci_high']:+.2f}]",
+            _interval(diff),
         )
     out.print(table)
+    gains = [("real", real["gain_from_round_1"]), ("F1", controls["F1"]["gain_from_round_1"])]
+    gains.append(("real beyond F1", real["gain_beyond_F1"]))
+    out.print(
+        "From round 1 to the last (95% CI): "
+        + ", ".join(f"{name} {_interval(gain)}" for name, gain in gains)
+    )
+
+
+def _interval(figure: dict[str, Any]) -> str:
+    return f"{figure['mean']:+.2f} [{figure['ci_low']:+.2f}, {figure['ci_high']:+.2f}]"
 
 
 def print_eval(summary: dict[str, Any]) -> None:
