@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from playbook.errors import UserError
 from playbook.parse import MAX_GUIDELINES  # the same cap for a reviewer as for the teacher
-from playbook.store.base import ENTRY_STATUSES
+from playbook.store.base import ENTRY_STATUSES, now
 from playbook.store.migrations import schema as db
 from playbook.store.records import EntryVersion
 from playbook.types import Guidance
@@ -124,7 +124,7 @@ class ReviewQueries:
                 original = _original(conn, entry_id)
                 assert original is not None
                 conn.execute(_version_row(original))
-            version = EntryVersion(entry_id, current + 1, new, reviewer, reason, _now(), checks)
+            version = EntryVersion(entry_id, current + 1, new, reviewer, reason, now(), checks)
             conn.execute(_version_row(version))
             final = status or row.status
             update = db.entries.update().where(db.entries.c.id == entry_id)
@@ -150,10 +150,10 @@ class ReviewQueries:
             if missing:
                 raise self._missing("entry", ", ".join(missing))
             conn.execute(db.entries.update().where(e.id.in_(ids)).values(status=status))
-            now = _now()
+            at = now()
             conn.execute(
                 db.reviews.insert(),
-                [_review_values(i, status, reviewer, reason, "status", now) for i in ids],
+                [_review_values(i, status, reviewer, reason, "status", at) for i in ids],
             )
 
 
@@ -222,7 +222,3 @@ def _check_status(status: str) -> None:
 
     if status not in ENTRY_STATUSES:
         raise ReviewError(f"status {status!r} is not one of {', '.join(ENTRY_STATUSES)}")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
