@@ -33,6 +33,11 @@ from playbook.types import ROLES, Persona, Rated
 from playbook.workspace import Workspace
 
 
+# Conversations per persona in every evaluation (the controls' too): one conversation is a noisy
+# draw of a stochastic student, customer and judge, and paired intervals narrow with more.
+SAMPLES = 3
+
+
 def demo_config(out: Path, seed: int | None = None) -> Config:
     """The airline example's config, its playbook in `out`; learning seeded with `seed` if given."""
     config = load_config(example_domain("airline").with_name("playbook.toml"))
@@ -50,7 +55,7 @@ async def run_demo(
     workspace = Workspace.open(demo_config(out, seed))
     try:
         result = await learn(workspace, reporter)
-        summary, rated = await evaluate(workspace, EvalPlan(), reporter)
+        summary, rated = await evaluate(workspace, EvalPlan(samples=SAMPLES), reporter)
         # The calls of both runs: the demo is learning and evaluation.
         calls = [workspace.store.call_stats(run) for run in (result.run_id, summary["run"])]
         demo = {
@@ -137,6 +142,7 @@ async def _rate_controls(
             roles,
             condition,
             personas,
+            samples=SAMPLES,
             max_turns=workspace.config.learn.max_turns,
             concurrency=workspace.config.learn.concurrency,
             reporter=reporter,
