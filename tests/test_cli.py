@@ -39,6 +39,14 @@ def test_demo_prints_a_readable_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "held out" in result.stdout and "gap closed on held-out personas" in result.stdout
     assert "learn seed 1" in result.stdout
+    with Store.open(tmp_path / "d" / "playbook.db", create=False) as store:
+        entries = len(store.entries())
+    # Another seed in the same folder would mix two playbooks: refused, the playbook untouched
+    again = run("demo", "--out", "d", cwd=tmp_path)
+    assert again.returncode == 2 and "learned with learn seed 1" in again.stderr, again.stderr
+    assert "another --out folder" in again.stderr
+    with Store.open(tmp_path / "d" / "playbook.db", create=False) as store:
+        assert len(store.entries()) == entries
 
 
 def test_init_then_learn_then_list_entries(tmp_path: Path) -> None:

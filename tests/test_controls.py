@@ -2,27 +2,31 @@
 
 Measured on the held-out personas of the learned goal (three conversations each), paired with
 the real playbook on the same personas and seeds, with three learn seeds (the demo's, 0, and 1
-and 2): one seed is one path of a path-dependent learning run, so a must-show met by one seed
-alone proves little. Every fake loses with an interval excluding 0 with every seed. One of the
-issue's must-shows is not met, and is recorded here as a strict expected failure (a pass would
-fail the suite and call for an update): the lead over the best fake is 0.34 with seed 0 but 0.27
-with seeds 1 and 2, below the issue's 0.3.
+and 2): one seed is one split of the personas and one path of a path-dependent learning run, so
+a must-show met by one seed alone proves little. Every fake loses with an interval excluding 0
+with every seed. One of the issue's must-shows is not met, and is recorded here as a strict
+expected failure (a pass would fail the suite and call for an update): the lead over the best
+fake is 0.34 with seed 0 but 0.266 and 0.272 with seeds 1 and 2, below the issue's 0.3.
 """
 
 import asyncio
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from playbook.cli.render import print_demo
 from playbook.controls import pooled
 from playbook.demo import SAMPLES, run_demo
 from playbook.runner import QuietReporter
+from playbook.store.core import Store
 
 SEEDS = (0, 1, 2)
 SHORT_OF_THE_LEAD = pytest.mark.xfail(
-    strict=True, reason="issue 11 open: the lead over F7 is 0.27 with these seeds"
+    strict=True,
+    raises=AssertionError,
+    reason="issue 11 open: the lead over F7 is 0.27 with these seeds",
 )
 
 
@@ -107,7 +111,6 @@ def test_over_three_learn_seeds_rounds_help_the_real_loop_and_not_a_constant_lis
     # The 288 pairs of the three seeds: real +0.52 (0.38, 0.66), F1 +0.02 (-0.07, 0.11), the
     # real loop's gain beyond F1's +0.50 (0.33, 0.66).
     pool = pooled([demos[seed]["controls"] for seed in SEEDS])
-    assert pool["pairs"] == sum(len(controls(demos, seed)["real"]["scores"]) for seed in SEEDS)
     assert pool["real"]["gain_from_round_1"]["ci_low"] > 0, pool["real"]
     assert pool["real"]["gain_beyond_F1"]["ci_low"] > 0, pool["real"]
     constant = pool["F1"]["gain_from_round_1"]
@@ -133,14 +136,20 @@ def test_each_control_is_compared_with_the_real_playbook_situation_by_situation(
     assert all(1 <= s["real"] <= 5 and 1 <= s["control"] <= 5 for s in situations.values())
 
 
-def test_every_condition_s_ratings_are_given_pair_by_pair(demo: dict[str, Any]) -> None:
-    figures = demo["controls"]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_condition_s_ratings_are_given_pair_by_pair(
+    demos: dict[int, dict[str, Any]], seed: int
+) -> None:
+    figures = controls(demos, seed)
     pairs = figures["real"]["pairs"]
     assert len(pairs) == figures["personas"] * SAMPLES == len({tuple(pair) for pair in pairs})
-    for name in ("real", "real_round_1", "F1_round_1", *(f"F{i}" for i in range(1, 9))):
-        ratings = figures[name]["scores"]
-        assert len(ratings) == len(pairs) and all(1 <= r <= 5 for r in ratings), name
-        assert round(sum(ratings) / len(ratings), 4) == figures[name]["mean"], name
+    real = np.asarray(figures["real"]["scores"])
+    for name in ("real_round_1", "F1_round_1", *(f"F{i}" for i in range(1, 9))):
+        ratings = np.asarray(figures[name]["scores"])
+        assert len(ratings) == len(pairs) and ((ratings >= 1) & (ratings <= 5)).all(), name
+        # in the same order as the real playbook's: their paired difference is the reported one
+        advantage = figures[name]["real_minus_control"]["mean"]
+        assert round(float((real - ratings).mean()), 4) == advantage, name
 
 
 def test_the_summary_prints_the_controls_and_what_rounds_bring(
@@ -153,9 +162,17 @@ def test_the_summary_prints_the_controls_and_what_rounds_bring(
     assert f"real beyond F1 {gains['mean']:+.2f} [{gains['ci_low']:+.2f}," in printed
 
 
-def test_another_learn_seed_learns_another_playbook(demos: dict[int, dict[str, Any]]) -> None:
+def test_another_learn_seed_splits_the_personas_and_learns_another_playbook(
+    demos: dict[int, dict[str, Any]],
+) -> None:
     assert [demos[seed]["learn_seed"] for seed in SEEDS] == list(SEEDS)
-    assert demos[0]["controls"]["real"]["scores"] != demos[1]["controls"]["real"]["scores"]
+    held_out = [{persona for persona, _ in controls(demos, s)["real"]["pairs"]} for s in SEEDS]
+    assert held_out[0] != held_out[1] != held_out[2]
+    playbooks = []
+    for seed in SEEDS:
+        with Store.open(demos[seed]["playbook"], create=False) as store:
+            playbooks.append({(e.scenario.text(), e.guidance) for e in store.entries()})
+    assert playbooks[0] != playbooks[1] != playbooks[2] != playbooks[0]
 
 
 def test_the_demo_reports_every_set_and_the_held_out_headline(demo: dict[str, Any]) -> None:
@@ -171,12 +188,16 @@ def test_the_playbook_leaves_the_goal_it_never_learned_almost_alone(
     demos: dict[int, dict[str, Any]], seed: int
 ) -> None:
     # Without the goal gate the refund playbook offered baggage customers refund remedies
-    # (invented compensation): gap closed -0.13, -0.07, -0.17 (seeds 0-2, one conversation per
-    # persona). With it: 0.0, -0.002, -0.016; the gate misreads 11 of the 576 turns of baggage
-    # customers, late in long conversations whose customer's words are mostly generic
-    # ("what are my options?"), as refund ones (README, the goal gate).
+    # (invented compensation): gap closed -0.13, -0.07, -0.17 (seeds 0-2) and compliance 2.69
+    # against the student's 3.0 (seed 0), one conversation per persona. With it: 0.0, -0.002,
+    # -0.016 and 3.0, 3.0, 2.94, as the gate misreads 11 of the 576 turns of baggage customers,
+    # late in long conversations whose customer's words are mostly generic ("what are my
+    # options?"), as refund ones (README, the goal gate). Each bound is half the least harm
+    # measured without the gate.
     unseen = demos[seed]["eval"]["sets"]["unseen_goals"]
-    assert unseen["gap_closed"] >= -0.05, unseen
+    assert unseen["gap_closed"] >= -0.035, unseen
+    compliance = unseen["compliance"]
+    assert compliance["playbook"] >= compliance["student"] - 0.15, compliance
 
 
 def test_the_report_has_the_sets_and_the_controls(demo: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,38 +107,32 @@ def retriever_over(
 
 
 def compare(
-    real: Sequence[Rated], control: Sequence[Rated], student: float, teacher: float
+    control: Sequence[Rated], ratings: np.ndarray, real: np.ndarray, student: float, teacher: float
 ) -> dict[str, Any]:
-    """A control's numbers, and the real playbook's paired advantage over it."""
-    mean = float(np.mean([r.score for r in control]))
-    pairs = _pairs(real, control)
+    """A control's numbers: its rows, and their ratings and the real playbook's of the same
+    pairs (`aligned`); the paired intervals are `contrasts`'."""
+    mean = float(ratings.mean())
     return {
         "mean": round(mean, 4),
         "compliance": round(float(np.mean([r.verdict.compliance.rating for r in control])), 4),
         "gap_closed": gap_closed(student, mean, teacher),
-        "real_minus_control": gain(real, control),
-        "vs_real": paired_comparison([b for _, b in pairs], [a for a, _ in pairs]),
+        "vs_real": paired_comparison(ratings, real),
     }
 
 
-def gain(later: Sequence[Rated], earlier: Sequence[Rated]) -> dict[str, Any]:
-    """How much `later` (e.g. the playbook after the last round) is rated above `earlier` (after
-    round 1) on the same personas and seeds: the mean paired difference, with its interval."""
-    return dataclasses.asdict(mean_interval([a - b for a, b in _pairs(later, earlier)]))
-
-
-def gain_beyond(
-    later: Sequence[Rated],
-    earlier: Sequence[Rated],
-    other_later: Sequence[Rated],
-    other_earlier: Sequence[Rated],
-) -> dict[str, Any]:
-    """How much more `later` gains over `earlier` than `other_later` over `other_earlier` (e.g.
-    the real loop's rounds than F1's) on the same personas and seeds: the mean paired difference
-    of differences, with its interval."""
-    a, b, c, d = (_by_pair(rows) for rows in (later, earlier, other_later, other_earlier))
-    both = [key for key in a if key in b and key in c and key in d]
-    return dataclasses.asdict(mean_interval([(a[k] - b[k]) - (c[k] - d[k]) for k in both]))
+def contrasts(ratings: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """From every condition's ratings of the same pairs ("real", the controls, "real_round_1",
+    "F1_round_1"): the real playbook's paired advantage over each other condition, what the
+    rounds after the first gain the real loop and F1 (whose teacher writes one list), and how
+    much more the real loop gains than F1, pair by pair. Means with their 95% intervals."""
+    real = ratings["real"]
+    out = {name: {"real_minus_control": _interval(real - other)} for name, other in ratings.items()}
+    out["real"] = {}
+    rounds = {name: ratings[name] - ratings[f"{name}_round_1"] for name in ("real", "F1")}
+    for name, gains in rounds.items():
+        out[name]["gain_from_round_1"] = _interval(gains)
+    out["real"]["gain_beyond_F1"] = _interval(rounds["real"] - rounds["F1"])
+    return out
 
 
 def pair_keys(rows: Sequence[Rated]) -> list[list[Any]]:
@@ -146,11 +140,36 @@ def pair_keys(rows: Sequence[Rated]) -> list[list[Any]]:
     return [[r.persona.id, r.sample] for r in rows]
 
 
-def scores(rows: Sequence[Rated], keys: Sequence[Sequence[Any]]) -> list[float | None]:
-    """The rows' ratings in the order of `keys` (pair_keys), None for a pair it lacks: with
-    them a reader pools runs (learn seeds) or tests other contrasts without rerunning."""
-    by_pair = _by_pair(rows)
-    return [by_pair.get((persona, sample)) for persona, sample in keys]
+def aligned(rows: Sequence[Rated], keys: Sequence[Sequence[Any]]) -> np.ndarray:
+    """The rows' ratings in the order of `keys` (pair_keys); every pair must be rated."""
+    by_pair = {(r.persona.id, r.sample): r.score for r in rows}
+    missing = [key for key in keys if tuple(key) not in by_pair]
+    if missing:
+        raise ValueError(f"{len(missing)} pairs are not rated, e.g. {missing[0]}")
+    return np.asarray([by_pair[(persona, sample)] for persona, sample in keys], dtype=float)
+
+
+def pooled(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The controls of several runs (the demo's `controls` with different learn seeds) as one
+    sample of every run's pairs: each condition's mean and gap closed, and the `contrasts`. The
+    intervals treat the pairs as independent, though the pairs of one run share its playbook
+    (and its split of the personas): they are narrower than a run-to-run interval."""
+    if not runs:
+        raise ValueError("no runs to pool")
+    names = [name for name, figures in runs[0].items() if isinstance(figures, dict)]
+    if lacking := sorted({name for run in runs for name in names if name not in run}):
+        raise ValueError(f"not every run has the conditions {', '.join(lacking)}")
+    ratings = {name: np.concatenate([run[name]["scores"] for run in runs]) for name in names}
+    real = [run["real"] for run in runs]
+    weights = [len(r["scores"]) for r in real]
+    student, teacher = (float(np.average([r[c] for r in real], weights=weights)) for c in BOUNDS)
+    out: dict[str, Any] = {"runs": len(runs), "pairs": len(ratings["real"])}
+    for name, values in ratings.items():
+        mean = float(values.mean())
+        out[name] = {"mean": round(mean, 4), "gap_closed": gap_closed(student, mean, teacher)}
+    for name, figures in contrasts(ratings).items():
+        out[name].update(figures)
+    return out
 
 
 def by_situation(
@@ -173,41 +192,5 @@ def _mean_score(rows: Sequence[Rated]) -> float | None:
     return round(float(np.mean([r.score for r in rows])), 4) if rows else None
 
 
-def _by_pair(rows: Sequence[Rated]) -> dict[tuple[str, int], float]:
-    return {(r.persona.id, r.sample): r.score for r in rows}
-
-
-def _pairs(real: Sequence[Rated], control: Sequence[Rated]) -> list[tuple[float, float]]:
-    by_key = _by_pair(control)
-    return [
-        (r.score, by_key[(r.persona.id, r.sample)])
-        for r in real
-        if (r.persona.id, r.sample) in by_key
-    ]
-
-
-def pooled(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The controls of several runs (the demo's `controls` with different learn seeds) as one
-    sample of every run's pairs: each condition's mean and gap closed, the real playbook's paired
-    advantage over it, and the round gains. The intervals treat the pairs as independent, though
-    the pairs of one run share its playbook: they are narrower than a run-to-run interval."""
-    real = [run["real"] for run in runs]
-    weights = [len(r["scores"]) for r in real]
-    student, teacher = (float(np.average([r[c] for r in real], weights=weights)) for c in BOUNDS)
-    scores = {
-        name: np.asarray([s for run in runs for s in run[name]["scores"]], dtype=float)
-        for name, figures in runs[0].items()
-        if isinstance(figures, dict) and "scores" in figures
-    }
-    out: dict[str, Any] = {"runs": len(runs), "pairs": len(scores["real"])}
-    for name, values in scores.items():
-        out[name] = {"mean": round(float(values.mean()), 4)}
-        out[name]["gap_closed"] = gap_closed(student, float(values.mean()), teacher)
-        if name != "real":
-            difference = scores["real"] - values
-            out[name]["real_minus_control"] = dataclasses.asdict(mean_interval(difference))
-    rounds = {name: scores[name] - scores[f"{name}_round_1"] for name in ("real", "F1")}
-    for name, values in rounds.items():
-        out[name]["gain_from_round_1"] = dataclasses.asdict(mean_interval(values))
-    out["real"]["gain_beyond_F1"] = dataclasses.asdict(mean_interval(rounds["real"] - rounds["F1"]))
-    return out
+def _interval(values: np.ndarray) -> dict[str, Any]:
+    return dataclasses.asdict(mean_interval(values))

@@ -6,19 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from playbook import controls as fake
 from playbook.config import Config, load_config
 from playbook.controls import (
+    aligned,
     by_situation,
     compare,
-    gain,
-    gain_beyond,
+    contrasts,
     pair_keys,
     retriever_over,
-    scores,
     stored,
 )
 from playbook.domain import example_domain, situation_of
+from playbook.errors import UserError
 from playbook.evaluate import Condition, rate_condition
 from playbook.index import Index
 from playbook.report import write_report
@@ -31,7 +33,6 @@ from playbook.stats import gap_closed
 from playbook.store.core import Store
 from playbook.types import ROLES, Persona, Rated
 from playbook.workspace import Workspace
-
 
 # Conversations per persona in every evaluation (the controls' too): one conversation is a noisy
 # draw of a stochastic student, customer and judge, and paired intervals narrow with more.
@@ -54,6 +55,7 @@ async def run_demo(
     `seed` is learning's (the example's own when None): another seed learns another playbook."""
     workspace = Workspace.open(demo_config(out, seed))
     try:
+        _refuse_another_seed(workspace)
         result = await learn(workspace, reporter)
         summary, rated = await evaluate(workspace, EvalPlan(samples=SAMPLES), reporter)
         # The calls of both runs: the demo is learning and evaluation.
@@ -75,6 +77,22 @@ async def run_demo(
         return demo
     finally:
         await workspace.aclose()
+
+
+def _refuse_another_seed(workspace: Workspace) -> None:
+    """A demo folder holds one learn seed's playbook: another seed's entries would coach (and
+    their learning personas be evaluated as held out) beside this one's."""
+    seed = workspace.config.learn.seed
+    earlier = {
+        run.config.get("learn", {}).get("seed", seed)
+        for run in workspace.store.runs()
+        if run.kind == "learn"
+    }
+    if earlier - {seed}:
+        raise UserError(
+            f"{workspace.config.playbook} was learned with learn seed "
+            f"{', '.join(map(str, sorted(earlier)))}; run seed {seed} with another --out folder"
+        )
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
@@ -127,18 +145,11 @@ async def _rate_controls(
     real = await _retriever(workspace)
     conditions = await _control_conditions(workspace, roles, real, folder, reporter)
     keys = pair_keys(real_rows)
-    real_figures = {
-        "mean": _mean(real_rows),
-        "gap_closed": gap_closed(means["student"], _mean(real_rows), means["teacher"]),
-        **means,  # the student alone's and the teacher's, between which the gap is closed
-        "pairs": keys,
-        "scores": scores(real_rows, keys),
-    }
-    out: dict[str, Any] = {"personas": len(personas), "real": real_figures}
-    rows_of = {"real": real_rows}
+    ratings = {"real": aligned(real_rows, keys)}
+    out: dict[str, Any] = {"personas": len(personas), "real": _real(ratings["real"], means, keys)}
     for condition in conditions:
         # the evaluation's own seeds, so that rows pair with the real playbook's
-        rows = rows_of[condition.name] = await rate_condition(
+        rows = await rate_condition(
             roles,
             condition,
             personas,
@@ -147,17 +158,23 @@ async def _rate_controls(
             concurrency=workspace.config.learn.concurrency,
             reporter=reporter,
         )
+        ratings[condition.name] = aligned(rows, keys)
         out[condition.name] = {
-            **compare(real_rows, rows, means["student"], means["teacher"]),
+            **compare(rows, ratings[condition.name], ratings["real"], **means),
             "by_situation": by_situation(real_rows, rows, situation),
-            "scores": scores(rows, keys),
+            "scores": ratings[condition.name].tolist(),
         }
-    # What more rounds bring the real loop, and F1 (whose teacher writes one list)
-    for name in ("real", "F1"):
-        out[name]["gain_from_round_1"] = gain(rows_of[name], rows_of[f"{name}_round_1"])
-    rounds = [rows_of[name] for name in ("real", "real_round_1", "F1", "F1_round_1")]
-    out["real"]["gain_beyond_F1"] = gain_beyond(*rounds)
+    for name, figures in contrasts(ratings).items():
+        out[name].update(figures)
     return out
+
+
+def _real(ratings: np.ndarray, means: dict[str, float], keys: list[list[Any]]) -> dict[str, Any]:
+    """The real playbook's figures, with the student alone's and the teacher's means (between
+    which the gap is closed) and the pairs every condition's `scores` follow."""
+    mean = round(float(ratings.mean()), 4)
+    closed = gap_closed(means["student"], mean, means["teacher"])
+    return {"mean": mean, "gap_closed": closed, **means, "pairs": keys, "scores": ratings.tolist()}
 
 
 async def _control_conditions(

@@ -16,6 +16,7 @@ import numpy as np
 from playbook.evaluate import CONDITIONS
 from playbook.types import Rated
 
+Ratings = Sequence[float] | np.ndarray
 GOOD = 3.0  # "good" on the 1-5 scale
 RESAMPLES = 2000
 SIGN_FLIPS = 10_000
@@ -29,7 +30,7 @@ class Interval:
     n: int
 
 
-def mean_interval(values: Sequence[float], seed: int = 0) -> Interval:
+def mean_interval(values: Ratings, seed: int = 0) -> Interval:
     """The mean with a percentile bootstrap 95% interval."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -40,9 +41,7 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> Interval:
     return Interval(_r(data.mean()), _r(low), _r(high), int(data.size))
 
 
-def paired_comparison(
-    treated: Sequence[float], baseline: Sequence[float], seed: int = 0
-) -> dict[str, Any]:
+def paired_comparison(treated: Ratings, baseline: Ratings, seed: int = 0) -> dict[str, Any]:
     """Win/tie/loss per pair and a two-sided sign-flip permutation test of the mean difference."""
     diffs = np.asarray(treated, dtype=float) - np.asarray(baseline, dtype=float)
     if diffs.size == 0:

@@ -151,7 +151,7 @@ def demo(
     ] = False,
     seed: Annotated[
         int | None,
-        typer.Option(help="Learning's seed (default: the example's, 0); another learns anew."),
+        typer.Option(help="Learning's seed (default: the example's); others split and learn anew."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
