@@ -18,7 +18,7 @@ import pytest
 
 from playbook.cli.render import print_demo
 from playbook.controls import pooled
-from playbook.demo import SAMPLES, run_demo
+from playbook.demo import CONVERSATIONS, run_demo
 from playbook.runner import QuietReporter
 from playbook.store.core import Store
 
@@ -142,7 +142,7 @@ def test_every_condition_s_ratings_are_given_pair_by_pair(
 ) -> None:
     figures = controls(demos, seed)
     pairs = figures["real"]["pairs"]
-    assert len(pairs) == figures["personas"] * SAMPLES == len({tuple(pair) for pair in pairs})
+    assert len(pairs) == figures["personas"] * CONVERSATIONS == len({tuple(pair) for pair in pairs})
     real = np.asarray(figures["real"]["scores"])
     for name in ("real_round_1", "F1_round_1", *(f"F{i}" for i in range(1, 9))):
         ratings = np.asarray(figures[name]["scores"])

@@ -36,7 +36,7 @@ from playbook.workspace import Workspace
 
 # Conversations per persona in every evaluation (the controls' too): one conversation is a noisy
 # draw of a stochastic student, customer and judge, and paired intervals narrow with more.
-SAMPLES = 3
+CONVERSATIONS = 3
 
 
 def demo_config(out: Path, seed: int | None = None) -> Config:
@@ -57,7 +57,7 @@ async def run_demo(
     try:
         _refuse_another_seed(workspace)
         result = await learn(workspace, reporter)
-        summary, rated = await evaluate(workspace, EvalPlan(samples=SAMPLES), reporter)
+        summary, rated = await evaluate(workspace, EvalPlan(samples=CONVERSATIONS), reporter)
         # The calls of both runs: the demo is learning and evaluation.
         calls = [workspace.store.call_stats(run) for run in (result.run_id, summary["run"])]
         demo = {
@@ -153,7 +153,7 @@ async def _rate_controls(
             roles,
             condition,
             personas,
-            samples=SAMPLES,
+            samples=CONVERSATIONS,
             max_turns=workspace.config.learn.max_turns,
             concurrency=workspace.config.learn.concurrency,
             reporter=reporter,
