@@ -127,7 +127,7 @@ def contrasts(ratings: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     much more the real loop gains than F1, pair by pair. Means with their 95% intervals."""
     real = ratings["real"]
     out = {name: {"real_minus_control": _interval(real - other)} for name, other in ratings.items()}
-    out["real"] = {}
+    out["real"] = {}  # not an advantage over itself
     rounds = {name: ratings[name] - ratings[f"{name}_round_1"] for name in ("real", "F1")}
     for name, gains in rounds.items():
         out[name]["gain_from_round_1"] = _interval(gains)

@@ -52,7 +52,8 @@ async def run_demo(
     out: Path, reporter: Reporter, with_controls: bool = False, seed: int | None = None
 ) -> dict[str, Any]:
     """Learn on the learning personas, evaluate on every set; the headline is the held-out one.
-    `seed` is learning's (the example's own when None): another seed learns another playbook."""
+    `seed` is learning's (the example's own when None): another seed splits the personas into
+    learning and held-out ones anew and learns another playbook."""
     workspace = Workspace.open(demo_config(out, seed))
     try:
         _refuse_another_seed(workspace)
