@@ -126,8 +126,12 @@ def contrasts(ratings: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     rounds after the first gain the real loop and F1 (whose teacher writes one list), and how
     much more the real loop gains than F1, pair by pair. Means with their 95% intervals."""
     real = ratings["real"]
-    out = {name: {"real_minus_control": _interval(real - other)} for name, other in ratings.items()}
-    out["real"] = {}  # not an advantage over itself
+    out = {
+        name: {"real_minus_control": _interval(real - other)}
+        for name, other in ratings.items()
+        if name != "real"
+    }
+    out["real"] = {}
     rounds = {name: ratings[name] - ratings[f"{name}_round_1"] for name in ("real", "F1")}
     for name, gains in rounds.items():
         out[name]["gain_from_round_1"] = _interval(gains)

@@ -240,7 +240,7 @@ class Store(
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
-            raise self._missing("entry", entry_id)
+            raise missing(self.path, "entry", entry_id)
         return _entry_from_row(row)
 
     def entry_vectors(
@@ -306,9 +306,6 @@ class Store(
         return [FailureRecord(**row._asdict()) for row in rows]
 
     # helpers
-
-    def _missing(self, what: str, key: object) -> StoreError:
-        return missing(self.path, what, key)
 
     def _insert_for_run(self, table: sa.Table, row: dict[str, Any]) -> None:
         try:

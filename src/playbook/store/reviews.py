@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from playbook.errors import UserError
 from playbook.parse import MAX_GUIDELINES  # the same cap for a reviewer as for the teacher
-from playbook.store.base import ENTRY_STATUSES, now
+from playbook.store.base import ENTRY_STATUSES, missing, now
 from playbook.store.migrations import schema as db
 from playbook.store.records import EntryVersion
 from playbook.types import Guidance
@@ -65,9 +65,6 @@ class ReviewQueries:
     def _write(self) -> AbstractContextManager[sa.Connection]:
         raise NotImplementedError
 
-    def _missing(self, what: str, key: object) -> Exception:
-        raise NotImplementedError
-
     def versions(self, entry_id: int) -> list[EntryVersion]:
         """Every version of the entry's guidance, oldest first; never empty.
 
@@ -80,7 +77,7 @@ class ReviewQueries:
                 return stored
             original = _original(conn, entry_id)
         if original is None:
-            raise self._missing("entry", entry_id)
+            raise missing(self.path, "entry", entry_id)
         return [original]
 
     def edit_guidance(
@@ -109,7 +106,7 @@ class ReviewQueries:
             # so the second sees the first's version (SQLite serialises writers anyway).
             row = conn.execute(_entry_state(entry_id).with_for_update()).first()
             if row is None:
-                raise self._missing("entry", entry_id)
+                raise missing(self.path, "entry", entry_id)
             stored = _stored_versions(conn, entry_id)
             current = stored[-1].version if stored else 1
             if base_version is not None and base_version != current:
@@ -146,9 +143,9 @@ class ReviewQueries:
         e = db.entries.c
         with self._write() as conn:
             found = set(conn.execute(sa.select(e.id).where(e.id.in_(ids))).scalars())
-            missing = [str(i) for i in ids if i not in found]
-            if missing:
-                raise self._missing("entry", ", ".join(missing))
+            unknown = [str(i) for i in ids if i not in found]
+            if unknown:
+                raise missing(self.path, "entry", ", ".join(unknown))
             conn.execute(db.entries.update().where(e.id.in_(ids)).values(status=status))
             at = now()
             conn.execute(
