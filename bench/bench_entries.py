@@ -4,10 +4,11 @@ simulated world, whose hidden model rates a reply truly (no judge noise).
 It learns the airline example on its learning personas (as `playbook demo` does) once per
 acceptance level (`[learn] accept`: the loop stops refining a scenario's guidance at that
 rating), then replies to every kept entry's own scenario several times with the student alone,
-with the entry's guidance, and with guidance written from the hidden model (one line per move the
-scenario needs, in wordings the simulated student understands: a reference point, not a proven
-best). Also: the share of entries kept while the judge still rated the student below the teacher
-(their best attempt's mean under "excellent"), and the calls learning made.
+with the entry's guidance, and with ideal guidance written from the hidden model
+(playbook.sim.ideal: one line per lesson the scenario needs, in wordings the simulated student
+understands; a reference point, not a proven best). Also: the share of entries kept while the
+judge still rated the student below the teacher (their best attempt's mean under "excellent"),
+and the calls learning made.
 """
 
 from __future__ import annotations
@@ -24,31 +25,12 @@ from common import progress
 from playbook.roles import Roles
 from playbook.runner import QuietReporter
 from playbook.runs import learn
-from playbook.sim import coach, world
+from playbook.sim import world
+from playbook.sim.ideal import ideal_guidance
 from playbook.types import Entry, Turn
 
 LEVELS = ("very good", "excellent")
 SAMPLES = 8
-_SUBSTANCE_FIRST = ("grant", "documentation", "escalate", "alternatives", *world.TONE, "policy")
-
-
-def written_from_the_world(read: world.Situation) -> tuple[str, ...]:
-    """Guidance naming what the hidden model says the scenario needs: keep it short for a
-    driver, each needed move, no repeated policy when it is not needed, firmness when the
-    customer demands what is forbidden."""
-    goal, needs = read.goal, world.needs(read)
-    remedies = " or ".join(world.right_remedies(read))
-    lines = [coach.PHRASINGS["brevity"][0]] if world.wants_brevity(read) else []
-    for move in _SUBSTANCE_FIRST:
-        if move in needs:
-            lines.append(
-                coach.PHRASINGS[move][0].format(remedies=remedies, forbidden=goal.forbidden)
-            )
-    if "policy" not in needs:
-        lines.append(coach.PHRASINGS["no_policy"][0])
-    if read.demanding and not read.case.exception:
-        lines.append(coach.PHRASINGS["firm"][0].format(forbidden=goal.forbidden))
-    return tuple(lines)
 
 
 async def true_rating(
@@ -67,7 +49,7 @@ async def measure(roles: Roles, entries: Sequence[Entry]) -> dict[str, Any]:
             [
                 await true_rating(roles, read, turns, ()),
                 await true_rating(roles, read, turns, entry.guidance),
-                await true_rating(roles, read, turns, written_from_the_world(read)),
+                await true_rating(roles, read, turns, ideal_guidance(roles.domain, turns)),
             ]
         )
     alone, learned, reference = np.mean(rows, axis=0) if rows else (0.0, 0.0, 0.0)
@@ -76,7 +58,7 @@ async def measure(roles: Roles, entries: Sequence[Entry]) -> dict[str, Any]:
         "entries": len(entries),
         "student_alone": round(float(alone), 3),
         "learned_guidance": round(float(learned), 3),
-        "written_from_the_world": round(float(reference), 3),
+        "ideal_guidance": round(float(reference), 3),
         "share_kept_below_excellent": round(float(np.mean(below)), 3) if below else 0.0,
     }
 

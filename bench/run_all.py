@@ -90,7 +90,7 @@ SHOWN = {
         "entries_*.reload_peak_ratio_to_steady",
     ],
     "situations": ["chance.*", "twin_available", "*.conversation.*"],
-    "entries": ["*.student_alone", "*.learned_guidance", "*.written_from_the_world"],
+    "entries": ["*.student_alone", "*.learned_guidance", "*.ideal_guidance"],
     "cost": ["kept_entries", "per_kept_entry.*tokens_per_entry", "rerun_cache_share"],
     "startup": ["*_ms", "*_ratio_to_python", "heavy_imports_of_help"],
     "errors": ["*_ratio_to_python", "heavy_imports.*"],

@@ -111,7 +111,7 @@ async def test_entries_rates_learned_guidance_between_the_student_and_the_worlds
         figures = result[level]
         assert figures["entries"] > 0 and figures["learning_calls"]["teacher"] > 0
         assert figures["student_alone"] < figures["learned_guidance"]
-        assert figures["student_alone"] < figures["written_from_the_world"]
+        assert figures["student_alone"] < figures["ideal_guidance"]
 
 
 def test_startup_compares_the_cli_and_servers_with_bare_python(bench: Any) -> None:

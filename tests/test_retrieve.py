@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -276,3 +276,30 @@ async def test_served_entries_carry_their_goal(store: Store) -> None:
         ("refund", (BE_BRIEF,)),
         ("baggage", (COMFORT,)),
     ]
+
+
+class OrderedEmbedder(HashEmbedder):
+    """Word order counts, as in a transformer: the same words in another order embed otherwise."""
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = await super().embed(texts)
+        order = np.asarray([[len(text.split("\n")[0])] for text in texts], dtype=np.float32)
+        return vectors + 0.01 * order / max(1.0, float(order.max()))
+
+
+async def test_guidance_of_the_same_lines_in_another_order_ties_and_the_nearer_one_wins() -> None:
+    """Guidance matched as the same lines in another order scores exactly alike on any machine,
+    so the nearer conversation wins the tie, rather than how a CPU happened to sum floats."""
+    embedder = OrderedEmbedder()
+    lines = ("Acknowledge the delay.", "Offer the $50 meal voucher, nothing else.")
+    nearer = make_entry("My bag is late and I am upset.", lines)
+    farther = make_entry("Bag late, upset, want help now please.", lines[::-1])
+    known = [farther, nearer]
+    vectors = await embedder.embed([e.scenario.text() for e in known])
+    guidance_map = await GuidanceMap.fit(Index(known, np.asarray(vectors), False), embedder)
+    assert np.array_equal(guidance_map.targets[0], guidance_map.targets[1])
+
+    query = np.asarray((await embedder.embed(["Customer: My bag is late and I am upset."]))[0])
+    hits = [Hit(e, float(query @ v)) for e, v in zip(known, vectors, strict=True)]
+    assert hits[1].score > hits[0].score
+    assert [hit.entry for hit in guidance_map.rank(query, hits, k=1)] == [nearer]

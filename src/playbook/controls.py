@@ -6,6 +6,12 @@ F1 writes one constant list, F2 random guideline templates, F3 every behaviour a
 F4-F8 change the real playbook or replace it: F4 the union of its guidelines as one fixed list,
 F5 its guidelines shuffled across entries, F6 a playbook learned for another goal, F7 every
 entry at once (k = all), F8 guidance granting what the policy forbids.
+
+Beside them, a reference point no learner reaches: the real playbook's scenarios with ideal
+guidance (what the simulated world's hidden model says each needs, in the student's words:
+sim.ideal), retrieved by the same method, with k = 1 and with k = all. It tells what the real
+guidance could be worth with the same scenarios and retrieval, and how much dumping even such
+entries whole (k = all) costs.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ NAMES = {
     "F6": "a playbook learned for another goal",
     "F7": "the real playbook with k = all",
     "F8": "guidance granting what the policy forbids",
+    "ideal": "the real playbook's scenarios with ideal guidance (a reference point)",
+    "ideal_k_all": "the same ideal entries with k = all",
 }
 
 
@@ -68,6 +76,13 @@ def shuffled(entries: list[Entry], seed: int) -> list[Entry]:
     guidance = [e.guidance for e in entries]
     random.Random(seed).shuffle(guidance)
     return [dataclasses.replace(e, guidance=g) for e, g in zip(entries, guidance, strict=True)]
+
+
+def rewritten(
+    entries: list[Entry], write: Callable[[tuple[Turn, ...]], tuple[str, ...]]
+) -> list[Entry]:
+    """The same scenarios, each with the guidance `write` gives its conversation."""
+    return [dataclasses.replace(e, guidance=write(e.scenario.turns)) for e in entries]
 
 
 def union_of_guidelines(entries: Sequence[Entry]) -> tuple[str, ...]:
@@ -137,6 +152,14 @@ def contrasts(ratings: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
         out[name]["gain_from_round_1"] = _interval(gains)
     out["real"]["gain_beyond_F1"] = _interval(rounds["real"] - rounds["F1"])
     return out
+
+
+def lead(first: Mapping[str, Any], second: Mapping[str, Any]) -> float | None:
+    """How much more of the gap the first condition closes than the second (None when a gap is
+    not defined: the teacher no better than the student)."""
+    if first["gap_closed"] is None or second["gap_closed"] is None:
+        return None
+    return round(first["gap_closed"] - second["gap_closed"], 4)
 
 
 def pair_keys(rows: Sequence[Rated]) -> list[list[Any]]:

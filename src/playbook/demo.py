@@ -15,6 +15,7 @@ from playbook.controls import (
     by_situation,
     compare,
     contrasts,
+    lead,
     pair_keys,
     retriever_over,
     stored,
@@ -28,6 +29,7 @@ from playbook.retrieve import Retriever
 from playbook.roles import Roles
 from playbook.runner import Reporter
 from playbook.runs import EvalPlan, evaluate, learn, report_context, retriever_for, run_life
+from playbook.sim.ideal import ideal_guidance
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.store.core import Store
@@ -120,7 +122,8 @@ async def run_controls(
     workspace: Workspace, rated: list[Rated], folder: Path, reporter: Reporter
 ) -> dict[str, Any]:
     """F1-F8 on the learned goal's held-out cells and situations, paired with the real playbook
-    (same personas, same seeds), plus the playbook after round 1 and after every round."""
+    (same personas, same seeds), plus the playbook after round 1 and F1's after round 1, and the
+    reference point of ideal guidance for the real playbook's scenarios (controls.py)."""
     run_id = workspace.store.start_run("eval", {"controls": True}, workspace.models())
     with run_life(workspace.store, run_id):
         out = await _rate_controls(workspace, rated, folder, reporter, run_id)
@@ -167,6 +170,9 @@ async def _rate_controls(
         }
     for name, figures in contrasts(ratings).items():
         out[name].update(figures)
+    # What precise retrieval is worth over dumping every entry, for the real and ideal guidance.
+    out["real"]["lead_over_F7"] = lead(out["real"], out["F7"])
+    out["ideal"]["lead_over_k_all"] = lead(out["ideal"], out["ideal_k_all"])
     return out
 
 
@@ -196,6 +202,11 @@ async def _control_conditions(
         fake.retrieving("F5", roles, retriever_over(fake.shuffled(entries, 0), matrix, real)),
         fake.retrieving("F7", roles, retriever_over(entries, matrix, real, k=len(entries))),
         fake.fixed("F8", roles, fake.granting(roles, goal)),
+    ]
+    ideal = fake.rewritten(entries, lambda turns: ideal_guidance(workspace.domain, turns))
+    conditions += [
+        fake.retrieving("ideal", roles, retriever_over(ideal, matrix, real)),
+        fake.retrieving("ideal_k_all", roles, retriever_over(ideal, matrix, real, k=len(ideal))),
     ]
     first, first_matrix = stored(workspace.store, workspace.embedder.id, max_round=1)
     conditions.append(

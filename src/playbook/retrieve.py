@@ -78,7 +78,9 @@ class GuidanceMap(Generic[G]):
     @classmethod
     async def fit(cls, index: Index[G], embedder: Embedder) -> GuidanceMap[G]:
         entries = index.entries
-        texts = ["\n".join(entry.guidance) for entry in entries]
+        # The same lines in another order are the same guidance, and must score exactly alike on
+        # every machine: embedded in one order, ties stay ties however a CPU sums floats.
+        texts = ["\n".join(sorted(entry.guidance)) for entry in entries]
         targets = unit_rows(np.asarray(await embedder.embed(texts), dtype=np.float64))
         x = np.asarray(index.unit_vectors(), dtype=np.float64)
         gram = x.T @ x + RIDGE * np.eye(x.shape[1])

@@ -111,6 +111,12 @@ def _print_controls(controls: dict[str, Any]) -> None:
         "From round 1 to the last (95% CI): "
         + ", ".join(f"{name} {_interval(gain)}" for name, gain in gains)
     )
+    ideal = controls["ideal"]
+    out.print(
+        f"Lead over k = all, in gap closed: the real playbook {real['lead_over_F7']} (over F7); "
+        f"ideal guidance for its scenarios {ideal['lead_over_k_all']} (ideal closes "
+        f"{ideal['gap_closed']})"
+    )
 
 
 def _interval(figure: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ only, and each one shows in a reply with some probability, lower in a long list.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from random import Random
 
@@ -191,9 +192,12 @@ def _forbidden_named(line: str, domain: Domain) -> list[str]:
 
 def phrase(lesson: str, goal: Goal, remedies: tuple[str, ...], rng: Random) -> str:
     """One of the teacher's phrasings of a lesson."""
-    options = PHRASINGS[lesson]
-    text = options[rng.randrange(len(options))]
-    return text.format(remedies=" or ".join(remedies), forbidden=goal.forbidden)
+    return phrasing(lesson, rng.randrange(len(PHRASINGS[lesson])), goal, remedies)
+
+
+def phrasing(lesson: str, index: int, goal: Goal, remedies: Sequence[str]) -> str:
+    """The lesson's `index`th phrasing, naming `remedies` and the goal's forbidden remedy."""
+    return PHRASINGS[lesson][index].format(remedies=" or ".join(remedies), forbidden=goal.forbidden)
 
 
 def lesson_of(line: str) -> str:

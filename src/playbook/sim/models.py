@@ -176,12 +176,7 @@ def _random_templates(domain: Domain, goal: Goal, rng: Random) -> list[str]:
 def _everything(domain: Domain, goal: Goal, rng: Random) -> list[str]:
     lessons: tuple[str, ...] = ("empathy", "warmth", "clarify", "detail", "brevity", "policy")
     lessons += ("alternatives", "documentation", "escalate", "firm")
-    return [
-        coach.PHRASINGS[lesson][0].format(
-            remedies=" or ".join(goal.remedies), forbidden=goal.forbidden
-        )
-        for lesson in lessons
-    ]
+    return [coach.phrasing(lesson, 0, goal, goal.remedies) for lesson in lessons]
 
 
 # Fake learners (controls): the teacher's reference replies, but guidelines that do not come
