@@ -157,7 +157,7 @@ def test_every_condition_s_ratings_are_given_pair_by_pair(
     pairs = figures["real"]["pairs"]
     assert len(pairs) == figures["personas"] * CONVERSATIONS == len({tuple(pair) for pair in pairs})
     real = np.asarray(figures["real"]["scores"])
-    for name in ("real_round_1", "F1_round_1", "ideal", "ideal_k_all", *FAKES):
+    for name in ("real_round_1", "F1_round_1", "ideal", "ideal_k_all", "ideal_per_turn", *FAKES):
         ratings = np.asarray(figures[name]["scores"])
         assert len(ratings) == len(pairs) and ((ratings >= 1) & (ratings <= 5)).all(), name
         # in the same order as the real playbook's: their paired difference is the reported one
@@ -219,6 +219,9 @@ def test_the_playbook_leaves_the_goal_it_never_learned_almost_alone(
 def test_the_report_has_the_sets_and_the_controls(demo: dict[str, Any]) -> None:
     html = Path(demo["report"]).read_text()
     assert 'data-set="held_out_situations"' in html
-    assert all(f'data-control="{name}"' in html for name in (*FAKES, "ideal", "ideal_k_all"))
+    assert all(
+        f'data-control="{name}"' in html
+        for name in (*FAKES, "ideal", "ideal_k_all", "ideal_per_turn")
+    )
     assert "gain minus F1" in html
     assert f"own k = all by {demo['controls']['ideal']['lead_over_k_all']}" in html

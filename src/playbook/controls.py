@@ -9,9 +9,9 @@ entry at once (k = all), F8 guidance granting what the policy forbids.
 
 Beside them, a reference point no learner reaches: the real playbook's scenarios with ideal
 guidance (what the simulated world's hidden model says each needs, in the student's words:
-sim.ideal), retrieved by the same method, with k = 1 and with k = all. It tells what the real
-guidance could be worth with the same scenarios and retrieval, and how much dumping even such
-entries whole (k = all) costs.
+sim.ideal), retrieved by the same method, with k = 1 and with k = all, and written for each
+conversation itself. It tells what the real guidance could be worth with the same scenarios and
+retrieval, how much dumping even such entries whole (k = all) costs, and what retrieval costs.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ NAMES = {
     "F8": "guidance granting what the policy forbids",
     "ideal": "the real playbook's scenarios with ideal guidance (a reference point)",
     "ideal_k_all": "the same ideal entries with k = all",
+    "ideal_per_turn": "ideal guidance for each conversation itself, no retrieval",
 }
 
 
@@ -105,8 +106,16 @@ def retrieving(name: str, roles: Roles, retriever: Retriever) -> Condition:
 
 
 def fixed(name: str, roles: Roles, guidance: tuple[str, ...]) -> Condition:
+    return written(name, roles, lambda turns: guidance)
+
+
+def written(
+    name: str, roles: Roles, write: Callable[[tuple[Turn, ...]], tuple[str, ...]]
+) -> Condition:
+    """The student given, at each turn, the guidance `write` gives the conversation so far."""
+
     async def reply(turns: tuple[Turn, ...], seed: int, used: set[int]) -> str:
-        return await roles.student_reply(turns, guidance, seed)
+        return await roles.student_reply(turns, write(turns), seed)
 
     return Condition(name, reply)
 

@@ -33,7 +33,7 @@ from playbook.sim.ideal import ideal_guidance
 from playbook.split import SETS
 from playbook.stats import gap_closed
 from playbook.store.core import Store
-from playbook.types import ROLES, Persona, Rated
+from playbook.types import ROLES, Persona, Rated, Turn
 from playbook.workspace import Workspace
 
 # Conversations per persona in every evaluation (the controls' too): one conversation is a noisy
@@ -203,10 +203,15 @@ async def _control_conditions(
         fake.retrieving("F7", roles, retriever_over(entries, matrix, real, k=len(entries))),
         fake.fixed("F8", roles, fake.granting(roles, goal)),
     ]
-    ideal = fake.rewritten(entries, lambda turns: ideal_guidance(workspace.domain, turns))
+
+    def write(turns: tuple[Turn, ...]) -> tuple[str, ...]:
+        return ideal_guidance(workspace.domain, turns)
+
+    ideal = fake.rewritten(entries, write)
     conditions += [
         fake.retrieving("ideal", roles, retriever_over(ideal, matrix, real)),
         fake.retrieving("ideal_k_all", roles, retriever_over(ideal, matrix, real, k=len(ideal))),
+        fake.written("ideal_per_turn", roles, write),
     ]
     first, first_matrix = stored(workspace.store, workspace.embedder.id, max_round=1)
     conditions.append(
