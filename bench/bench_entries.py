@@ -5,10 +5,10 @@ It learns the airline example on its learning personas (as `playbook demo` does)
 acceptance level (`[learn] accept`: the loop stops refining a scenario's guidance at that
 rating), then replies to every kept entry's own scenario several times with the student alone,
 with the entry's guidance, and with ideal guidance written from the hidden model
-(playbook.sim.ideal: one line per lesson the scenario needs, in wordings the simulated student
-understands; a reference point, not a proven best). Also: the share of entries kept while the
-judge still rated the student below the teacher (their best attempt's mean under "excellent"),
-and the calls learning made.
+(playbook.sim.ideal: the lessons the scenario needs, in wordings the simulated student
+understands, within the four lines it attends to; a reference point, not a proven best).
+Also: the share of entries kept while the judge still rated the student below the teacher (their
+best attempt's mean under "excellent"), and the calls learning made.
 """
 
 from __future__ import annotations
